@@ -1,0 +1,207 @@
+"""Routes that drive one session: raw DAP, stepping, stack, variables, output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from ..runner.session import LIFECYCLE_COMMANDS, Session
+from .base import DebugAPIHandler, body_int, body_str, mapped_errors
+
+_STEP_KINDS = ("over", "in", "out")
+_CONTEXTS = ("repl", "watch", "hover", "clipboard", "variables")
+_MAX_PAGE = 10_000
+
+
+class SessionRoute(DebugAPIHandler):
+    """A route under /api/debug/sessions/{id}/."""
+
+    def session(self, session_id: str) -> Session:
+        """The live session (404 if unknown, 409 if it has ended)."""
+        return self.manager.get(session_id)
+
+    def reply_with_model(self, session: Session, result: dict[str, Any]) -> None:
+        """Answer a control request with the session's new model."""
+        self.write_json(session.model(self.base_url) | result)
+
+
+class DapHandler(SessionRoute):
+    """POST /api/debug/sessions/{id}/dap: one raw DAP request → its response body."""
+
+    @web.authenticated
+    @authorized("execute")
+    @mapped_errors
+    async def post(self, session_id: str) -> None:
+        session = self.session(session_id)
+        body = self.json_body()
+        command = body_str(body, "command", required=True)
+        assert command is not None
+        if command in LIFECYCLE_COMMANDS:
+            raise web.HTTPError(400, f"DAP command {command!r} is managed by the server: "
+                                "create a session with POST /api/debug/sessions and end it "
+                                "with DELETE", reason="lifecycle-command")
+        arguments = body.get("arguments")
+        if arguments is not None and not isinstance(arguments, dict):
+            raise web.HTTPError(400, f"'arguments' must be an object, not {arguments!r:.60}",
+                                reason="bad-argument")
+        self.write_json(await session.dap(command, arguments))
+
+
+class ContinueHandler(SessionRoute):
+    """POST …/continue: resume; return after the next stop or exit (bounded)."""
+
+    @web.authenticated
+    @authorized("execute")
+    @mapped_errors
+    async def post(self, session_id: str) -> None:
+        session = self.session(session_id)
+        body = self.json_body()
+        result = await session.resume("continue", body_int(body, "thread_id"))
+        self.reply_with_model(session, result)
+
+
+class StepHandler(SessionRoute):
+    """POST …/step {"kind": over|in|out}: step; return the new location."""
+
+    @web.authenticated
+    @authorized("execute")
+    @mapped_errors
+    async def post(self, session_id: str) -> None:
+        session = self.session(session_id)
+        body = self.json_body()
+        kind = body.get("kind", "over")
+        if kind not in _STEP_KINDS:
+            raise web.HTTPError(400, f"step kind {kind!r} is not one of over, in, out",
+                                reason="bad-argument")
+        result = await session.resume(kind, body_int(body, "thread_id"))
+        self.reply_with_model(session, result)
+
+
+class PauseHandler(SessionRoute):
+    """POST …/pause: interrupt the target; return once it has stopped (bounded)."""
+
+    @web.authenticated
+    @authorized("execute")
+    @mapped_errors
+    async def post(self, session_id: str) -> None:
+        session = self.session(session_id)
+        result = await session.pause(body_int(self.json_body(), "thread_id"))
+        self.reply_with_model(session, result)
+
+
+class StackHandler(SessionRoute):
+    """GET …/stack?thread_id=&start=&levels=: frames of a stopped thread."""
+
+    @web.authenticated
+    @authorized("read")
+    @mapped_errors
+    async def get(self, session_id: str) -> None:
+        session = self.session(session_id)
+        self.write_json(await session.stack(
+            self.int_arg("thread_id", None),
+            self.int_arg("start", 0) or 0,
+            self.int_arg("levels", 50, minimum=1, maximum=_MAX_PAGE) or 50,
+        ))
+
+
+class VariablesHandler(SessionRoute):
+    """GET …/variables?frame_id=|reference=&start=&count=: variables, paged."""
+
+    @web.authenticated
+    @authorized("read")
+    @mapped_errors
+    async def get(self, session_id: str) -> None:
+        session = self.session(session_id)
+        self.write_json(await session.variables(
+            self.int_arg("frame_id", None),
+            self.int_arg("reference", None, minimum=1),
+            self.int_arg("start", 0) or 0,
+            self.int_arg("count", 100, minimum=0, maximum=_MAX_PAGE) or 0,
+        ))
+
+
+class EvaluateHandler(SessionRoute):
+    """POST …/evaluate {"expression", "frame_id"?, "context"?}."""
+
+    @web.authenticated
+    @authorized("execute")
+    @mapped_errors
+    async def post(self, session_id: str) -> None:
+        session = self.session(session_id)
+        body = self.json_body()
+        expression = body_str(body, "expression", required=True)
+        context = body_str(body, "context") or "repl"
+        if context not in _CONTEXTS:
+            raise web.HTTPError(400, f"context {context!r} is not one of {', '.join(_CONTEXTS)}",
+                                reason="bad-argument")
+        assert expression is not None
+        self.write_json(await session.evaluate(expression, body_int(body, "frame_id"), context))
+
+
+class BreakpointsHandler(SessionRoute):
+    """PUT, GET …/breakpoints: replace or list the breakpoints of a source file."""
+
+    @web.authenticated
+    @authorized("read")
+    @mapped_errors
+    async def get(self, session_id: str) -> None:
+        session = self.session(session_id)
+        path = self.get_query_argument("path", None)
+        sources = session.breakpoints
+        if path is not None:
+            resolved = str(self.manager.policy.resolve(path, "path"))
+            sources = {resolved: sources.get(resolved, [])}
+        self.write_json([{"path": p, "breakpoints": b} for p, b in sorted(sources.items())])
+
+    @web.authenticated
+    @authorized("execute")
+    @mapped_errors
+    async def put(self, session_id: str) -> None:
+        session = self.session(session_id)
+        body = self.json_body()
+        path = body_str(body, "path", required=True)
+        assert path is not None
+        resolved = str(self.manager.policy.resolve(path, "path"))
+        items = body.get("breakpoints", [])
+        if not isinstance(items, list):
+            raise web.HTTPError(400, f"'breakpoints' must be a list, not {items!r:.60}",
+                                reason="bad-argument")
+        dap_items = []
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise web.HTTPError(400, f"breakpoints[{i}] must be an object with 'line'",
+                                    reason="bad-argument")
+            line = item.get("line")
+            if not isinstance(line, int) or isinstance(line, bool) or line < 1:
+                raise web.HTTPError(400, f"breakpoints[{i}].line must be a positive integer, "
+                                    f"not {line!r:.40}", reason="bad-argument")
+            dap: dict[str, Any] = {"line": line}
+            for ours, theirs in (("condition", "condition"), ("hit_condition", "hitCondition"),
+                                 ("log_message", "logMessage")):
+                value = item.get(ours)
+                if value is not None:
+                    if not isinstance(value, str):
+                        raise web.HTTPError(400, f"breakpoints[{i}].{ours} must be a string",
+                                            reason="bad-argument")
+                    dap[theirs] = value
+            dap_items.append(dap)
+        result = await session.set_breakpoints(resolved, dap_items)
+        self.write_json({"path": resolved, "breakpoints": result})
+
+
+class OutputHandler(DebugAPIHandler):
+    """GET …/output?since=&limit=: captured output, also after the session ended."""
+
+    @web.authenticated
+    @authorized("read")
+    @mapped_errors
+    async def get(self, session_id: str) -> None:
+        result = await self.manager.read_output(
+            session_id,
+            self.int_arg("since", 0) or 0,
+            self.int_arg("limit", 1000, minimum=1, maximum=_MAX_PAGE) or 1000,
+        )
+        model = await self.manager.model(session_id, self.base_url)
+        self.write_json(result | {"state": model["state"]})

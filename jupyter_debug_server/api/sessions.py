@@ -1,0 +1,55 @@
+"""Routes for the debuggers and the session collection."""
+
+from __future__ import annotations
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from .base import DebugAPIHandler, mapped_errors
+
+
+class DebuggersHandler(DebugAPIHandler):
+    """GET /api/debug/debuggers: which debuggers work here, and why not."""
+
+    @web.authenticated
+    @authorized("read")
+    @mapped_errors
+    async def get(self) -> None:
+        refresh = self.get_query_argument("refresh", "") in ("1", "true")
+        self.write_json(await self.manager.debuggers(refresh=refresh))
+
+
+class SessionsHandler(DebugAPIHandler):
+    """GET, POST /api/debug/sessions: list sessions; launch one."""
+
+    @web.authenticated
+    @authorized("read")
+    @mapped_errors
+    async def get(self) -> None:
+        self.write_json(await self.manager.list_models(self.base_url))
+
+    @web.authenticated
+    @authorized("execute")
+    @mapped_errors
+    async def post(self) -> None:
+        session = await self.manager.create(self.json_body(), self.user_name)
+        model = session.model(self.base_url)
+        self.set_header("Location", model["links"]["self"])
+        self.write_json(model, status=201)
+
+
+class SessionHandler(DebugAPIHandler):
+    """GET, DELETE /api/debug/sessions/{id}: one session; end it."""
+
+    @web.authenticated
+    @authorized("read")
+    @mapped_errors
+    async def get(self, session_id: str) -> None:
+        self.write_json(await self.manager.model(session_id, self.base_url))
+
+    @web.authenticated
+    @authorized("execute")
+    @mapped_errors
+    async def delete(self, session_id: str) -> None:
+        await self.manager.terminate(session_id, self.user_name)
+        self.write_json(await self.manager.model(session_id, self.base_url))

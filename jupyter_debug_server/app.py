@@ -1,0 +1,159 @@
+"""DebugServerApp: the jupyter_server extension (settings, handlers, start, shutdown)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+from jupyter_core.paths import jupyter_data_dir
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, Float, Int, Unicode, default, validate
+
+from .api import ROUTES
+from .runner.manager import RunnerConfig, SessionManager
+from .store import Store
+
+EVENT_SCHEMA_ID = "https://events.jupyter.org/jupyter_debug_server/session_actions/v1"
+_SCHEMA = Path(__file__).parent / "event_schemas" / "session_actions" / "v1.yaml"
+
+
+class DebugServerApp(ExtensionApp):
+    """Launch and supervise debug sessions of programs outside the kernel."""
+
+    name = "jupyter_debug_server"
+    description = __doc__
+    load_other_extensions = True
+
+    db_path = Unicode(
+        help="Path of the SQLite database of sessions, output and tokens. "
+        "Default: jupyter_debug_server.db in Jupyter's data directory.",
+    ).tag(config=True)
+
+    @default("db_path")
+    def _default_db_path(self) -> str:
+        return os.path.join(jupyter_data_dir(), "jupyter_debug_server.db")
+
+    allow_paths_outside_root = Bool(
+        False,
+        help="Allow programs, working directories and breakpoints outside the server's "
+        "root_dir. Off by default: a session may only touch files the server serves.",
+    ).tag(config=True)
+
+    max_sessions_per_user = Int(
+        16, help="Active debug sessions one user may have at once (0 means no limit).",
+    ).tag(config=True)
+
+    max_request_body = Int(
+        1024 * 1024, help="Largest REST request body accepted, in bytes.",
+    ).tag(config=True)
+
+    max_dap_message = Int(
+        64 * 1024 * 1024, help="Largest DAP message accepted from a debugger, in bytes.",
+    ).tag(config=True)
+
+    output_retention_chars = Int(
+        256 * 1024 * 1024,
+        help="Characters of output kept per session; the oldest output is dropped beyond "
+        "this (0 means keep everything).",
+    ).tag(config=True)
+
+    session_retention_days = Float(
+        7.0, help="Days to keep ended sessions and their output (0 means forever).",
+    ).tag(config=True)
+
+    launch_timeout = Float(
+        60.0, help="Seconds a session may take to start before it is marked failed.",
+    ).tag(config=True)
+
+    step_timeout = Float(
+        30.0, help="Seconds the step, continue and pause routes wait for the next stop "
+        "before answering with the session still running.",
+    ).tag(config=True)
+
+    shutdown_timeout = Float(
+        5.0, help="Seconds each shutdown step (DAP disconnect, SIGTERM) may take before "
+        "the next, harsher one (SIGTERM, SIGKILL).",
+    ).tag(config=True)
+
+    store_busy_timeout = Int(
+        5000, help="SQLite busy_timeout in milliseconds.",
+    ).tag(config=True)
+
+    @validate("max_sessions_per_user", "max_request_body", "max_dap_message",
+              "output_retention_chars", "store_busy_timeout")
+    def _non_negative_int(self, proposal: Any) -> int:
+        if proposal["value"] < 0:
+            raise ValueError(f"{proposal['trait'].name} must be >= 0, not {proposal['value']}")
+        return int(proposal["value"])
+
+    @validate("launch_timeout", "step_timeout", "shutdown_timeout")
+    def _positive_float(self, proposal: Any) -> float:
+        if proposal["value"] <= 0:
+            raise ValueError(f"{proposal['trait'].name} must be > 0, not {proposal['value']}")
+        return float(proposal["value"])
+
+    manager: SessionManager | None = None
+    store: Store | None = None
+    _ready_lock: asyncio.Lock | None = None
+
+    def initialize_settings(self) -> None:
+        """Publish the limits the handlers need; the manager arrives at start."""
+        self.settings.update(debug_max_request_body=self.max_request_body, debug_app=self)
+        logger = getattr(self.serverapp, "event_logger", None)
+        if logger is not None and EVENT_SCHEMA_ID not in logger.schemas.schema_ids:
+            logger.register_event_schema(_SCHEMA)
+
+    def initialize_handlers(self) -> None:
+        """Register the route table under the server's base_url."""
+        self.handlers.extend(ROUTES)
+
+    def _emit(self, action: str, data: dict[str, Any]) -> None:
+        logger = getattr(self.serverapp, "event_logger", None)
+        if logger is not None:
+            logger.emit(schema_id=EVENT_SCHEMA_ID, data={"action": action, **data})
+
+    def runner_config(self) -> RunnerConfig:
+        """The settings the runner needs, as one immutable value."""
+        assert self.serverapp is not None
+        return RunnerConfig(
+            root_dir=self.serverapp.root_dir,
+            allow_paths_outside_root=self.allow_paths_outside_root,
+            max_sessions_per_user=self.max_sessions_per_user or 1_000_000,
+            max_dap_message=self.max_dap_message,
+            output_retention_chars=self.output_retention_chars,
+            session_retention_days=self.session_retention_days,
+            launch_timeout=self.launch_timeout,
+            step_timeout=self.step_timeout,
+            shutdown_timeout=self.shutdown_timeout,
+        )
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        """Start eagerly with the server, so a dead server's sessions are reaped at once."""
+        await self.ready()
+
+    async def ready(self) -> SessionManager:
+        """Open the store and recover sessions of a dead server, once; return the manager."""
+        if self._ready_lock is None:
+            self._ready_lock = asyncio.Lock()
+        async with self._ready_lock:
+            if self.manager is None:
+                self.store = await Store.open(self.db_path,
+                                              busy_timeout_ms=self.store_busy_timeout)
+                manager = SessionManager(self.store, self.runner_config(), self._emit)
+                for session_id in await manager.recover():
+                    self.log.warning("Debug session %s was active when the server stopped: "
+                                     "marked lost", session_id)
+                    self._emit("lost", {"session_id": session_id})
+                self.manager = manager
+                self.log.info("jupyter_debug_server: store %s (journal %s)", self.db_path,
+                              self.store.journal_mode)
+        return self.manager
+
+    async def stop_extension(self) -> None:
+        """End every session cleanly, then close the store."""
+        if self.manager is not None:
+            await self.manager.shutdown()
+        if self.store is not None:
+            await self.store.close()

@@ -1,0 +1,150 @@
+"""`jupyter debug-server` / `jupyter-debug-server`: the command line.
+
+This release has `serve` (a Jupyter server with the extension, optionally with a
+demo session stopped at a breakpoint). The session commands arrive with the
+client library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import shlex
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+DEMO_DIR = "debug_demo"
+DEMO_PROGRAM = Path(__file__).parent / "examples" / "demo.py"
+
+
+def _demo_line() -> int:
+    for number, line in enumerate(DEMO_PROGRAM.read_text().splitlines(), 1):
+        if "DEMO-BREAKPOINT" in line:
+            return number
+    raise RuntimeError("the demo program has no DEMO-BREAKPOINT line")
+
+
+def _prepare_demo(root: Path) -> Path:
+    """Copy the bundled demo program into the server's root dir."""
+    folder = root / DEMO_DIR
+    folder.mkdir(exist_ok=True)
+    target = folder / "demo.py"
+    shutil.copyfile(DEMO_PROGRAM, target)
+    return target
+
+
+def _print_demo(url: str, token: str, model: dict[str, Any], env_file: Path) -> None:
+    stop = model.get("stopped") or {}
+    sid = model["id"]
+    auth = '-H "Authorization: token $JDS_TOKEN"'
+    print(f"""
+Demo session {sid} is {model['state']} at {stop.get('path')}:{stop.get('line')} \
+(reason: {stop.get('reason')}).
+
+The server's URL and token are in {env_file} (mode 0600). In another terminal:
+
+  source {shlex.quote(str(env_file))}
+  curl -sS {auth} "$JDS_URL/api/debug/sessions/$JDS_SESSION"
+  curl -sS {auth} "$JDS_URL/api/debug/sessions/$JDS_SESSION/stack"
+  curl -sS {auth} "$JDS_URL/api/debug/sessions/$JDS_SESSION/variables"
+  curl -sS {auth} -d '{{"kind": "over"}}' "$JDS_URL/api/debug/sessions/$JDS_SESSION/step"
+  curl -sS {auth} -d '{{"expression": "numbers[-3:]"}}' \
+"$JDS_URL/api/debug/sessions/$JDS_SESSION/evaluate"
+  curl -sS {auth} -X POST "$JDS_URL/api/debug/sessions/$JDS_SESSION/continue"
+  curl -sS {auth} "$JDS_URL/api/debug/sessions/$JDS_SESSION/output"
+
+Open {url}?token=... in a browser for Jupyter itself. Press Ctrl-C to stop the server
+(every debug session is ended cleanly).
+""", flush=True)
+
+
+async def _start_demo(app: Any, env_file: Path) -> None:
+    """Create the demo session through the extension and print how to drive it."""
+    root = Path(app.root_dir)
+    program = _prepare_demo(root)
+    ext = app.web_app.settings["debug_app"]
+    manager = await ext.ready()
+    line = _demo_line()
+    session = await manager.create({
+        "debugger": "debugpy", "name": "demo",
+        "program": str(program.relative_to(root)),
+        "breakpoints": [{"path": str(program.relative_to(root)), "line": line}],
+    }, owner="demo")
+    await session.wait_for(lambda: session.state not in {"running", "starting"},
+                           30)
+    url = app.connection_url.rstrip("/")
+    fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"export JDS_URL={shlex.quote(url)}\n"
+                f"export JDS_TOKEN={shlex.quote(app.identity_provider.token)}\n"
+                f"export JDS_SESSION={shlex.quote(session.id)}\n")
+    _print_demo(url, app.identity_provider.token, session.model(), env_file)
+
+
+def serve(options: argparse.Namespace) -> int:
+    """Run a Jupyter server with the extension (blocks until Ctrl-C)."""
+    from jupyter_server.serverapp import ServerApp
+
+    root = Path(options.root_dir or os.getcwd()).resolve()
+    token = os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(24)
+    argv = [
+        f"--ServerApp.root_dir={root}",
+        f"--ServerApp.port={options.port}",
+        f"--ServerApp.ip={options.ip}",
+        "--ServerApp.open_browser=False",
+        "--ServerApp.jpserver_extensions={'jupyter_debug_server': True}",
+    ]
+    if os.geteuid() == 0:
+        argv.append("--allow-root")
+    argv.extend(options.jupyter_args)
+    os.environ["JUPYTER_TOKEN"] = token  # read by the identity provider, never put on argv
+    app = ServerApp.instance()
+    app.initialize(argv=argv)
+    if options.demo:
+        env_file = root / DEMO_DIR / "demo.env"
+        (root / DEMO_DIR).mkdir(exist_ok=True)
+
+        def kick() -> None:
+            task = asyncio.ensure_future(_start_demo(app, env_file))
+            task.add_done_callback(_report_failure)
+
+        app.io_loop.add_callback(kick)
+    app.start()
+    return 0
+
+
+def _report_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        print(f"error: the demo session could not start: {task.exception()}", file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="jupyter-debug-server",
+        description="Debug programs outside the notebook kernel from Jupyter.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("serve", help="start a Jupyter server with the extension")
+    p.add_argument("--demo", action="store_true",
+                   help="also launch a demo debugpy session stopped at a breakpoint")
+    p.add_argument("--port", type=int, default=8888, help="port (the next free one is used)")
+    p.add_argument("--ip", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--root-dir", help="the server's root directory (default: current)")
+    p.add_argument("jupyter_args", nargs="*", help="further ServerApp options, after --")
+    p.set_defaults(func=serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `jupyter-debug-server` and `jupyter debug-server`."""
+    options = build_parser().parse_args(argv)
+    return int(options.func(options))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

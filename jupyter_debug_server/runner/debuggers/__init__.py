@@ -1,0 +1,85 @@
+"""The registry of debuggers: what each is, where it is, and whether it works here.
+
+Built at import and never changed. Probing runs subprocesses, so callers run
+`probe()` off the event loop.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Debugger:
+    """One supported debugger and the worker module that wraps it."""
+
+    name: str
+    worker_module: str | None
+    description: str
+
+    def probe(self) -> dict[str, Any]:
+        """Describe availability: name, available, version, path, reason."""
+        return _PROBES[self.name]()
+
+
+def _debugpy() -> dict[str, Any]:
+    try:
+        import debugpy
+
+        version = importlib.metadata.version("debugpy")
+    except Exception as exc:  # an import error here is the answer, not a bug
+        return {"name": "debugpy", "available": False, "version": None, "path": None,
+                "reason": f"debugpy cannot be imported ({exc}); pip install debugpy"}
+    return {"name": "debugpy", "available": True, "version": version,
+            "path": os.path.dirname(debugpy.__file__), "reason": None}
+
+
+def _binary_version(path: str) -> str | None:
+    try:
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10,
+                             check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    first = out.strip().splitlines()[0] if out.strip() else ""
+    return first.split()[-1] if first else None
+
+
+def _gdb() -> dict[str, Any]:
+    path = shutil.which("gdb")
+    version = _binary_version(path) if path else None
+    reason = ("no gdb executable on PATH; install gdb (apt-get install gdb)" if not path else
+              f"gdb {version} is installed at {path}, but this release has no gdb adapter "
+              "yet; it is being built")
+    return {"name": "gdb", "available": False, "version": version, "path": path,
+            "reason": reason}
+
+
+def _lldb() -> dict[str, Any]:
+    path = None
+    for candidate in ("lldb-dap", *(f"lldb-dap-{n}" for n in range(30, 13, -1)), "lldb-vscode"):
+        path = shutil.which(candidate)
+        if path:
+            break
+    reason = ("no lldb-dap or lldb-vscode executable on PATH; install lldb "
+              "(apt-get install lldb-19)" if not path else
+              f"lldb-dap is installed at {path}, but this release has no lldb adapter yet; "
+              "it is being built")
+    return {"name": "lldb", "available": False, "version": None, "path": path, "reason": reason}
+
+
+_PROBES = {"debugpy": _debugpy, "gdb": _gdb, "lldb": _lldb}
+
+DEBUGGERS: dict[str, Debugger] = {
+    d.name: d
+    for d in (
+        Debugger("debugpy", "jupyter_debug_server.runner.debuggers.debugpy_adapter",
+                 "Python scripts and modules, and running Python processes"),
+        Debugger("gdb", None, "C, C++, Rust and other native programs, core files"),
+        Debugger("lldb", None, "native programs through lldb-dap"),
+    )
+}

@@ -1,0 +1,429 @@
+"""DAP adapter for Python programs: our own front for debugpy's pydevd.
+
+    python -m jupyter_debug_server.runner.debuggers.debugpy_adapter [--session ID]
+        [--channel-fd N] [--program FILE | --module NAME] [-- ARGS...]
+
+pydevd (the debugger inside the debuggee) already speaks DAP. What stock
+debugpy adds around it is an adapter process that reaches pydevd over loopback
+TCP, with an access token on the debuggee's argv: reachable by every user of a
+shared host. This adapter instead hands pydevd a socket that is already
+connected (see pydevd_boot.py), captures the debuggee's own stdout/stderr
+pipes, and relays everything else to pydevd unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ...dap import ChannelClosed, DapChannel, DapRequestError
+from . import pydevd_attach, worker
+from .target import Target
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+Handler = Callable[["DebugpyAdapter", Message], Awaitable[None]]
+
+BOOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pydevd_boot.py")
+# Environment variables of ours that must never reach a debuggee.
+_PRIVATE_ENV_PREFIX = "JDS_"
+_HANDSHAKE_TIMEOUT = 60.0
+_STDERR_TAIL = 4000
+
+#: What we answer `initialize` with: pydevd's own capabilities (it answers the
+#: requests); the target is not running yet when the client asks.
+CAPABILITIES: dict[str, Any] = {
+    "supportsConfigurationDoneRequest": True,
+    "supportsConditionalBreakpoints": True,
+    "supportsHitConditionalBreakpoints": True,
+    "supportsEvaluateForHovers": True,
+    "supportsSetVariable": True,
+    "supportsSetExpression": True,
+    "supportsGotoTargetsRequest": True,
+    "supportsCompletionsRequest": True,
+    "supportsModulesRequest": True,
+    "supportsExceptionOptions": True,
+    "supportsValueFormattingOptions": True,
+    "supportsExceptionInfoRequest": True,
+    "supportTerminateDebuggee": True,
+    "supportsTerminateRequest": True,
+    "supportsDelayedStackTraceLoading": True,
+    "supportsLogPoints": True,
+    "supportsFunctionBreakpoints": True,
+    "supportsStepInTargetsRequest": True,
+    "supportsClipboardContext": True,
+    "exceptionBreakpointFilters": [
+        {"filter": "raised", "label": "Raised Exceptions", "default": False},
+        {"filter": "uncaught", "label": "Uncaught Exceptions", "default": True},
+        {"filter": "userUnhandled", "label": "User Uncaught Exceptions", "default": False},
+    ],
+}
+
+_handlers: dict[str, Handler] = {}
+
+
+def request(command: str) -> Callable[[Handler], Handler]:
+    """Register the handler of one DAP command (the registry is fixed at import)."""
+
+    def register(handler: Handler) -> Handler:
+        _handlers[command] = handler
+        return handler
+
+    return register
+
+
+class AdapterError(Exception):
+    """An expected failure, answered as `success: false` with this sentence."""
+
+
+def _debugpy_dir() -> str:
+    import debugpy
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(debugpy.__file__)))
+
+
+def _string_list(value: Any, name: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise AdapterError(f"'{name}' must be a list of strings, not {value!r}")
+    return value
+
+
+class DebugpyAdapter:
+    """One debug session of one Python process. Owned by the worker's event loop."""
+
+    def __init__(self, client: DapChannel, options: argparse.Namespace) -> None:
+        self.client = client
+        self.options = options
+        self.pydevd: DapChannel | None = None
+        self.target: Target | None = None
+        self.kind: str | None = None
+        self._init_args: Message | None = None
+        self._start_request: Message | None = None
+        self._stderr_tail = ""
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._terminated = False
+        self._finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def shutdown(self, why: str) -> None:
+        """End the session because the worker is exiting (see `_shutdown`)."""
+        await _shutdown(self, why)
+
+    @property
+    def finished(self) -> asyncio.Future[None]:
+        """Resolved once the debuggee is gone and the client has been told."""
+        return self._finished
+
+    # -- dispatch --------------------------------------------------------------
+
+    def on_request(self, message: Message) -> None:
+        """Handle a client request: ours if registered, otherwise pydevd's."""
+        handler = _handlers.get(message["command"])
+        if handler is not None:
+            worker.spawn_task(self._run(handler, message), self._tasks)
+        else:
+            self._forward(message)
+
+    async def _run(self, handler: Handler, message: Message) -> None:
+        try:
+            await handler(self, message)
+        except AdapterError as exc:
+            self.client.send_response(message, success=False, message=str(exc))
+        except DapRequestError as exc:
+            self.client.send_response(message, success=False, message=exc.message)
+        except ChannelClosed as exc:
+            self.client.send_response(message, success=False, message=f"debuggee is gone: {exc}")
+        except Exception as exc:
+            log.exception("%s failed", message["command"])
+            self.client.send_response(message, success=False, message=f"internal error: {exc}")
+
+    def _forward(self, message: Message, arguments: Any = None) -> None:
+        if self.pydevd is None or self.pydevd.is_closed:
+            self.client.send_response(
+                message,
+                success=False,
+                message=f"cannot handle '{message['command']}': the debuggee is not running "
+                "(send 'launch' or 'attach' first, or it has exited)",
+            )
+            return
+        args = message.get("arguments") if arguments is None else arguments
+        self.pydevd.send_request(
+            message["command"], args, lambda response: self._relay(message, response)
+        )
+
+    def _relay(self, message: Message, response: Message) -> None:
+        # Runs in pydevd's read loop, so the response goes out before any event after it.
+        self.client.send_response(
+            message,
+            success=bool(response.get("success")),
+            body=response.get("body"),
+            message=response.get("message"),
+        )
+
+    def _on_pydevd_event(self, event: Message) -> None:
+        name = event["event"]
+        if name in ("exited", "terminated") and self.kind == "launch":
+            return  # we report the real exit code once the pipes are drained
+        if name == "terminated":
+            self._send_terminated()
+            return
+        body = event.get("body")
+        self.client.send_event(name, body)
+
+    def _send_terminated(self) -> None:
+        if not self._terminated:
+            self._terminated = True
+            self.client.send_event("terminated", {})
+        if not self._finished.done():
+            self._finished.set_result(None)
+
+    async def _output(self, category: str, text: str) -> None:
+        if category == "stderr":
+            self._stderr_tail = (self._stderr_tail + text)[-_STDERR_TAIL:]
+        self.client.send_event("output", {"category": category, "output": text})
+        await self.client.drain()
+
+    # -- start-up --------------------------------------------------------------
+
+    def _check_startable(self) -> None:
+        if self._init_args is None:
+            raise AdapterError("send 'initialize' before 'launch' or 'attach'")
+        if self.kind is not None:
+            raise AdapterError(f"this session has already been started with '{self.kind}'")
+
+    async def _handshake(self, sock: socket.socket, command: str, arguments: Message) -> None:
+        """Connect to pydevd on `sock` and pass it `initialize` and the start request."""
+        self.pydevd = await DapChannel.from_socket(
+            sock, name="pydevd", on_event=self._on_pydevd_event
+        )
+        self.pydevd.start()
+        assert self._init_args is not None
+        await self.pydevd.request("initialize", self._init_args)
+        # pydevd answers and then sends `initialized`, which goes straight to the client.
+        await self.pydevd.request(command, arguments)
+
+    async def _race_exit(self, work: Awaitable[None], what: str) -> None:
+        """Run `work` unless the debuggee dies first; then explain how it died."""
+        assert self.target is not None
+        work_task: asyncio.Future[Any] = asyncio.ensure_future(work)
+        exit_task: asyncio.Future[Any] = asyncio.ensure_future(
+            asyncio.shield(self.target.proc.wait()))
+        try:
+            done, _ = await asyncio.wait(
+                {work_task, exit_task},
+                timeout=_HANDSHAKE_TIMEOUT,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            exit_task.cancel()
+        if work_task in done:
+            work_task.result()
+            return
+        work_task.cancel()
+        if exit_task in done:
+            await self.target.wait()
+            tail = self._stderr_tail.strip()
+            raise AdapterError(
+                f"the program exited with code {self.target.exit_code} before {what}"
+                + (f"; its last error output was:\n{tail}" if tail else "")
+            )
+        raise AdapterError(f"timed out after {_HANDSHAKE_TIMEOUT:.0f} s waiting for {what}")
+
+    async def _watch_exit(self) -> None:
+        assert self.target is not None
+        code = await self.target.wait()
+        self.client.send_event("exited", {"exitCode": code})
+        if self.pydevd is not None:
+            self.pydevd.close("debuggee exited")
+        self._send_terminated()
+
+    def _launch_argv(self, args: Message) -> tuple[list[str], str | None, dict[str, str]]:
+        program = args.get("program", self.options.program)
+        module = args.get("module", self.options.module)
+        if bool(program) == bool(module):
+            raise AdapterError("'launch' needs exactly one of 'program' or 'module'")
+        target_args = _string_list(args.get("args", self.options.args or []), "args")
+        python = args.get("python", sys.executable)
+        if isinstance(python, list):
+            python = _string_list(python, "python")[0]
+        if not isinstance(python, str):
+            raise AdapterError(f"'python' must be a path to an interpreter, not {python!r}")
+        cwd = args.get("cwd")
+        if cwd is not None and (not isinstance(cwd, str) or not os.path.isdir(cwd)):
+            raise AdapterError(f"'cwd' {cwd!r} is not a directory")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV_PREFIX)}
+        # Without this the target's prints sit in a pipe buffer while you step.
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+        extra = args.get("env") or {}
+        if not isinstance(extra, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in extra.items()
+        ):
+            raise AdapterError("'env' must map strings to strings")
+        env.update(extra)
+        if module:
+            if not isinstance(module, str):
+                raise AdapterError(f"'module' must be a string, not {module!r}")
+            what = ["-m", module]
+        else:
+            if not isinstance(program, str):
+                raise AdapterError(f"'program' must be a string, not {program!r}")
+            path = os.path.join(cwd or os.getcwd(), program)
+            if not os.path.isfile(path):
+                raise AdapterError(f"program {program!r} is not a file")
+            what = [path]
+        return [python, BOOT, "{fd}", _debugpy_dir(), *what, *target_args], cwd, env
+
+
+@request("initialize")
+async def _initialize(self: DebugpyAdapter, message: Message) -> None:
+    if self._init_args is not None:
+        raise AdapterError("the session is already initialized")
+    self._init_args = dict(message.get("arguments") or {})
+    self._init_args.setdefault("adapterID", "jupyter-debug-server")
+    self.client.send_response(message, body=CAPABILITIES)
+
+
+@request("launch")
+async def _launch(self: DebugpyAdapter, message: Message) -> None:
+    self._check_startable()
+    args = dict(message.get("arguments") or {})
+    argv, cwd, env = self._launch_argv(args)
+    self.kind = "launch"
+    ours, theirs = socket.socketpair()
+    try:
+        argv[2] = str(theirs.fileno())
+        self.target = await Target.spawn(
+            argv, cwd=cwd, env=env, pass_fds=[theirs.fileno()], sink=self._output
+        )
+    except OSError as exc:
+        ours.close()
+        raise AdapterError(f"cannot start {argv[0]!r}: {exc.strerror or exc}") from None
+    finally:
+        theirs.close()
+    self.client.send_event(
+        "jupyterDebugServer.target",
+        {"pid": self.target.pid, "startTime": self.target.start_time},
+    )
+    worker.spawn_task(self._watch_exit(), self._tasks)
+    # pydevd's own output redirection stays off: we already have the pipes.
+    args.update(isOutputRedirected=True, redirectOutput=False)
+    await self._race_exit(self._handshake(ours, "launch", args), "the debugger started")
+    self._start_request = message  # answered after configurationDone, as debugpy does
+
+
+@request("attach")
+async def _attach(self: DebugpyAdapter, message: Message) -> None:
+    self._check_startable()
+    args = dict(message.get("arguments") or {})
+    try:
+        pid = pydevd_attach.parse_pid(args.get("processId", args.get("pid")))
+        self.kind = "attach"
+        sock = await pydevd_attach.inject(pid, _debugpy_dir())
+    except pydevd_attach.AttachError as exc:
+        self.kind = None
+        raise AdapterError(str(exc)) from None
+    self.client.send_event("jupyterDebugServer.target", {"pid": pid, "startTime": None})
+    await asyncio.wait_for(self._handshake(sock, "attach", args), _HANDSHAKE_TIMEOUT)
+    assert self.pydevd is not None
+    pydevd = self.pydevd
+
+    async def watch() -> None:
+        await pydevd.wait_closed()
+        self._send_terminated()
+
+    worker.spawn_task(watch(), self._tasks)
+    self._start_request = message
+
+
+@request("configurationDone")
+async def _configuration_done(self: DebugpyAdapter, message: Message) -> None:
+    if self.pydevd is None or self._start_request is None:
+        raise AdapterError("'configurationDone' is only valid after 'launch' or 'attach'")
+    start, self._start_request = self._start_request, None
+
+    def done(response: Message) -> None:
+        self._relay(message, response)
+        self.client.send_response(start, success=bool(response.get("success")),
+                                  message=response.get("message"))
+
+    self.pydevd.send_request("configurationDone", message.get("arguments"), done)
+
+
+@request("continue")
+async def _continue(self: DebugpyAdapter, message: Message) -> None:
+    # As debugpy does: DAP clients expect every thread to resume.
+    self._forward(message, {**(message.get("arguments") or {}), "threadId": "*"})
+
+
+@request("pause")
+async def _pause(self: DebugpyAdapter, message: Message) -> None:
+    self._forward(message, {**(message.get("arguments") or {}), "threadId": "*"})
+
+
+@request("terminate")
+async def _terminate(self: DebugpyAdapter, message: Message) -> None:
+    if self.kind == "launch" and self.target is not None:
+        worker.spawn_task(self.target.terminate(), self._tasks)
+        self.client.send_response(message)
+    else:
+        self._forward(message)
+
+
+@request("disconnect")
+async def _disconnect(self: DebugpyAdapter, message: Message) -> None:
+    args = message.get("arguments") or {}
+    terminate = args.get("terminateDebuggee", self.kind == "launch")
+    if self.kind == "launch" and self.target is not None and terminate:
+        await self.target.terminate()
+        await asyncio.sleep(0)  # let the exit watcher report exited/terminated first
+    elif self.pydevd is not None and not self.pydevd.is_closed:
+        with contextlib.suppress(DapRequestError, ChannelClosed):
+            await self.pydevd.request("disconnect", {"terminateDebuggee": bool(terminate)})
+        if self.kind == "attach":
+            self.pydevd.close("client disconnected")
+            self._send_terminated()
+    self.client.send_response(message)
+    if self.target is None:
+        self._send_terminated()
+
+
+async def _shutdown(self: DebugpyAdapter, why: str) -> None:
+    """End the session when the worker exits: detach or terminate, then close."""
+    log.info("worker shutting down: %s", why)
+    if self.kind == "attach" and self.pydevd is not None and not self.pydevd.is_closed:
+        # Leave a process we attached to running, without the debugger.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                self.pydevd.request("disconnect", {"terminateDebuggee": False}), 5
+            )
+    if self.target is not None and self.target.proc.returncode is None:
+        await self.target.terminate()
+    if self.pydevd is not None:
+        self.pydevd.close(why)
+    for task in list(self._tasks):
+        task.cancel()
+
+
+
+
+def main() -> None:
+    """Run the worker (see the module docstring for the command line)."""
+    parser = worker.base_parser("Debug a Python program over DAP (debugpy's pydevd).")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--program", help="default 'program' for a launch request")
+    target.add_argument("--module", help="default 'module' for a launch request")
+    parser.add_argument("args", nargs="*", help="default 'args' for a launch request")
+    options = parser.parse_args()
+    worker.run(DebugpyAdapter, options)
+
+
+if __name__ == "__main__":
+    main()

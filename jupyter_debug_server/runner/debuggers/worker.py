@@ -1,0 +1,100 @@
+"""What every worker shares: its command line, its DAP channel, its life span.
+
+A worker is `python -m jupyter_debug_server.runner.debuggers.<name>_adapter`.
+With `--channel-fd N` it speaks DAP on an inherited socket (how the server runs
+it); without, on stdin/stdout (how an IDE runs it as an adapter executable).
+The channel closing means the server or the IDE is gone: the worker then ends
+its debuggee and exits, so a dead server leaves no orphans.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
+
+from ...dap import DapChannel
+
+log = logging.getLogger(__name__)
+
+
+class Adapter(Protocol):
+    """What a debugger adapter offers the worker harness."""
+
+    def on_request(self, message: dict[str, Any]) -> None: ...
+
+    async def shutdown(self, why: str) -> None: ...
+
+    @property
+    def finished(self) -> asyncio.Future[None]: ...
+
+
+AdapterFactory = Callable[[DapChannel, argparse.Namespace], Adapter]
+
+
+def base_parser(description: str) -> argparse.ArgumentParser:
+    """The options every worker takes; adapters add their own target options."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--session", default="", help="session id, used in log lines")
+    parser.add_argument(
+        "--channel-fd",
+        type=int,
+        default=None,
+        help="speak DAP on this inherited socket instead of stdin/stdout",
+    )
+    parser.add_argument("--log-level", default=os.environ.get("JDS_WORKER_LOG", "WARNING"))
+    return parser
+
+
+async def _serve(factory: AdapterFactory, options: argparse.Namespace) -> int:
+    name = f"client[{options.session or os.getpid()}]"
+    if options.channel_fd is not None:
+        sock = socket.socket(fileno=options.channel_fd)
+        channel = await DapChannel.from_socket(sock, name=name)
+    else:
+        channel = await DapChannel.from_stdio(name=name)
+    adapter = factory(channel, options)
+    channel.on_request = adapter.on_request
+    channel.start()
+    loop = asyncio.get_running_loop()
+    stop = loop.create_future()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not stop.done():
+            stop.set_result(sig.name)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.add_signal_handler(sig, on_signal, sig)
+    done, _ = await asyncio.wait(
+        [channel.closed, stop, adapter.finished], return_when=asyncio.FIRST_COMPLETED
+    )
+    why = "client channel closed" if channel.closed in done else "adapter finished"
+    if stop in done:
+        why = f"received {stop.result()}"
+    await adapter.shutdown(why)
+    await channel.drain()
+    channel.close(why)
+    return 0
+
+
+def run(factory: AdapterFactory, options: argparse.Namespace) -> None:
+    """Run one worker to completion and exit the process."""
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=options.log_level.upper(),
+        format=f"%(asctime)s worker[{options.session}] %(levelname)s %(name)s: %(message)s",
+    )
+    sys.exit(asyncio.run(_serve(factory, options)))
+
+
+def spawn_task(coro: Coroutine[Any, Any, Any], tasks: set[asyncio.Task[Any]]) -> None:
+    """Start a task and keep a reference until it finishes (asyncio keeps only weak ones)."""
+    task = asyncio.ensure_future(coro)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)

@@ -1,0 +1,280 @@
+"""Validate a launch spec (the POST body of /api/debug/sessions) into a LaunchSpec.
+
+Every failure is a LaunchSpecError whose sentence names the bad field and value,
+and nothing is started before validation has passed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import LaunchSpecError
+
+_FIELDS = {
+    "debugger", "request", "program", "module", "pid", "core", "args", "cwd", "env",
+    "stop_on_entry", "breakpoints", "function_breakpoints", "name",
+}
+_BREAKPOINT_FIELDS = {"path", "line", "condition", "hit_condition", "log_message"}
+_MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MAX_NAME = 200
+
+
+@dataclass(frozen=True)
+class Breakpoint:
+    """One source breakpoint of a launch spec."""
+
+    path: str
+    line: int
+    condition: str | None = None
+    hit_condition: str | None = None
+    log_message: str | None = None
+
+    def to_dap(self) -> dict[str, Any]:
+        """The DAP SourceBreakpoint for this breakpoint."""
+        out: dict[str, Any] = {"line": self.line}
+        if self.condition:
+            out["condition"] = self.condition
+        if self.hit_condition:
+            out["hitCondition"] = self.hit_condition
+        if self.log_message:
+            out["logMessage"] = self.log_message
+        return out
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """A validated launch spec with paths resolved."""
+
+    debugger: str
+    request: str = "launch"
+    program: str | None = None
+    module: str | None = None
+    pid: int | None = None
+    core: str | None = None
+    args: tuple[str, ...] = ()
+    cwd: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    stop_on_entry: bool = False
+    breakpoints: tuple[Breakpoint, ...] = ()
+    function_breakpoints: tuple[str, ...] = ()
+    name: str = ""
+
+    def public(self) -> dict[str, Any]:
+        """The spec as shown in the session model (env values hidden: they may be secrets)."""
+        out: dict[str, Any] = {"debugger": self.debugger, "request": self.request}
+        for key in ("program", "module", "pid", "core", "cwd"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        out["args"] = list(self.args)
+        out["env_keys"] = sorted(self.env)
+        out["stop_on_entry"] = self.stop_on_entry
+        out["breakpoints"] = [
+            {k: v for k, v in vars(bp).items() if v is not None} for bp in self.breakpoints
+        ]
+        out["function_breakpoints"] = list(self.function_breakpoints)
+        return out
+
+    def dap_arguments(self) -> dict[str, Any]:
+        """Arguments of the DAP launch/attach request for this spec."""
+        out: dict[str, Any] = {"stopOnEntry": self.stop_on_entry, "args": list(self.args)}
+        if self.program is not None:
+            out["program"] = self.program
+        if self.module is not None:
+            out["module"] = self.module
+        if self.pid is not None:
+            out["processId"] = self.pid
+        if self.core is not None:
+            out["coreFile"] = self.core
+        if self.cwd is not None:
+            out["cwd"] = self.cwd
+        if self.env:
+            out["env"] = dict(self.env)
+        return out
+
+
+class PathPolicy:
+    """Resolves user paths against the server's root_dir and keeps them inside it."""
+
+    def __init__(self, root_dir: str, allow_outside_root: bool) -> None:
+        self.root = Path(root_dir).expanduser().resolve()
+        self.allow_outside_root = allow_outside_root
+
+    def resolve(self, value: str, what: str, base: Path | None = None) -> Path:
+        """Resolve `value` (relative to `base` or root_dir) and check the policy."""
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            path = (base or self.root) / path
+        path = path.resolve()
+        if not self.allow_outside_root and not path.is_relative_to(self.root):
+            raise LaunchSpecError(
+                f"{what} {value!r} resolves to {str(path)!r}, which is outside the server's "
+                f"root directory {str(self.root)!r}; set "
+                "c.DebugServerApp.allow_paths_outside_root = True to allow it",
+                reason="path-outside-root",
+            )
+        return path
+
+
+def _type_error(name: str, expected: str, value: Any) -> LaunchSpecError:
+    return LaunchSpecError(
+        f"'{name}' must be {expected}, not {type(value).__name__} {value!r:.80}"
+    )
+
+
+def _opt_str(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise _type_error(name, "a non-empty string", value)
+    if "\x00" in value:
+        raise LaunchSpecError(f"'{name}' must not contain a NUL character")
+    return value
+
+
+def _readable_file(path: Path, what: str, value: str) -> None:
+    if not path.exists():
+        raise LaunchSpecError(f"{what} {value!r} does not exist (looked for {str(path)!r})",
+                              reason="not-found")
+    if not path.is_file():
+        raise LaunchSpecError(f"{what} {value!r} is not a regular file", reason="not-a-file")
+    if not os.access(path, os.R_OK):
+        raise LaunchSpecError(f"{what} {value!r} is not readable by the server's user",
+                              reason="not-readable")
+
+
+def _parse_breakpoints(value: Any, policy: PathPolicy, base: Path) -> tuple[Breakpoint, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise _type_error("breakpoints", "a list of {path, line} objects", value)
+    out = []
+    for i, item in enumerate(value):
+        where = f"breakpoints[{i}]"
+        if not isinstance(item, dict):
+            raise _type_error(where, "an object with 'path' and 'line'", item)
+        unknown = set(item) - _BREAKPOINT_FIELDS
+        if unknown:
+            raise LaunchSpecError(f"{where} has unknown field {sorted(unknown)[0]!r}; known "
+                                  f"fields are {', '.join(sorted(_BREAKPOINT_FIELDS))}")
+        path = item.get("path")
+        if not isinstance(path, str) or not path:
+            raise _type_error(f"{where}.path", "a non-empty string", path)
+        line = item.get("line")
+        if not isinstance(line, int) or isinstance(line, bool) or line < 1:
+            raise _type_error(f"{where}.line", "a positive integer", line)
+        resolved = policy.resolve(path, f"{where}.path", base)
+        extras = {}
+        for key in ("condition", "hit_condition", "log_message"):
+            extra = item.get(key)
+            if extra is not None and not isinstance(extra, str):
+                raise _type_error(f"{where}.{key}", "a string", extra)
+            extras[key] = extra
+        out.append(Breakpoint(str(resolved), line, **extras))
+    return tuple(out)
+
+
+def parse_launch_spec(body: Any, policy: PathPolicy, known_debuggers: set[str]) -> LaunchSpec:
+    """Validate a request body into a LaunchSpec or raise LaunchSpecError."""
+    if not isinstance(body, dict):
+        raise LaunchSpecError("the launch spec must be a JSON object")
+    unknown = set(body) - _FIELDS
+    if unknown:
+        raise LaunchSpecError(
+            f"unknown field {sorted(unknown)[0]!r} in the launch spec; known fields are "
+            f"{', '.join(sorted(_FIELDS))}"
+        )
+    debugger = body.get("debugger", "debugpy")
+    if not isinstance(debugger, str) or debugger not in known_debuggers:
+        raise LaunchSpecError(
+            f"unknown debugger {debugger!r}; choose one of {', '.join(sorted(known_debuggers))}",
+            reason="unknown-debugger",
+        )
+    request = body.get("request", "launch")
+    if request not in ("launch", "attach"):
+        raise LaunchSpecError(f"'request' must be 'launch' or 'attach', not {request!r}")
+    targets = [k for k in ("program", "module", "pid") if body.get(k) is not None]
+    if body.get("core") is not None:
+        raise LaunchSpecError(f"debugger {debugger!r} cannot open core files; use gdb or lldb")
+    if len(targets) != 1:
+        raise LaunchSpecError(
+            "the launch spec needs exactly one target: 'program', 'module' or 'pid'"
+            + (f" (got {', '.join(targets)})" if targets else "")
+        )
+    if request == "attach" and targets != ["pid"]:
+        raise LaunchSpecError("an 'attach' request needs 'pid' (the process to attach to)")
+    if request == "launch" and targets == ["pid"]:
+        raise LaunchSpecError("'pid' needs \"request\": \"attach\"")
+    if targets == ["module"] and debugger != "debugpy":
+        raise LaunchSpecError(f"'module' is only for debugpy, not {debugger!r}")
+
+    cwd_value = _opt_str(body, "cwd")
+    cwd = policy.resolve(cwd_value, "cwd") if cwd_value else policy.root
+    if not cwd.is_dir():
+        raise LaunchSpecError(f"cwd {cwd_value!r} is not a directory", reason="not-found")
+
+    program = None
+    program_value = _opt_str(body, "program")
+    if program_value is not None:
+        resolved = policy.resolve(program_value, "program", cwd)
+        _readable_file(resolved, "program", program_value)
+        program = str(resolved)
+    module = _opt_str(body, "module")
+    if module is not None and not _MODULE_RE.match(module):
+        raise LaunchSpecError(f"module {module!r} is not a dotted Python module name")
+    pid = body.get("pid")
+    if pid is not None and (not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0):
+        raise _type_error("pid", "a positive integer", pid)
+
+    args, env, stop_on_entry, functions, name = _parse_options(body)
+    default_name = (
+        os.path.basename(program) if program else module if module else f"pid {pid}"
+    )
+    return LaunchSpec(
+        debugger=debugger,
+        request=request,
+        program=program,
+        module=module,
+        pid=pid,
+        args=tuple(args),
+        cwd=str(cwd),
+        env=dict(env),
+        stop_on_entry=stop_on_entry,
+        breakpoints=_parse_breakpoints(body.get("breakpoints"), policy, cwd),
+        function_breakpoints=tuple(functions),
+        name=name or default_name,
+    )
+
+
+def _parse_options(body: dict[str, Any]) -> tuple[
+        list[str], dict[str, str], bool, list[str], str | None]:
+    """Validate args, env, stop_on_entry, function_breakpoints and name."""
+    args = body.get("args", [])
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        raise _type_error("args", "a list of strings (passed as argv, never to a shell)", args)
+    if any("\x00" in a for a in args):
+        raise LaunchSpecError("'args' must not contain NUL characters")
+    env = body.get("env", {})
+    if not isinstance(env, dict):
+        raise _type_error("env", "an object of string values", env)
+    for key, value in env.items():
+        if not _ENV_NAME_RE.match(key):
+            raise LaunchSpecError(f"env name {key!r} is not a valid variable name")
+        if not isinstance(value, str) or "\x00" in value:
+            raise _type_error(f"env[{key!r}]", "a string without NUL", value)
+    stop_on_entry = body.get("stop_on_entry", False)
+    if not isinstance(stop_on_entry, bool):
+        raise _type_error("stop_on_entry", "true or false", stop_on_entry)
+    functions = body.get("function_breakpoints", [])
+    if not isinstance(functions, list) or not all(isinstance(f, str) and f for f in functions):
+        raise _type_error("function_breakpoints", "a list of function names", functions)
+    name = body.get("name")
+    if name is not None and (not isinstance(name, str) or len(name) > _MAX_NAME):
+        raise _type_error("name", f"a string of at most {_MAX_NAME} characters", name)
+    return args, env, stop_on_entry, functions, name

@@ -1,0 +1,181 @@
+"""SessionManager: creates, finds, ends and recovers debug sessions.
+
+Owned by the server's event loop; created by the extension app, used by the
+API handlers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..store import Store
+from .debuggers import DEBUGGERS
+from .debuggers.target import kill_group, process_start_time
+from .errors import DebuggerUnavailable, LimitExceeded, SessionNotFound
+from .launch_spec import LaunchSpec, PathPolicy, parse_launch_spec
+from .session import ACTIVE_STATES, FINAL_STATES, Session, new_session_id
+
+log = logging.getLogger(__name__)
+
+EventSink = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    """The extension's settings that the runner needs (copied from DebugServerApp)."""
+
+    root_dir: str
+    allow_paths_outside_root: bool = False
+    max_sessions_per_user: int = 16
+    max_dap_message: int = 64 * 1024 * 1024
+    output_retention_chars: int = 256 * 1024 * 1024
+    session_retention_days: float = 7.0
+    launch_timeout: float = 60.0
+    step_timeout: float = 30.0
+    shutdown_timeout: float = 5.0
+
+
+class SessionManager:
+    """All debug sessions of this server."""
+
+    def __init__(self, store: Store, config: RunnerConfig,
+                 emit: EventSink | None = None) -> None:
+        self.store = store
+        self.config = config
+        self.policy = PathPolicy(config.root_dir, config.allow_paths_outside_root)
+        self.sessions: dict[str, Session] = {}
+        self._emit = emit or (lambda action, data: None)
+        self._probe_cache: dict[str, dict[str, Any]] | None = None
+
+    # -- start-up and shut-down ------------------------------------------------
+
+    async def recover(self) -> list[str]:
+        """Mark sessions a dead server left active as 'lost' and reap their processes."""
+        lost = []
+        for row in await self.store.sessions_in_states(ACTIVE_STATES):
+            for pid_key, time_key in (("worker_pid", "worker_start_time"),
+                                      ("pid", "pid_start_time")):
+                pid, started = row.get(pid_key), row.get(time_key)
+                # A pid alone may have been reused by an unrelated process: match start time.
+                if pid and started is not None and process_start_time(pid) == started:
+                    log.warning("Reaping process group %d left by session %s", pid, row["id"])
+                    kill_group(pid, signal.SIGKILL)
+            await self.store.update_session(
+                row["id"], state="lost", stopped=None,
+                error="the Jupyter server stopped while this session was active")
+            await self.store.add_audit(row["id"], "lost", None, None)
+            lost.append(row["id"])
+        if self.config.session_retention_days > 0:
+            cutoff = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(
+                days=self.config.session_retention_days)
+            await self.store.delete_sessions_ended_before(
+                cutoff.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), FINAL_STATES)
+        return lost
+
+    async def shutdown(self) -> None:
+        """End every active session (called when the server stops)."""
+        active = [s for s in self.sessions.values() if s.active or s.worker is not None]
+        await asyncio.gather(*(s.terminate() for s in active), return_exceptions=True)
+
+    # -- debuggers -------------------------------------------------------------
+
+    async def debuggers(self, refresh: bool = False) -> list[dict[str, Any]]:
+        """Availability of every debugger (probed once, off the event loop)."""
+        if self._probe_cache is None or refresh:
+            loop = asyncio.get_running_loop()
+            probes = await asyncio.gather(*(
+                loop.run_in_executor(None, d.probe) for d in DEBUGGERS.values()))
+            self._probe_cache = {p["name"]: p for p in probes}
+        return list(self._probe_cache.values())
+
+    # -- sessions --------------------------------------------------------------
+
+    def parse(self, body: Any) -> LaunchSpec:
+        """Validate a launch spec (raises LaunchSpecError)."""
+        return parse_launch_spec(body, self.policy, set(DEBUGGERS))
+
+    async def create(self, body: Any, owner: str) -> Session:
+        """Validate, check limits, record and start a session."""
+        spec = self.parse(body)
+        debugger = DEBUGGERS[spec.debugger]
+        probe = {p["name"]: p for p in await self.debuggers()}[spec.debugger]
+        if not probe["available"] or debugger.worker_module is None:
+            raise DebuggerUnavailable(f"debugger {spec.debugger!r} is not available: "
+                                      f"{probe['reason']}")
+        active = sum(1 for s in self.sessions.values() if s.owner == owner and s.active)
+        if active >= self.config.max_sessions_per_user:
+            raise LimitExceeded(
+                f"user {owner!r} already has {active} active debug sessions, the limit set by "
+                "c.DebugServerApp.max_sessions_per_user; end one (DELETE its URL) first")
+        session = Session(new_session_id(), spec, owner, self.store, self.config)
+        self.sessions[session.id] = session
+        await self.store.create_session(session.record())
+        await self.store.add_audit(session.id, "create", owner, spec.public())
+        self._emit("create", {"session_id": session.id, "debugger": spec.debugger,
+                              "user": owner})
+        await session.start(debugger.worker_module)
+        return session
+
+    def get(self, session_id: str) -> Session:
+        """The live session with this id."""
+        session = self.sessions.get(session_id)
+        if session is None:
+            raise SessionNotFound(f"no debug session with id {session_id!r}")
+        return session
+
+    async def model(self, session_id: str, base_url: str) -> dict[str, Any]:
+        """The model of a live or recorded session."""
+        session = self.sessions.get(session_id)
+        if session is not None:
+            return session.model(base_url)
+        row = await self.store.get_session(session_id)
+        if row is None:
+            raise SessionNotFound(f"no debug session with id {session_id!r}")
+        return stored_model(row, base_url)
+
+    async def list_models(self, base_url: str) -> list[dict[str, Any]]:
+        """Every session: live ones as they are, earlier ones as recorded."""
+        rows = await self.store.list_sessions()
+        return [self.sessions[r["id"]].model(base_url) if r["id"] in self.sessions
+                else stored_model(r, base_url) for r in rows]
+
+    async def terminate(self, session_id: str, user: str) -> dict[str, Any]:
+        """End a session (idempotent: ending an ended session is not an error)."""
+        session = self.sessions.get(session_id)
+        if session is None:
+            return await self.model(session_id, "/")
+        if session.active or session.worker is not None:
+            await self.store.add_audit(session_id, "terminate", user, None)
+            await session.terminate()
+            self._emit("terminate", {"session_id": session_id, "user": user})
+        return session.model()
+
+    async def read_output(self, session_id: str, since: int, limit: int) -> dict[str, Any]:
+        """Captured output of a live or recorded session."""
+        session = self.sessions.get(session_id)
+        if session is not None:
+            return await session.output.read(since, limit)
+        if await self.store.get_session(session_id) is None:
+            raise SessionNotFound(f"no debug session with id {session_id!r}")
+        items = await self.store.read_output(session_id, since, limit)
+        return {"items": items, "next": items[-1]["seq"] if items else since,
+                "truncated": False}
+
+
+def stored_model(row: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """A session model rebuilt from its stored row (a session of an earlier server)."""
+    root = f"{base_url.rstrip('/')}/api/debug/sessions/{row['id']}"
+    return {
+        "id": row["id"], "name": row["name"], "debugger": row["debugger"],
+        "request": row["request"], "state": row["state"], "pid": row.get("pid"),
+        "exit_code": row.get("exit_code"), "created": row["created"],
+        "updated": row["updated"], "owner": row["owner"], "stopped": row.get("stopped"),
+        "error": row.get("error"), "clients": 0, "spec": row.get("spec") or {},
+        "links": {"self": root, "output": f"{root}/output"},
+    }

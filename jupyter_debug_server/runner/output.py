@@ -1,0 +1,72 @@
+"""A session's captured output: buffered briefly in memory, persisted in batches.
+
+Owned by the server's event loop. Chunks go to the store in one transaction per
+batch; a reader first flushes, so what the API returns is always complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+log = logging.getLogger(__name__)
+
+# Merge consecutive chunks of one stream up to this size: fewer rows, same text.
+_ROW_CHARS = 64 * 1024
+
+
+class OutputLog:
+    """Append-only output of one session, persisted through the store."""
+
+    def __init__(self, session_id: str, store: Store, retention_chars: int) -> None:
+        self.session_id = session_id
+        self.store = store
+        self.retention_chars = retention_chars
+        self._pending: list[tuple[str, str]] = []
+        self._flushing: asyncio.Task[None] | None = None
+        self.total_chars = 0
+        self.dropped = False
+
+    def append(self, category: str, text: str) -> None:
+        """Queue a chunk; a flush is scheduled if none is under way."""
+        if not text:
+            return
+        self.total_chars += len(text)
+        if self._pending and self._pending[-1][0] == category and len(
+                self._pending[-1][1]) + len(text) <= _ROW_CHARS:
+            self._pending[-1] = (category, self._pending[-1][1] + text)
+        else:
+            self._pending.append((category, text))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.ensure_future(self._flush_loop())
+
+    async def _flush_loop(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self.store.append_output(self.session_id, batch)
+                if (self.retention_chars and self.total_chars > self.retention_chars
+                        and await self.store.trim_output(self.session_id, self.retention_chars)):
+                    self.dropped = True
+            except Exception:
+                log.exception("session %s: could not persist %d output chunks",
+                              self.session_id, len(batch))
+
+    async def flush(self) -> None:
+        """Wait until everything appended so far is in the store."""
+        while self._flushing is not None and not self._flushing.done():
+            await asyncio.shield(self._flushing)
+        if self._pending:
+            self._flushing = asyncio.ensure_future(self._flush_loop())
+            await asyncio.shield(self._flushing)
+
+    async def read(self, since: int, limit: int) -> dict[str, Any]:
+        """Output after `since` (a seq), at most `limit` chunks, with the next cursor."""
+        await self.flush()
+        items = await self.store.read_output(self.session_id, since, limit)
+        return {"items": items, "next": items[-1]["seq"] if items else since,
+                "truncated": self.dropped}

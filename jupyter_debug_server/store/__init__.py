@@ -1,0 +1,7 @@
+"""SQLite metadata store: sessions, output, audit records and tokens."""
+
+from __future__ import annotations
+
+from .db import Store, StoreError, utcnow_iso
+
+__all__ = ["Store", "StoreError", "utcnow_iso"]

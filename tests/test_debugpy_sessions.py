@@ -1,0 +1,107 @@
+"""Real debugpy sessions through the REST API of a real jupyter_server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.timeout(90)
+
+
+async def _launch(api: Any, manager: Any, **spec: Any) -> dict[str, Any]:
+    status, model = await api("POST", "sessions", {"debugger": "debugpy", **spec})
+    assert status == 201, model
+    return model
+
+
+async def _until(manager: Any, session_id: str, *states: str) -> dict[str, Any]:
+    session = manager.get(session_id)
+    assert await session.wait_for(lambda: session.state in states, 30), (
+        session.state, session.error, session.stopped)
+    return session.model()
+
+
+async def test_breakpoint_stack_variables_evaluate_step_continue_exit(
+        api: Any, manager: Any, targets: Path) -> None:
+    program = str(targets / "loop.py")
+    model = await _launch(api, manager, program="targets/loop.py", args=["9"],
+                          breakpoints=[{"path": "targets/loop.py", "line": 13}])
+    sid = model["id"]
+    model = await _until(manager, sid, "stopped")
+    assert model["stopped"]["reason"] == "breakpoint"
+    assert (model["stopped"]["path"], model["stopped"]["line"]) == (program, 13)
+    assert model["pid"] and model["pid"] != model.get("worker_pid")
+
+    status, stack = await api("GET", f"sessions/{sid}/stack")
+    assert status == 200
+    assert [f["name"] for f in stack["frames"]][:2] == ["main", "<module>"]
+
+    status, variables = await api("GET", f"sessions/{sid}/variables")
+    assert status == 200
+    locals_ = {v["name"]: v["value"] for v in variables["scopes"][0]["variables"]}
+    assert locals_["values"] == "[1, 2, 3]" and locals_["result"] == "0"
+
+    status, result = await api("POST", f"sessions/{sid}/evaluate",
+                               {"expression": "sum(values) * 2"})
+    assert status == 200 and result["result"] == "12"
+
+    # step in: into add(); step over inside it; step out back to main.
+    status, model = await api("POST", f"sessions/{sid}/step", {"kind": "in"})
+    assert status == 200 and model["completed"]
+    assert model["stopped"]["name"] == "add" and model["stopped"]["line"] == 5
+    status, model = await api("POST", f"sessions/{sid}/step", {"kind": "over"})
+    assert model["stopped"]["line"] == 6
+    status, model = await api("POST", f"sessions/{sid}/step", {"kind": "out"})
+    assert model["stopped"]["name"] == "main" and model["stopped"]["line"] == 13
+
+    status, bps = await api("PUT", f"sessions/{sid}/breakpoints",
+                            {"path": "targets/loop.py", "breakpoints": []})
+    assert status == 200 and bps["breakpoints"] == []
+    status, model = await api("POST", f"sessions/{sid}/continue", {})
+    assert status == 200 and model["completed"]
+    # sys.exit(9) raises SystemExit: debugpy stops on it as an uncaught exception.
+    assert model["state"] == "stopped" and model["stopped"]["reason"] == "exception"
+    assert model["stopped"]["description"] == "9"
+    status, model = await api("POST", f"sessions/{sid}/continue", {})
+    assert status == 200 and model["completed"]
+    model = await _until(manager, sid, "exited")
+    assert model["exit_code"] == 9  # main() returns 6; the target exits with 6 - 6 + 9
+
+    status, out = await api("GET", f"sessions/{sid}/output")
+    assert status == 200 and out["state"] == "exited"
+    text = {c: "".join(i["output"] for i in out["items"] if i["category"] == c)
+            for c in ("stdout", "stderr")}
+    assert text == {"stdout": "result 6\n", "stderr": "to stderr\n"}
+
+
+async def test_module_launch_with_stop_on_entry(api: Any, manager: Any, targets: Path) -> None:
+    model = await _launch(api, manager, module="targets.loop", stop_on_entry=True)
+    model = await _until(manager, model["id"], "stopped")
+    assert model["stopped"]["reason"] == "entry"
+    assert model["stopped"]["path"] == str(targets / "loop.py")
+    _status, model = await api("POST", f"sessions/{model['id']}/continue", {})
+    model = await _until(manager, model["id"], "exited")
+    assert model["exit_code"] == 0
+
+
+async def test_ten_mib_of_output_is_read_back_whole_after_exit(
+        api: Any, manager: Any, targets: Path) -> None:
+    model = await _launch(api, manager, program="targets/flood.py", args=[str(10 * 1024 * 1024)])
+    await _until(manager, model["id"], "exited")
+    chunks: list[str] = []
+    since = 0
+    while True:
+        status, page = await api("GET", f"sessions/{model['id']}/output", since=since,
+                                 limit=50)
+        assert status == 200
+        if not page["items"]:
+            break
+        chunks.extend(i["output"] for i in page["items"] if i["category"] == "stdout")
+        since = page["next"]
+    text = "".join(chunks)
+    expected_line = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!@#\n"
+    assert len(text) == 10 * 1024 * 1024
+    assert text == expected_line * (len(text) // len(expected_line)) + expected_line[
+        : len(text) % len(expected_line)]
