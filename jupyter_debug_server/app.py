@@ -81,11 +81,17 @@ class DebugServerApp(ExtensionApp):
         5000, help="SQLite busy_timeout in milliseconds.",
     ).tag(config=True)
 
-    @validate("max_sessions_per_user", "max_request_body", "max_dap_message",
-              "output_retention_chars", "store_busy_timeout")
+    @validate("max_sessions_per_user", "output_retention_chars", "store_busy_timeout")
     def _non_negative_int(self, proposal: Any) -> int:
         if proposal["value"] < 0:
             raise ValueError(f"{proposal['trait'].name} must be >= 0, not {proposal['value']}")
+        return int(proposal["value"])
+
+    @validate("max_request_body", "max_dap_message")
+    def _positive_size(self, proposal: Any) -> int:
+        if proposal["value"] < 1024:
+            raise ValueError(f"{proposal['trait'].name} must be at least 1024 bytes, not "
+                             f"{proposal['value']}")
         return int(proposal["value"])
 
     @validate("launch_timeout", "step_timeout", "shutdown_timeout")
@@ -127,6 +133,7 @@ class DebugServerApp(ExtensionApp):
             launch_timeout=self.launch_timeout,
             step_timeout=self.step_timeout,
             shutdown_timeout=self.shutdown_timeout,
+            base_url=self.serverapp.base_url,
         )
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:

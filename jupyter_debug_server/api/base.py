@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import pwd
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
@@ -19,6 +22,19 @@ if TYPE_CHECKING:
 AUTH_RESOURCE = "debug"
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+#: Jupyter's own identity providers know a single principal (whoever holds the server's
+#: token or password) and invent a random anonymous user for every token-authenticated
+#: request that carries no cookie: their users are all the server's own user.
+_SINGLE_USER_PROVIDERS = (IdentityProvider, PasswordIdentityProvider)
+
+
+def _server_user() -> str:
+    """The name of the OS user running the server."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return f"uid {os.getuid()}"
 
 
 def mapped_errors(method: F) -> F:
@@ -47,7 +63,13 @@ class DebugAPIHandler(APIHandler):
 
     @property
     def user_name(self) -> str:
-        """The authenticated user's name, recorded as a session's owner."""
+        """The authenticated user's name, recorded as a session's owner.
+
+        Stable across requests, so per-user limits hold for clients that authenticate
+        with the server's token and keep no cookie (scripts, the CLI).
+        """
+        if type(self.identity_provider) in _SINGLE_USER_PROVIDERS:
+            return _server_user()
         user = self.current_user
         return str(getattr(user, "username", user))
 

@@ -7,6 +7,7 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from ..runner.errors import SessionStateError
 from ..runner.session import LIFECYCLE_COMMANDS, Session
 from .base import DebugAPIHandler, body_int, body_str, mapped_errors
 
@@ -130,6 +131,10 @@ class EvaluateHandler(SessionRoute):
     @mapped_errors
     async def post(self, session_id: str) -> None:
         session = self.session(session_id)
+        if session.active and session.state != "stopped":
+            # debugpy would evaluate in its own command thread, among pydevd's globals.
+            raise SessionStateError(f"cannot evaluate: session {session.id} is "
+                                    f"{session.state}, not stopped; pause it first")
         body = self.json_body()
         expression = body_str(body, "expression", required=True)
         context = body_str(body, "context") or "repl"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import ws_authenticated
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
@@ -28,8 +29,9 @@ class SessionEventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
     @ws_authenticated
     async def get(self, session_id: str, *args: Any, **kwargs: Any) -> None:
         # Authorize before the upgrade and before saying whether the session exists.
-        if not self.authorizer.is_authorized(self, self.current_user, "execute",
-                                             AUTH_RESOURCE):
+        # An Authorizer may answer with a coroutine (jupyter_server accepts both).
+        if not await ensure_async(self.authorizer.is_authorized(
+                self, self.current_user, "execute", AUTH_RESOURCE)):
             raise web.HTTPError(403, "not authorized to open debug event streams")
         manager = await self.settings["debug_app"].ready()
         try:

@@ -1,4 +1,4 @@
-"""A small program to try the debugger on: `jupyter-debug-server serve --demo` stops at line 20."""
+"""A small program to try the debugger on: `serve --demo` stops at the DEMO-BREAKPOINT line."""
 
 import sys
 

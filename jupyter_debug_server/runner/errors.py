@@ -1,4 +1,4 @@
-"""Expected failures of the runner, each mapped to one HTTP status in api/errors.py."""
+"""Expected failures of the runner; each carries its HTTP status (mapped in api/base.py)."""
 
 from __future__ import annotations
 

@@ -229,8 +229,8 @@ def parse_launch_spec(body: Any, policy: PathPolicy, known_debuggers: set[str]) 
     if module is not None and not _MODULE_RE.match(module):
         raise LaunchSpecError(f"module {module!r} is not a dotted Python module name")
     pid = body.get("pid")
-    if pid is not None and (not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0):
-        raise _type_error("pid", "a positive integer", pid)
+    if pid is not None:
+        _check_attachable(pid)
 
     args, env, stop_on_entry, functions, name = _parse_options(body)
     default_name = (
@@ -278,3 +278,20 @@ def _parse_options(body: dict[str, Any]) -> tuple[
     if name is not None and (not isinstance(name, str) or len(name) > _MAX_NAME):
         raise _type_error("name", f"a string of at most {_MAX_NAME} characters", name)
     return args, env, stop_on_entry, functions, name
+
+
+def _check_attachable(pid: Any) -> None:
+    """A pid must name a live process of the server's own user."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        raise _type_error("pid", "a positive integer", pid)
+    try:
+        owner = os.stat(f"/proc/{pid}").st_uid
+    except FileNotFoundError:
+        raise LaunchSpecError(f"there is no process with pid {pid} to attach to",
+                              reason="not-found") from None
+    if owner != os.getuid():
+        raise LaunchSpecError(
+            f"process {pid} belongs to another user (uid {owner}); a session may only "
+            "attach to processes of the server's own user", reason="not-permitted")
+    if pid == os.getpid():
+        raise LaunchSpecError(f"pid {pid} is the Jupyter server itself")

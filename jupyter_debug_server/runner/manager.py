@@ -11,8 +11,9 @@ import datetime
 import logging
 import signal
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ..store import Store
 from .debuggers import DEBUGGERS
@@ -24,6 +25,7 @@ from .session import ACTIVE_STATES, FINAL_STATES, Session, new_session_id
 log = logging.getLogger(__name__)
 
 EventSink = Callable[[str, dict[str, Any]], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class RunnerConfig:
     max_dap_message: int = 64 * 1024 * 1024
     output_retention_chars: int = 256 * 1024 * 1024
     session_retention_days: float = 7.0
+    base_url: str = "/"
     launch_timeout: float = 60.0
     step_timeout: float = 30.0
     shutdown_timeout: float = 5.0
@@ -52,6 +55,11 @@ class SessionManager:
         self.sessions: dict[str, Session] = {}
         self._emit = emit or (lambda action, data: None)
         self._probe_cache: dict[str, dict[str, Any]] | None = None
+        # Every blocking call of the runner (/proc reads, path checks, probes) runs here.
+        self.blocking = ThreadPoolExecutor(max_workers=2, thread_name_prefix="jds-blocking")
+
+    async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.blocking, fn, *args)
 
     # -- start-up and shut-down ------------------------------------------------
 
@@ -59,13 +67,7 @@ class SessionManager:
         """Mark sessions a dead server left active as 'lost' and reap their processes."""
         lost = []
         for row in await self.store.sessions_in_states(ACTIVE_STATES):
-            for pid_key, time_key in (("worker_pid", "worker_start_time"),
-                                      ("pid", "pid_start_time")):
-                pid, started = row.get(pid_key), row.get(time_key)
-                # A pid alone may have been reused by an unrelated process: match start time.
-                if pid and started is not None and process_start_time(pid) == started:
-                    log.warning("Reaping process group %d left by session %s", pid, row["id"])
-                    kill_group(pid, signal.SIGKILL)
+            await self._off_loop(_reap_survivors, row)
             await self.store.update_session(
                 row["id"], state="lost", stopped=None,
                 error="the Jupyter server stopped while this session was active")
@@ -82,44 +84,52 @@ class SessionManager:
         """End every active session (called when the server stops)."""
         active = [s for s in self.sessions.values() if s.active or s.worker is not None]
         await asyncio.gather(*(s.terminate() for s in active), return_exceptions=True)
+        self.blocking.shutdown(wait=False)
 
     # -- debuggers -------------------------------------------------------------
 
     async def debuggers(self, refresh: bool = False) -> list[dict[str, Any]]:
         """Availability of every debugger (probed once, off the event loop)."""
         if self._probe_cache is None or refresh:
-            loop = asyncio.get_running_loop()
-            probes = await asyncio.gather(*(
-                loop.run_in_executor(None, d.probe) for d in DEBUGGERS.values()))
+            probes = await asyncio.gather(*(self._off_loop(d.probe) for d in DEBUGGERS.values()))
             self._probe_cache = {p["name"]: p for p in probes}
         return list(self._probe_cache.values())
 
     # -- sessions --------------------------------------------------------------
 
-    def parse(self, body: Any) -> LaunchSpec:
-        """Validate a launch spec (raises LaunchSpecError)."""
-        return parse_launch_spec(body, self.policy, set(DEBUGGERS))
+    async def parse(self, body: Any) -> LaunchSpec:
+        """Validate a launch spec off the loop (it stats files): raises LaunchSpecError."""
+        name = body.get("debugger", "debugpy") if isinstance(body, dict) else None
+        if isinstance(name, str) and name in DEBUGGERS:
+            # An unavailable debugger is the first thing to say, before its spec's details.
+            probe = {p["name"]: p for p in await self.debuggers()}[name]
+            if not probe["available"] or DEBUGGERS[name].worker_module is None:
+                raise DebuggerUnavailable(f"debugger {name!r} is not available: "
+                                          f"{probe['reason']}")
+        return await self._off_loop(parse_launch_spec, body, self.policy, set(DEBUGGERS))
 
     async def create(self, body: Any, owner: str) -> Session:
         """Validate, check limits, record and start a session."""
-        spec = self.parse(body)
+        spec = await self.parse(body)
         debugger = DEBUGGERS[spec.debugger]
-        probe = {p["name"]: p for p in await self.debuggers()}[spec.debugger]
-        if not probe["available"] or debugger.worker_module is None:
-            raise DebuggerUnavailable(f"debugger {spec.debugger!r} is not available: "
-                                      f"{probe['reason']}")
+        assert debugger.worker_module is not None
         active = sum(1 for s in self.sessions.values() if s.owner == owner and s.active)
         if active >= self.config.max_sessions_per_user:
             raise LimitExceeded(
                 f"user {owner!r} already has {active} active debug sessions, the limit set by "
                 "c.DebugServerApp.max_sessions_per_user; end one (DELETE its URL) first")
-        session = Session(new_session_id(), spec, owner, self.store, self.config)
+        session = Session(new_session_id(), spec, owner, store=self.store, config=self.config,
+                          blocking=self.blocking)
         self.sessions[session.id] = session
         await self.store.create_session(session.record())
         await self.store.add_audit(session.id, "create", owner, spec.public())
         self._emit("create", {"session_id": session.id, "debugger": spec.debugger,
                               "user": owner})
         await session.start(debugger.worker_module)
+        if spec.stop_on_entry:
+            # The entry stop follows `launch` by a moment: answer with it, not with 'running'.
+            await session.wait_for(lambda: session.state != "running",
+                                   self.config.step_timeout)
         return session
 
     def get(self, session_id: str) -> Session:
@@ -179,3 +189,13 @@ def stored_model(row: dict[str, Any], base_url: str) -> dict[str, Any]:
         "error": row.get("error"), "clients": 0, "spec": row.get("spec") or {},
         "links": {"self": root, "output": f"{root}/output"},
     }
+
+
+def _reap_survivors(row: dict[str, Any]) -> None:
+    """SIGKILL the worker and target groups of a stored session if they still run."""
+    for pid_key, time_key in (("worker_pid", "worker_start_time"), ("pid", "pid_start_time")):
+        pid, started = row.get(pid_key), row.get(time_key)
+        # A pid alone may have been reused by an unrelated process: match start time.
+        if pid and started is not None and process_start_time(pid) == started:
+            log.warning("Reaping process group %d left by session %s", pid, row["id"])
+            kill_group(pid, signal.SIGKILL)

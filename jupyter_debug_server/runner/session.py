@@ -17,6 +17,7 @@ import socket
 import sys
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 from ..dap import ChannelClosed, DapChannel, DapRequestError
@@ -52,13 +53,14 @@ def new_session_id() -> str:
 class Session:
     """A debug session and its worker."""
 
-    def __init__(self, session_id: str, spec: LaunchSpec, owner: str, store: Store,
-                 config: RunnerConfig) -> None:
+    def __init__(self, session_id: str, spec: LaunchSpec, owner: str, *, store: Store,
+                 config: RunnerConfig, blocking: Executor) -> None:
         self.id = session_id
         self.spec = spec
         self.owner = owner
         self.store = store
         self.config = config
+        self.blocking = blocking  # the manager's executor for /proc reads and the like
         self.state = "starting"
         self.created = self.updated = utcnow_iso()
         self.pid: int | None = None
@@ -80,12 +82,15 @@ class Session:
         self._ended = asyncio.get_running_loop().create_future()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._worker_stderr = ""
+        self._dirty: dict[str, Any] = {}
+        self._writing: asyncio.Future[None] | None = None
 
     # -- the model -------------------------------------------------------------
 
-    def model(self, base_url: str = "/") -> dict[str, Any]:
+    def model(self, base_url: str | None = None) -> dict[str, Any]:
         """The session model of the REST API."""
-        root = f"{base_url.rstrip('/')}/api/debug/sessions/{self.id}"
+        base = self.config.base_url if base_url is None else base_url
+        root = f"{base.rstrip('/')}/api/debug/sessions/{self.id}"
         return {
             "id": self.id,
             "name": self.spec.name,
@@ -150,10 +155,30 @@ class Session:
         self._publish({"type": "state", "session": self.model()})
         async with self._changed:
             self._changed.notify_all()
-        try:
-            await self.store.update_session(self.id, **fields)
-        except Exception:
-            log.exception("session %s: could not persist %s", self.id, sorted(fields))
+        await self._persist(fields)
+
+    async def _persist(self, fields: dict[str, Any]) -> None:
+        """Write changed fields; while a write is under way, later changes coalesce.
+
+        Stepping flips running/stopped twice per step: coalescing keeps the store
+        thread (and its GIL hold) off the stepping path. Returns once `fields`
+        (and everything changed before them) is on disk.
+        """
+        self._dirty.update(fields)
+        while self._dirty:
+            if self._writing is not None and not self._writing.done():
+                # (A done future would not yield: checking done() avoids a busy loop.)
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._writing)
+                continue
+            batch, self._dirty = self._dirty, {}
+            self._writing = asyncio.ensure_future(self.store.update_session(self.id, **batch))
+            try:
+                await asyncio.shield(self._writing)
+            except Exception:
+                log.exception("session %s: could not persist %s", self.id, sorted(batch))
+            finally:
+                self._writing = None
 
     # -- start -----------------------------------------------------------------
 
@@ -189,13 +214,14 @@ class Session:
                 pass_fds=(theirs.fileno(),),
                 start_new_session=True,  # Ctrl-C of the server reaches us, not the worker
                 cwd=self.spec.cwd,
+                env=worker_environment(),
             )
         finally:
             theirs.close()
-        await self.store.update_session(
-            self.id, worker_pid=self.worker.pid,
-            worker_start_time=process_start_time(self.worker.pid),
-        )
+        worker_started = await asyncio.get_running_loop().run_in_executor(
+            self.blocking, process_start_time, self.worker.pid)
+        await self.store.update_session(self.id, worker_pid=self.worker.pid,
+                                        worker_start_time=worker_started)
         self._spawn(self._pump_worker_log())
         self._spawn(self._watch_worker())
         self.channel = await DapChannel.from_socket(
@@ -297,9 +323,10 @@ class Session:
 
     async def _on_terminated(self) -> None:
         await self.output.flush()
-        state = "terminated" if self._terminating and self.exit_code is None else "exited"
-        if self.spec.request == "attach" and self.exit_code is None:
-            state = "terminated"
+        # Ended on request (DELETE, shutdown) or detached: terminated; on its own: exited.
+        ended_by_us = self._terminating or (self.spec.request == "attach"
+                                            and self.exit_code is None)
+        state = "terminated" if ended_by_us else "exited"
         if self.active:
             await self._set(state=state, stopped=None, exit_code=self.exit_code)
         await self.store.add_audit(self.id, "ended", None, {"state": self.state,
@@ -317,7 +344,7 @@ class Session:
         code = await self.worker.wait()
         if self.channel is not None:
             self.channel.close("worker exited")
-        self._reap_target()
+        await self._reap_target()
         await self.output.flush()
         if self.active:
             if self._terminating:
@@ -328,12 +355,18 @@ class Session:
         if not self._ended.done():
             self._ended.set_result(None)
 
-    def _reap_target(self) -> None:
+    async def _reap_target(self) -> None:
         """Kill what is left of the target's process group, if it is still ours."""
-        if self.pid is None or self.spec.request == "attach":
+        if self.pid is None or self.spec.request == "attach" or self.pid_start_time is None:
             return
-        if self.pid_start_time is not None and process_start_time(self.pid) == self.pid_start_time:
-            kill_group(self.pid, signal.SIGKILL)
+        pid, started = self.pid, self.pid_start_time
+
+        def reap() -> None:
+            # Same pid *and* start time: never signal an unrelated process that reused it.
+            if process_start_time(pid) == started:
+                kill_group(pid, signal.SIGKILL)
+
+        await asyncio.get_running_loop().run_in_executor(self.blocking, reap)
 
     # -- requests --------------------------------------------------------------
 
@@ -431,6 +464,8 @@ class Session:
     async def evaluate(self, expression: str, frame_id: int | None,
                        context: str) -> dict[str, Any]:
         """Evaluate an expression in a frame (the top frame of the stopped thread by default)."""
+        # Evaluating while running would run in the debugger's own thread, not the program's.
+        self._require_stopped("evaluate")
         args: dict[str, Any] = {"expression": expression, "context": context}
         if frame_id is None and self.stopped is not None:
             frame_id = self.stopped.get("frame_id")
@@ -479,7 +514,7 @@ class Session:
                 kill_group(worker.pid, sig)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._ended), self.config.shutdown_timeout)
-        self._reap_target()
+        await self._reap_target()
         await self.output.flush()
 
 
@@ -507,10 +542,11 @@ def _describe_breakpoints(requested: list[dict[str, Any]],
     return out
 
 
-def env_without_private(env: dict[str, str]) -> dict[str, str]:
-    """Drop our private variables from an environment."""
-    return {k: v for k, v in env.items() if not k.startswith("JDS_")}
+#: Credentials of the Jupyter server (and JupyterHub) that a debuggee must never see.
+SECRET_ENV = frozenset({"JUPYTER_TOKEN", "JUPYTER_PASSWORD", "JPY_API_TOKEN",
+                        "JUPYTERHUB_API_TOKEN", "JPY_SESSION_NAME"})
 
 
-__all__ = ["ACTIVE_STATES", "FINAL_STATES", "LIFECYCLE_COMMANDS", "Session", "new_session_id",
-           "os"]
+def worker_environment() -> dict[str, str]:
+    """The server's environment minus its credentials: what workers and targets inherit."""
+    return {k: v for k, v in os.environ.items() if k not in SECRET_ENV}

@@ -12,23 +12,21 @@ import asyncio
 import contextlib
 import logging
 import os
+import platform
 import shutil
 import socket
 import struct
-import sys
 import tempfile
 
 log = logging.getLogger(__name__)
 
-_ACCEPT_TIMEOUT = 60.0
+# gdb itself takes a second or two; the injected code then runs at the target's
+# next safe point, which a process blocked in a long system call may delay.
+_INJECT_TIMEOUT = 30.0
+_CONNECT_TIMEOUT = 15.0
 _BOOT_DIR = os.path.dirname(os.path.abspath(__file__))
-
-# Run in a separate interpreter: pydevd's helper prints to stdout, which is our
-# DAP stream in stdio mode, and blocks while gdb works.
-_INJECTOR = (
-    "import sys; sys.path.append(sys.argv[3]); import add_code_to_python_process as a; "
-    "a.run_python_code(int(sys.argv[1]), sys.argv[2], connect_debugger_tracing=True)"
-)
+# debugpy ships the native half of attach-by-pid as one library per architecture.
+_ARCHITECTURES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
 class AttachError(Exception):
@@ -83,53 +81,82 @@ async def _accept_target(listener: socket.socket, pid: int) -> socket.socket:
         conn.close()
 
 
+def _attach_library(debugpy_dir: str) -> str:
+    helper = os.path.join(debugpy_dir, "debugpy", "_vendored", "pydevd",
+                          "pydevd_attach_to_process")
+    arch = _ARCHITECTURES.get(platform.machine().lower(), platform.machine())
+    library = os.path.join(helper, f"attach_linux_{arch}.so")
+    if not os.path.isfile(library):
+        raise AttachError(f"debugpy has no attach library for this machine ({library} is "
+                          "missing); attaching to a running process is not possible here")
+    if '"' in library:
+        raise AttachError(f"the attach library path {library!r} contains a double quote")
+    return library
+
+
+def _gdb_argv(pid: int, library: str, code: str) -> list[str]:
+    """gdb, run as an argv list (no shell), loading debugpy's attach library into `pid`."""
+    name = os.path.splitext(os.path.basename(library))[0]
+    commands = [
+        "set scheduler-locking off",  # on, the target's other threads deadlock
+        "set architecture auto",
+        f'call (void*)dlopen("{library}", 2)',
+        "call (char*)dlerror()",
+        f"sharedlibrary {name}",
+        f'call (int)DoAttach(0, "{code}", 0)',
+    ]
+    argv = ["gdb", "--nw", "--nh", "--nx", "--quiet", "--batch",
+            "-iex", "set auto-load off", "--pid", str(pid)]
+    for command in commands:
+        argv += ["-ex", command]
+    return argv
+
+
 async def inject(pid: int, debugpy_dir: str) -> socket.socket:
     """Make pydevd in process `pid` connect to us; return the connected socket."""
-    helper = os.path.join(debugpy_dir, "debugpy", "_vendored", "pydevd", "pydevd_attach_to_process")
     if shutil.which("gdb") is None:
         raise AttachError("attaching to a running process needs gdb on PATH; install gdb")
-    private = tempfile.mkdtemp(prefix="jds-attach-")  # mode 0700
+    library = _attach_library(debugpy_dir)
+    private = tempfile.mkdtemp(prefix="jds-attach-")  # mode 0700: only we can connect
     path = os.path.join(private, "pydevd.sock")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    accept: asyncio.Future[socket.socket] | None = None
     try:
         listener.bind(path)
         listener.listen(1)
         listener.setblocking(False)
-        injector = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", _INJECTOR, str(pid), _injected_code(path, debugpy_dir), helper,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
         accept = asyncio.ensure_future(_accept_target(listener, pid))
-        report = asyncio.ensure_future(injector.communicate())
-        done, _ = await asyncio.wait(
-            {accept, report}, timeout=_ACCEPT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONIOENCODING")}
+        gdb = await asyncio.create_subprocess_exec(
+            *_gdb_argv(pid, library, _injected_code(path, debugpy_dir)),
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, env=env,
         )
-        if accept not in done and report in done:
-            # The injector finished; give the target a moment to connect back.
-            done, _ = await asyncio.wait({accept}, timeout=_ACCEPT_TIMEOUT)
-        if accept in done:
-            with contextlib.suppress(ProcessLookupError):
-                if injector.returncode is None:
-                    await asyncio.wait_for(report, _ACCEPT_TIMEOUT)
-            return accept.result()
-        accept.cancel()
-        with contextlib.suppress(ProcessLookupError):
-            injector.kill()
-        output = (await report)[0].decode(errors="replace") if report.done() else ""
-        hint = ""
-        if "ptrace" in output.lower() or "operation not permitted" in output.lower():
-            hint = (
-                " The kernel refused ptrace: check /proc/sys/kernel/yama/ptrace_scope "
-                "(must be 0 to attach to a process that is not a child) or CAP_SYS_PTRACE."
-            )
-        tail = "\n".join(output.strip().splitlines()[-8:])
-        raise AttachError(
-            f"could not attach to process {pid}: it did not connect back within "
-            f"{_ACCEPT_TIMEOUT:.0f} s (is it a Python process?).{hint}"
-            + (f"\nInjector output:\n{tail}" if tail else "")
-        )
+        try:
+            output = (await asyncio.wait_for(gdb.communicate(), _INJECT_TIMEOUT))[0]
+        except asyncio.TimeoutError:
+            gdb.kill()
+            output = (await gdb.communicate())[0]
+        text = output.decode(errors="replace")
+        with contextlib.suppress(asyncio.TimeoutError):
+            return await asyncio.wait_for(asyncio.shield(accept), _CONNECT_TIMEOUT)
+        raise AttachError(_explain_failure(pid, text))
     finally:
+        if accept is not None and not accept.done():
+            accept.cancel()
         listener.close()
         shutil.rmtree(private, ignore_errors=True)
+
+
+def _explain_failure(pid: int, gdb_output: str) -> str:
+    hint = ""
+    lowered = gdb_output.lower()
+    if "ptrace" in lowered or "operation not permitted" in lowered:
+        hint = (" The kernel refused ptrace: /proc/sys/kernel/yama/ptrace_scope must be 0 to "
+                "attach to a process that is not a child, or the server needs CAP_SYS_PTRACE.")
+    tail = "\n".join(line for line in gdb_output.strip().splitlines()[-6:] if line.strip())
+    return (f"could not attach to process {pid}: its Python runtime did not connect back "
+            f"within {_CONNECT_TIMEOUT:.0f} s of gdb injecting the debugger (is it a Python "
+            f"process, and not blocked in a long system call?).{hint}"
+            + (f"\ngdb said:\n{tail}" if tail else ""))

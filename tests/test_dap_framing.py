@@ -1,0 +1,98 @@
+"""Pure protocol tests: framing and the channel over in-memory streams."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import pytest
+
+from jupyter_debug_server.dap import (
+    ChannelClosed,
+    DapChannel,
+    DapRequestError,
+    FrameDecoder,
+    FramingError,
+    encode,
+)
+
+
+def test_encode_is_one_buffer_with_exact_length() -> None:
+    data = encode({"seq": 1, "type": "event", "event": "output", "body": {"output": "é"}})
+    header, _, body = data.partition(b"\r\n\r\n")
+    assert header == b"Content-Length: %d" % len(body)
+    assert "é".encode() in body
+
+
+def test_decoder_handles_split_and_coalesced_frames() -> None:
+    messages = [{"seq": i, "type": "event", "event": f"e{i}"} for i in range(1, 4)]
+    stream = b"".join(encode(m) for m in messages)
+    decoder = FrameDecoder()
+    out: list[dict[str, Any]] = []
+    for i in range(len(stream)):  # one byte at a time
+        out.extend(decoder.feed(stream[i:i + 1]))
+    assert out == messages
+    assert FrameDecoder().feed(stream) == messages
+
+
+@pytest.mark.parametrize(("data", "words"), [
+    (b"Content-Length: x\r\n\r\n", "not a number"),
+    (b"Nope\r\n\r\n", "malformed"),
+    (b"X-Other: 1\r\n\r\n", "no Content-Length"),
+    (b"Content-Length: 99999999999\r\n\r\n", "exceeds the limit"),
+    (b"Content-Length: 3\r\n\r\n[1]", "JSON object"),
+    (b"Content-Length: 2\r\n\r\n{]", "not valid JSON"),
+    (b'Content-Length: 15\r\n\r\n{"type":"what"}', "'what'"),
+    (b"A" * 5000, "4096 bytes"),
+])
+def test_decoder_rejects_malformed_input_with_a_reason(data: bytes, words: str) -> None:
+    with pytest.raises(FramingError, match=words):
+        FrameDecoder().feed(data)
+
+
+async def _pair() -> tuple[DapChannel, DapChannel]:
+    a, b = socket.socketpair()
+    return (await DapChannel.from_socket(a, name="a"), await DapChannel.from_socket(b, name="b"))
+
+
+def test_request_response_events_and_close() -> None:
+    async def scenario() -> None:
+        client, server = await _pair()
+        seen: list[str] = []
+
+        def on_request(message: dict[str, Any]) -> None:
+            if message["command"] == "fail":
+                server.send_response(message, success=False, message="no such thing")
+            else:
+                server.send_event("before", {})
+                server.send_response(message, body={"echo": message["arguments"]})
+
+        server.on_request = on_request
+        client.on_event = lambda e: seen.append(e["event"])
+        client.start()
+        server.start()
+        assert await client.request("echo", {"x": 1}) == {"echo": {"x": 1}}
+        assert seen == ["before"]  # the event sent first arrived first
+        with pytest.raises(DapRequestError, match="no such thing"):
+            await client.request("fail")
+        # The peer hangs up on receiving the request: the caller must not wait forever.
+        server.on_request = lambda m: server.close("bye")
+        with pytest.raises(ChannelClosed):
+            await asyncio.wait_for(client.request("never"), 10)
+        assert client.is_closed
+
+    asyncio.run(scenario())
+
+
+def test_garbage_from_the_peer_closes_the_channel_with_the_reason() -> None:
+    async def scenario() -> None:
+        a, b = socket.socketpair()
+        channel = await DapChannel.from_socket(a, name="victim")
+        channel.start()
+        b.sendall(b"Content-Length: nope\r\n\r\n")
+        why = await asyncio.wait_for(channel.wait_closed(), 10)
+        assert "not a number" in why
+        b.close()
+
+    asyncio.run(scenario())
