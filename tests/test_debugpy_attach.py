@@ -58,3 +58,17 @@ async def test_attach_to_a_missing_pid_is_a_clear_error(api: Any, manager: Any,
     assert status == 400
     assert error["message"] == f"there is no process with pid {proc.pid} to attach to"
     assert await api("GET", "sessions") == before
+
+
+async def test_attach_to_a_native_process_is_refused_up_front(api: Any, targets: Path) -> None:
+    proc = await asyncio.create_subprocess_exec("sleep", "60")
+    try:
+        before = await api("GET", "sessions")
+        status, error = await api("POST", "sessions", {
+            "debugger": "debugpy", "request": "attach", "pid": proc.pid})
+        assert status == 400 and error["reason"] == "not-python"
+        assert f"process {proc.pid} (sleep) is not a Python process" in error["message"]
+        assert await api("GET", "sessions") == before
+    finally:
+        proc.kill()
+        await proc.wait()

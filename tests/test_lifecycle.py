@@ -85,6 +85,13 @@ def test_sigkill_of_the_server_leaves_no_orphans_and_restart_marks_lost(
     status, after = server.request("GET", f"/api/debug/sessions/{model['id']}")
     assert status == 200 and after["state"] == "lost"
     assert "server stopped" in after["error"]
+    # A session of an earlier run can be read but not driven.
+    status, error = server.request("POST", f"/api/debug/sessions/{model['id']}/step",
+                                   {"kind": "over"})
+    assert status == 409 and error["reason"] == "wrong-state"
+    assert "earlier server" in error["message"]
+    status, output = server.request("GET", f"/api/debug/sessions/{model['id']}/output")
+    assert status == 200 and output["state"] == "lost"
 
 
 def test_restart_reaps_survivors_matched_by_pid_and_start_time(server: ServerProcess) -> None:

@@ -7,7 +7,6 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..runner.errors import SessionStateError
 from ..runner.session import LIFECYCLE_COMMANDS, Session
 from .base import DebugAPIHandler, body_int, body_str, mapped_errors
 
@@ -19,9 +18,9 @@ _MAX_PAGE = 10_000
 class SessionRoute(DebugAPIHandler):
     """A route under /api/debug/sessions/{id}/."""
 
-    def session(self, session_id: str) -> Session:
-        """The live session (404 if unknown, 409 if it has ended)."""
-        return self.manager.get(session_id)
+    async def session(self, session_id: str) -> Session:
+        """The session of this server run (404 if unknown, 409 if of an earlier run)."""
+        return await self.manager.live(session_id)
 
     def reply_with_model(self, session: Session, result: dict[str, Any]) -> None:
         """Answer a control request with the session's new model."""
@@ -35,7 +34,7 @@ class DapHandler(SessionRoute):
     @authorized("execute")
     @mapped_errors
     async def post(self, session_id: str) -> None:
-        session = self.session(session_id)
+        session = await self.session(session_id)
         body = self.json_body()
         command = body_str(body, "command", required=True)
         assert command is not None
@@ -57,7 +56,7 @@ class ContinueHandler(SessionRoute):
     @authorized("execute")
     @mapped_errors
     async def post(self, session_id: str) -> None:
-        session = self.session(session_id)
+        session = await self.session(session_id)
         body = self.json_body()
         result = await session.resume("continue", body_int(body, "thread_id"))
         self.reply_with_model(session, result)
@@ -70,7 +69,7 @@ class StepHandler(SessionRoute):
     @authorized("execute")
     @mapped_errors
     async def post(self, session_id: str) -> None:
-        session = self.session(session_id)
+        session = await self.session(session_id)
         body = self.json_body()
         kind = body.get("kind", "over")
         if kind not in _STEP_KINDS:
@@ -87,7 +86,7 @@ class PauseHandler(SessionRoute):
     @authorized("execute")
     @mapped_errors
     async def post(self, session_id: str) -> None:
-        session = self.session(session_id)
+        session = await self.session(session_id)
         result = await session.pause(body_int(self.json_body(), "thread_id"))
         self.reply_with_model(session, result)
 
@@ -99,7 +98,7 @@ class StackHandler(SessionRoute):
     @authorized("read")
     @mapped_errors
     async def get(self, session_id: str) -> None:
-        session = self.session(session_id)
+        session = await self.session(session_id)
         self.write_json(await session.stack(
             self.int_arg("thread_id", None),
             self.int_arg("start", 0) or 0,
@@ -114,7 +113,7 @@ class VariablesHandler(SessionRoute):
     @authorized("read")
     @mapped_errors
     async def get(self, session_id: str) -> None:
-        session = self.session(session_id)
+        session = await self.session(session_id)
         self.write_json(await session.variables(
             self.int_arg("frame_id", None),
             self.int_arg("reference", None, minimum=1),
@@ -130,11 +129,7 @@ class EvaluateHandler(SessionRoute):
     @authorized("execute")
     @mapped_errors
     async def post(self, session_id: str) -> None:
-        session = self.session(session_id)
-        if session.active and session.state != "stopped":
-            # debugpy would evaluate in its own command thread, among pydevd's globals.
-            raise SessionStateError(f"cannot evaluate: session {session.id} is "
-                                    f"{session.state}, not stopped; pause it first")
+        session = await self.session(session_id)
         body = self.json_body()
         expression = body_str(body, "expression", required=True)
         context = body_str(body, "context") or "repl"
@@ -152,7 +147,7 @@ class BreakpointsHandler(SessionRoute):
     @authorized("read")
     @mapped_errors
     async def get(self, session_id: str) -> None:
-        session = self.session(session_id)
+        session = await self.session(session_id)
         path = self.get_query_argument("path", None)
         sources = session.breakpoints
         if path is not None:
@@ -164,7 +159,7 @@ class BreakpointsHandler(SessionRoute):
     @authorized("execute")
     @mapped_errors
     async def put(self, session_id: str) -> None:
-        session = self.session(session_id)
+        session = await self.session(session_id)
         body = self.json_body()
         path = body_str(body, "path", required=True)
         assert path is not None

@@ -35,10 +35,18 @@ class SessionEventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
             raise web.HTTPError(403, "not authorized to open debug event streams")
         manager = await self.settings["debug_app"].ready()
         try:
-            self.debug_session = manager.get(session_id)
+            self.debug_session = await manager.live(session_id)
         except DebugServerError as exc:
-            raise web.HTTPError(exc.status, exc.message) from None
+            raise web.HTTPError(exc.status, exc.message, reason=exc.reason) from None
         await super().get(session_id, *args, **kwargs)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """A refused upgrade answers JSON like the REST routes, not an HTML page."""
+        exc = kwargs.get("exc_info", (None, None))[1]
+        message = getattr(exc, "log_message", None) or self._reason
+        reason = getattr(exc, "reason", None) if isinstance(exc, web.HTTPError) else None
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message, "reason": reason}))
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         session = self.debug_session

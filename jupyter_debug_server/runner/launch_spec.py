@@ -231,6 +231,8 @@ def parse_launch_spec(body: Any, policy: PathPolicy, known_debuggers: set[str]) 
     pid = body.get("pid")
     if pid is not None:
         _check_attachable(pid)
+        if debugger == "debugpy":
+            _check_python(pid)
 
     args, env, stop_on_entry, functions, name = _parse_options(body)
     default_name = (
@@ -295,3 +297,19 @@ def _check_attachable(pid: Any) -> None:
             "attach to processes of the server's own user", reason="not-permitted")
     if pid == os.getpid():
         raise LaunchSpecError(f"pid {pid} is the Jupyter server itself")
+
+
+def _check_python(pid: int) -> None:
+    """debugpy can only attach to a CPython process: say so now, not after a timeout."""
+    try:
+        exe = os.readlink(f"/proc/{pid}/exe")
+        with open(f"/proc/{pid}/maps", "rb") as maps:
+            mapped = maps.read()
+    except OSError as exc:
+        raise LaunchSpecError(f"cannot inspect process {pid}: {exc.strerror}",
+                              reason="not-permitted") from None
+    name = os.path.basename(exe)
+    if "python" not in name and b"libpython" not in mapped:
+        raise LaunchSpecError(
+            f"process {pid} ({name}) is not a Python process; debugpy attaches to Python "
+            "programs only (use gdb or lldb for native processes)", reason="not-python")

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from ..store import Store
 from .debuggers import DEBUGGERS
 from .debuggers.target import kill_group, process_start_time
-from .errors import DebuggerUnavailable, LimitExceeded, SessionNotFound
+from .errors import DebuggerUnavailable, LimitExceeded, SessionNotFound, SessionStateError
 from .launch_spec import LaunchSpec, PathPolicy, parse_launch_spec
 from .session import ACTIVE_STATES, FINAL_STATES, Session, new_session_id
 
@@ -138,6 +138,17 @@ class SessionManager:
         if session is None:
             raise SessionNotFound(f"no debug session with id {session_id!r}")
         return session
+
+    async def live(self, session_id: str) -> Session:
+        """The session if this server runs it; 409 if an earlier server did, else 404."""
+        session = self.sessions.get(session_id)
+        if session is not None:
+            return session
+        row = await self.store.get_session(session_id)
+        if row is None:
+            raise SessionNotFound(f"no debug session with id {session_id!r}")
+        raise SessionStateError(f"session {session_id} is {row['state']} (it was run by an "
+                                "earlier server); its output and model can still be read")
 
     async def model(self, session_id: str, base_url: str) -> dict[str, Any]:
         """The model of a live or recorded session."""

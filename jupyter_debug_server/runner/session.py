@@ -172,13 +172,15 @@ class Session:
                     await asyncio.shield(self._writing)
                 continue
             batch, self._dirty = self._dirty, {}
-            self._writing = asyncio.ensure_future(self.store.update_session(self.id, **batch))
+            writing = self._writing = asyncio.ensure_future(
+                self.store.update_session(self.id, **batch))
             try:
-                await asyncio.shield(self._writing)
+                await asyncio.shield(writing)
             except Exception:
                 log.exception("session %s: could not persist %s", self.id, sorted(batch))
             finally:
-                self._writing = None
+                if self._writing is writing:
+                    self._writing = None
 
     # -- start -----------------------------------------------------------------
 
@@ -471,7 +473,14 @@ class Session:
             frame_id = self.stopped.get("frame_id")
         if frame_id is not None:
             args["frameId"] = frame_id
-        return dict(await self.dap("evaluate", args))
+        channel = self._require_channel()
+        try:
+            return dict(await channel.request("evaluate", args))
+        except DapRequestError as exc:
+            raise DapError(f"evaluating {expression!r} failed: {_last_line(exc.message)}",
+                           reason="evaluation-failed") from None
+        except ChannelClosed:
+            raise SessionStateError(f"session {self.id} ended during evaluate") from None
 
     async def set_breakpoints(self, path: str, breakpoints: list[dict[str, Any]]) -> list[
             dict[str, Any]]:
@@ -516,6 +525,14 @@ class Session:
             await asyncio.wait_for(asyncio.shield(self._ended), self.config.shutdown_timeout)
         await self._reap_target()
         await self.output.flush()
+
+
+def _last_line(message: str) -> str:
+    """The exception line of a Python traceback (the rest is the debugger's frames)."""
+    lines = [line for line in message.strip().splitlines() if line.strip()]
+    if lines and lines[0].startswith("Traceback (most recent call last)"):
+        return lines[-1].strip()
+    return message.strip()
 
 
 def _page(items: list[dict[str, Any]], start: int, count: int) -> dict[str, Any]:
