@@ -46,11 +46,12 @@ class DebugServerApp(ExtensionApp):
     ).tag(config=True)
 
     max_request_body = Int(
-        1024 * 1024, help="Largest REST request body accepted, in bytes.",
+        1024 * 1024, help="Largest REST request body accepted, in bytes (at least 1024).",
     ).tag(config=True)
 
     max_dap_message = Int(
-        64 * 1024 * 1024, help="Largest DAP message accepted from a debugger, in bytes.",
+        64 * 1024 * 1024,
+        help="Largest DAP message accepted from a debugger, in bytes (at least 1024).",
     ).tag(config=True)
 
     output_retention_chars = Int(

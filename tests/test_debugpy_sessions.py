@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +106,33 @@ async def test_ten_mib_of_output_is_read_back_whole_after_exit(
     assert len(text) == 10 * 1024 * 1024
     assert text == expected_line * (len(text) // len(expected_line)) + expected_line[
         : len(text) % len(expected_line)]
+
+
+async def test_pause_a_running_program_then_resume_and_end_it(
+        api: Any, manager: Any, targets: Path) -> None:
+    model = await _launch(api, manager, program="targets/waiter.py")
+    sid = model["id"]
+    session = manager.get(sid)
+    printed = asyncio.Event()
+    session.subscribe(lambda e: e["type"] == "dap" and e["event"]["event"] == "output"
+                      and printed.set())
+    if not session.output.total_chars:
+        await asyncio.wait_for(printed.wait(), 30)  # "ready": it is looping now
+    assert session.state == "running"
+    status, model = await api("POST", f"sessions/{sid}/pause", {})
+    assert status == 200 and model["completed"] and model["state"] == "stopped"
+    assert model["stopped"]["reason"] == "pause"
+    assert model["stopped"]["path"] == str(targets / "waiter.py")
+    line = next(i for i, text in enumerate((targets / "waiter.py").read_text().splitlines(), 1)
+                if "ATTACH-HERE" in text)
+    status, bps = await api("PUT", f"sessions/{sid}/breakpoints",
+                            {"path": "targets/waiter.py",
+                             "breakpoints": [{"line": line, "condition": "counter % 7 == 0"}]})
+    assert status == 200 and bps["breakpoints"][0]["verified"]
+    status, model = await api("POST", f"sessions/{sid}/continue", {})
+    assert status == 200 and model["completed"]
+    assert (model["stopped"]["reason"], model["stopped"]["line"]) == ("breakpoint", line)
+    status, result = await api("POST", f"sessions/{sid}/evaluate", {"expression": "counter % 7"})
+    assert result["result"] == "0"
+    status, model = await api("DELETE", f"sessions/{sid}")
+    assert status == 200 and model["state"] == "terminated"

@@ -383,7 +383,8 @@ async def _disconnect(self: DebugpyAdapter, message: Message) -> None:
     terminate = args.get("terminateDebuggee", self.kind == "launch")
     if self.kind == "launch" and self.target is not None and terminate:
         await self.target.terminate()
-        await asyncio.sleep(0)  # let the exit watcher report exited/terminated first
+        # The exit watcher reports exited/terminated; the response comes after them.
+        await asyncio.wait_for(asyncio.shield(self._finished), _HANDSHAKE_TIMEOUT)
     elif self.pydevd is not None and not self.pydevd.is_closed:
         with contextlib.suppress(DapRequestError, ChannelClosed):
             await self.pydevd.request("disconnect", {"terminateDebuggee": bool(terminate)})
