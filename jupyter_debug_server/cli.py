@@ -23,7 +23,7 @@ DEMO_PROGRAM = Path(__file__).parent / "examples" / "demo.py"
 
 def _demo_line() -> int:
     for number, line in enumerate(DEMO_PROGRAM.read_text().splitlines(), 1):
-        if "DEMO-BREAKPOINT" in line:
+        if line.rstrip().endswith("# DEMO-BREAKPOINT"):
             return number
     raise RuntimeError("the demo program has no DEMO-BREAKPOINT line")
 

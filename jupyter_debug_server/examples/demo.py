@@ -1,4 +1,4 @@
-"""A small program to try the debugger on: `serve --demo` stops at the DEMO-BREAKPOINT line."""
+"""A small program to try the debugger on: `serve --demo` stops in main(), at the marked line."""
 
 import sys
 

@@ -28,7 +28,8 @@ def free_port() -> int:
 class ServerProcess:
     """`jupyter-debug-server serve` as a child process, driven over HTTP."""
 
-    def __init__(self, root: Path, state: Path) -> None:
+    def __init__(self, root: Path, state: Path, extra: list[str] | None = None) -> None:
+        self.extra = extra or []
         self.root = root
         self.state = state
         self.port = free_port()
@@ -37,32 +38,32 @@ class ServerProcess:
         self.lines: queue.Queue[str] = queue.Queue()
         self.log: list[str] = []
 
-    def start(self, timeout: float = 60) -> None:
+    def start(self, timeout: float = 60, ready: str = "jupyter_debug_server: store") -> None:
         env = dict(os.environ, JUPYTER_TOKEN=self.token,
                    JUPYTER_DATA_DIR=str(self.state / "data"),
                    JUPYTER_RUNTIME_DIR=str(self.state / "runtime"),
                    JUPYTER_CONFIG_DIR=str(self.state / "config"))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_debug_server.cli", "serve",
+            [sys.executable, "-m", "jupyter_debug_server.cli", "serve", *self.extra,
              "--port", str(self.port), "--root-dir", str(self.root), "--",
              "--ServerApp.port_retries=0",
              f"--DebugServerApp.db_path={self.state / 'debug.db'}",
              "--DebugServerApp.shutdown_timeout=2"],
-            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True, start_new_session=True)
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, start_new_session=True)
         threading.Thread(target=self._read, daemon=True).start()
         deadline = time.monotonic() + timeout
         while True:
             line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
             if _READY in line:
                 break
-        # The extension opens its store on start: wait for its log line too.
-        while "jupyter_debug_server: store" not in line:
+        # The extension opens its store on start: wait for its log line (or another).
+        while ready not in line:
             line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
 
     def _read(self) -> None:
-        assert self.proc is not None and self.proc.stderr is not None
-        for line in self.proc.stderr:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
             self.log.append(line)
             self.lines.put(line)
 
