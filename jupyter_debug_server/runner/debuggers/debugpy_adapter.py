@@ -20,17 +20,17 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
 from ...dap import ChannelClosed, DapChannel, DapRequestError
 from . import pydevd_attach, worker
+from .dispatch import AdapterError, Registry, answer
 from .target import Target
 
 log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
-Handler = Callable[["DebugpyAdapter", Message], Awaitable[None]]
 
 BOOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pydevd_boot.py")
 # Environment variables of ours that must never reach a debuggee.
@@ -67,21 +67,8 @@ CAPABILITIES: dict[str, Any] = {
     ],
 }
 
-_handlers: dict[str, Handler] = {}
-
-
-def request(command: str) -> Callable[[Handler], Handler]:
-    """Register the handler of one DAP command (the registry is fixed at import)."""
-
-    def register(handler: Handler) -> Handler:
-        _handlers[command] = handler
-        return handler
-
-    return register
-
-
-class AdapterError(Exception):
-    """An expected failure, answered as `success: false` with this sentence."""
+REQUESTS: Registry[DebugpyAdapter] = Registry(CAPABILITIES)
+request = REQUESTS.request
 
 
 def _debugpy_dir() -> str:
@@ -125,24 +112,11 @@ class DebugpyAdapter:
 
     def on_request(self, message: Message) -> None:
         """Handle a client request: ours if registered, otherwise pydevd's."""
-        handler = _handlers.get(message["command"])
+        handler = REQUESTS.handlers.get(message["command"])
         if handler is not None:
-            worker.spawn_task(self._run(handler, message), self._tasks)
+            worker.spawn_task(answer(self.client, handler, self, message), self._tasks)
         else:
             self._forward(message)
-
-    async def _run(self, handler: Handler, message: Message) -> None:
-        try:
-            await handler(self, message)
-        except AdapterError as exc:
-            self.client.send_response(message, success=False, message=str(exc))
-        except DapRequestError as exc:
-            self.client.send_response(message, success=False, message=exc.message)
-        except ChannelClosed as exc:
-            self.client.send_response(message, success=False, message=f"debuggee is gone: {exc}")
-        except Exception as exc:
-            log.exception("%s failed", message["command"])
-            self.client.send_response(message, success=False, message=f"internal error: {exc}")
 
     def _forward(self, message: Message, arguments: Any = None) -> None:
         if self.pydevd is None or self.pydevd.is_closed:
@@ -288,7 +262,7 @@ async def _initialize(self: DebugpyAdapter, message: Message) -> None:
         raise AdapterError("the session is already initialized")
     self._init_args = dict(message.get("arguments") or {})
     self._init_args.setdefault("adapterID", "jupyter-debug-server")
-    self.client.send_response(message, body=CAPABILITIES)
+    self.client.send_response(message, body=REQUESTS.capabilities)
 
 
 @request("launch")

@@ -1,0 +1,87 @@
+"""Start a native program for a debugger to attach to before it runs a single instruction.
+
+Owned by the worker's event loop. The program runs as a Target (own process group,
+stdout/stderr pipes pumped into the session's output, dies with the worker), first
+as exec_stub.py, which waits for `release()` before exec'ing the real program.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from .target import OutputSink, Target
+
+STUB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "exec_stub.py")
+
+
+class StubFailed(RuntimeError):
+    """The stub ended before the debugger could take over."""
+
+
+class NativeLaunch:
+    """A target parked before exec: attach a debugger to `pid`, then `release()`."""
+
+    def __init__(self, target: Target, go: int) -> None:
+        self.target = target
+        self.pid = target.pid
+        self._go: int | None = go
+
+    @classmethod
+    async def start(cls, argv: Sequence[str], *, cwd: str | None, env: dict[str, str],
+                    sink: OutputSink, ptracer: int | None) -> NativeLaunch:
+        """Spawn the stub for `argv` and wait until it is ready to be attached."""
+        ready_r, ready_w = os.pipe()
+        go_r, go_w = os.pipe()
+        spec = {"argv": list(argv), "ptracer": ptracer, "ready_fd": ready_w, "go_fd": go_r}
+        try:
+            target = await Target.spawn(
+                [sys.executable, "-S", "-E", STUB], cwd=cwd,
+                env={**env, "JDS_EXEC": json.dumps(spec)},
+                pass_fds=(ready_w, go_r), sink=sink)
+        except BaseException:
+            for fd in (ready_r, ready_w, go_r, go_w):
+                os.close(fd)
+            raise
+        os.close(ready_w)
+        os.close(go_r)
+        launch = cls(target, go_w)
+        try:
+            await launch._wait_ready(ready_r)
+        except BaseException:
+            launch.abort()
+            raise
+        return launch
+
+    async def _wait_ready(self, fd: int) -> None:
+        loop = asyncio.get_running_loop()
+        got: asyncio.Future[bytes] = loop.create_future()
+
+        def readable() -> None:
+            if not got.done():
+                got.set_result(os.read(fd, 1))
+
+        loop.add_reader(fd, readable)
+        try:
+            if await got != b"r":
+                code = await self.target.wait()
+                raise StubFailed(f"the launcher exited with code {code} before the program ran")
+        finally:
+            loop.remove_reader(fd)
+            os.close(fd)
+
+    def release(self) -> None:
+        """Let the stub exec the program (the debugger is attached by now)."""
+        if self._go is not None:
+            os.write(self._go, b"g")
+            os.close(self._go)
+            self._go = None
+
+    def abort(self) -> None:
+        """Make the stub exit without running the program (idempotent)."""
+        if self._go is not None:
+            os.close(self._go)  # EOF: the stub exits
+            self._go = None
