@@ -161,8 +161,8 @@ BAD_SPECS: list[tuple[str, Any, int, str, tuple[str, ...]]] = [
      ("'pid'", "True")),
     ("unknown-request", {"request": "detach", "program": LOOP}, 400, "bad-launch-spec",
      ("'detach'",)),
-    ("core-with-debugpy", {"core": "core.1", "program": LOOP}, 400, "bad-launch-spec",
-     ("'debugpy'", "core")),
+    ("core-with-debugpy", {"core": "core.1", "program": LOOP}, 400, "unsupported",
+     ("debugpy", "core")),
     ("program-outside-root-absolute", {"program": "/etc/passwd"}, 400, "path-outside-root",
      ("'/etc/passwd'",)),
     ("program-outside-root-relative", {"program": "../outside.py"}, 400,
@@ -203,12 +203,17 @@ async def test_a_good_spec_does_start_a_process(
 
 @pytest.mark.parametrize("debugger", ["gdb", "lldb"])
 async def test_unavailable_debugger_is_refused(
-        api: Any, manager: Any, targets: Path, spawn_spy: SpawnSpy, debugger: str) -> None:
-    status, debuggers = await api("GET", "debuggers")
+        api: Any, manager: Any, targets: Path, spawn_spy: SpawnSpy, debugger: str,
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # The real probe, on a PATH that has no debugger at all.
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    status, debuggers = await api("GET", "debuggers", refresh=1)
     assert status == 200
     probe = {d["name"]: d for d in debuggers}[debugger]
-    if probe["available"]:
-        pytest.skip(f"{debugger} is available in this build; nothing to refuse")
+    assert not probe["available"]
+    assert "on PATH; install" in probe["reason"]
     reply = await _rejected(api, manager, spawn_spy, {"debugger": debugger, "program": LOOP},
                             status=400, reason="debugger-unavailable",
                             needles=(f"'{debugger}'",))

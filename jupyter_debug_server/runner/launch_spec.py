@@ -201,7 +201,9 @@ def parse_launch_spec(body: Any, policy: PathPolicy, known_debuggers: set[str]) 
         raise LaunchSpecError(f"'request' must be 'launch' or 'attach', not {request!r}")
     targets = [k for k in ("program", "module", "pid") if body.get(k) is not None]
     if body.get("core") is not None:
-        raise LaunchSpecError(f"debugger {debugger!r} cannot open core files; use gdb or lldb")
+        raise LaunchSpecError(
+            "core files cannot be opened yet" if debugger != "debugpy" else
+            "debugpy cannot open core files; they need a native debugger", reason="unsupported")
     if len(targets) != 1:
         raise LaunchSpecError(
             "the launch spec needs exactly one target: 'program', 'module' or 'pid'"
@@ -213,6 +215,9 @@ def parse_launch_spec(body: Any, policy: PathPolicy, known_debuggers: set[str]) 
         raise LaunchSpecError("'pid' needs \"request\": \"attach\"")
     if targets == ["module"] and debugger != "debugpy":
         raise LaunchSpecError(f"'module' is only for debugpy, not {debugger!r}")
+    if request == "attach" and debugger != "debugpy":
+        raise LaunchSpecError(f"attaching {debugger} to a running process is not supported yet",
+                              reason="unsupported")
 
     cwd_value = _opt_str(body, "cwd")
     cwd = policy.resolve(cwd_value, "cwd") if cwd_value else policy.root
@@ -224,6 +229,9 @@ def parse_launch_spec(body: Any, policy: PathPolicy, known_debuggers: set[str]) 
     if program_value is not None:
         resolved = policy.resolve(program_value, "program", cwd)
         _readable_file(resolved, "program", program_value)
+        if debugger != "debugpy" and not os.access(resolved, os.X_OK):
+            raise LaunchSpecError(f"program {program_value!r} is not executable (chmod +x it, "
+                                  "or build it first)", reason="not-executable")
         program = str(resolved)
     module = _opt_str(body, "module")
     if module is not None and not _MODULE_RE.match(module):

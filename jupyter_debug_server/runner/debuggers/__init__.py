@@ -51,12 +51,14 @@ def _binary_version(path: str) -> str | None:
 
 def _gdb() -> dict[str, Any]:
     path = shutil.which("gdb")
-    version = _binary_version(path) if path else None
-    reason = ("no gdb executable on PATH; install gdb (apt-get install gdb)" if not path else
-              f"gdb {version} is installed at {path}, but this release has no gdb adapter "
-              "yet; it is being built")
-    return {"name": "gdb", "available": False, "version": version, "path": path,
-            "reason": reason}
+    if not path:
+        return {"name": "gdb", "available": False, "version": None, "path": None,
+                "reason": "no gdb executable on PATH; install gdb (apt-get install gdb)"}
+    version = _binary_version(path)
+    if version is None:
+        return {"name": "gdb", "available": False, "version": None, "path": path,
+                "reason": f"{path} did not answer --version; reinstall gdb"}
+    return {"name": "gdb", "available": True, "version": version, "path": path, "reason": None}
 
 
 def _lldb() -> dict[str, Any]:
@@ -79,7 +81,8 @@ DEBUGGERS: dict[str, Debugger] = {
     for d in (
         Debugger("debugpy", "jupyter_debug_server.runner.debuggers.debugpy_adapter",
                  "Python scripts and modules, and running Python processes"),
-        Debugger("gdb", None, "C, C++, Rust and other native programs, core files"),
+        Debugger("gdb", "jupyter_debug_server.runner.debuggers.gdb_adapter",
+                 "C, C++, Rust and other native programs"),
         Debugger("lldb", None, "native programs through lldb-dap"),
     )
 }

@@ -96,6 +96,7 @@ class DebugpyAdapter:
         self._start_request: Message | None = None
         self._stderr_tail = ""
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.requests: set[asyncio.Task[Any]] = set()  # request handlers in flight
         self._terminated = False
         self._finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -114,7 +115,7 @@ class DebugpyAdapter:
         """Handle a client request: ours if registered, otherwise pydevd's."""
         handler = REQUESTS.handlers.get(message["command"])
         if handler is not None:
-            worker.spawn_task(answer(self.client, handler, self, message), self._tasks)
+            worker.spawn_task(answer(self.client, handler, self, message), self.requests)
         else:
             self._forward(message)
 
@@ -384,7 +385,8 @@ async def _shutdown(self: DebugpyAdapter, why: str) -> None:
     if self.pydevd is not None:
         self.pydevd.close(why)
     for task in list(self._tasks):
-        task.cancel()
+        if task is not asyncio.current_task():
+            task.cancel()
 
 
 

@@ -111,6 +111,13 @@ class Target:
         self.exit_code = code
         return code
 
+    def kill(self) -> None:
+        """SIGKILL the target's whole process group at once."""
+        kill_group(self.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            if self.proc.returncode is None:
+                self.proc.kill()
+
     async def terminate(self, grace: float = 3.0) -> None:
         """SIGTERM the target's process group, then SIGKILL it after `grace` seconds."""
         if self.proc.returncode is None:

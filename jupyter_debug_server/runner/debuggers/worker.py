@@ -23,6 +23,8 @@ from ...dap import DapChannel
 
 log = logging.getLogger(__name__)
 
+_ANSWER_GRACE = 10.0
+
 
 class Adapter(Protocol):
     """What a debugger adapter offers the worker harness."""
@@ -33,6 +35,9 @@ class Adapter(Protocol):
 
     @property
     def finished(self) -> asyncio.Future[None]: ...
+
+    @property
+    def requests(self) -> set[asyncio.Task[Any]]: ...
 
 
 AdapterFactory = Callable[[DapChannel, argparse.Namespace], Adapter]
@@ -77,6 +82,9 @@ async def _serve(factory: AdapterFactory, options: argparse.Namespace) -> int:
     why = "client channel closed" if channel.closed in done else "adapter finished"
     if stop in done:
         why = f"received {stop.result()}"
+    if adapter.requests and not channel.is_closed:
+        # Let requests in flight (typically the `disconnect` that ended it all) answer.
+        await asyncio.wait(set(adapter.requests), timeout=_ANSWER_GRACE)
     await adapter.shutdown(why)
     await channel.drain()
     channel.close(why)

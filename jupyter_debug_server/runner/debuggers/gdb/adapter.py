@@ -1,0 +1,237 @@
+"""GdbAdapter: one gdb, one debuggee, and the DAP client. Owned by the worker's loop.
+
+gdb is driven over MI (see mi.py). Records from gdb are turned into DAP events
+here; requests are handled by the modules that register on REQUESTS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from ....dap import DapChannel
+from .. import worker
+from ..dispatch import AdapterError, answer
+from ..native_target import NativeLaunch
+from ..target import Target
+from .mi import MIConnection, MIError, MIRecord
+from .registry import REQUESTS
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+_STDERR_TAIL = 4000
+
+
+@dataclass
+class StopState:
+    """Ids handed to the client during one stop; all invalid once the target resumes."""
+
+    frames: dict[int, tuple[int, int]] = field(default_factory=dict)  # frame id → (thread, level)
+    refs: dict[int, tuple[str, Any]] = field(default_factory=dict)  # variablesReference → what
+    varobjs: list[str] = field(default_factory=list)
+    next_id: int = 1
+
+    def new_id(self) -> int:
+        """A fresh id for a frame or a variables reference."""
+        value = self.next_id
+        self.next_id += 1
+        return value
+
+
+class GdbAdapter:
+    """A DAP server on top of GDB/MI for one native debuggee."""
+
+    def __init__(self, client: DapChannel, options: argparse.Namespace) -> None:
+        self.client = client
+        self.options = options
+        self.mi: MIConnection | None = None
+        self.launch: NativeLaunch | None = None
+        self.target: Target | None = None
+        self.kind: str | None = None
+        self.init_args: Message | None = None
+        self.stop = StopState()
+        self.stopped_thread: int | None = None
+        self.pause_requested = False
+        self.stop_at_main = False  # stopOnEntry: a temporary breakpoint on main
+        self.entry_pending = False
+        self.threads_seen: list[dict[str, Any]] = []
+        self.quiet = True  # until configurationDone: start-up stops are ours, not the client's
+        self.breakpoints: dict[str, list[Any]] = {}  # source path → its BreakpointSpecs
+        self.function_breakpoints: list[Any] = []
+        self.logpoints: dict[str, str] = {}  # gdb breakpoint number → log message
+        self.stderr_tail = ""
+        self._stop_waiters: list[asyncio.Future[dict[str, Any]]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.requests: set[asyncio.Task[Any]] = set()  # request handlers in flight
+        self._terminated = False
+        self._finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    @property
+    def finished(self) -> asyncio.Future[None]:
+        """Resolved once the debuggee is gone and the client has been told."""
+        return self._finished
+
+    def spawn(self, coro: Any) -> None:
+        """Run a background task owned by this adapter."""
+        worker.spawn_task(coro, self._tasks)
+
+    # -- requests --------------------------------------------------------------
+
+    def on_request(self, message: Message) -> None:
+        """Dispatch a client request to its registered handler."""
+        handler = REQUESTS.handlers.get(message["command"])
+        if handler is None:
+            self.client.send_response(
+                message, success=False,
+                message=f"the gdb adapter does not support '{message['command']}'")
+            return
+        worker.spawn_task(answer(self.client, handler, self, message), self.requests)
+
+    def require_mi(self) -> MIConnection:
+        """gdb, once the session has started."""
+        if self.mi is None or self.mi.exited.done():
+            raise AdapterError("the debuggee is not running (send 'launch' first, or it ended)")
+        return self.mi
+
+    def known_threads(self) -> list[dict[str, Any]]:
+        """Threads from the last stop (gdb cannot list them while all-stop runs)."""
+        return self.threads_seen or [{"id": 1, "name": "main"}]
+
+    def require_stopped(self, what: str) -> MIConnection:
+        """gdb, while the debuggee is stopped."""
+        mi = self.require_mi()
+        if self.stopped_thread is None:
+            raise AdapterError(f"cannot {what} while the program is running; pause it first")
+        return mi
+
+    # -- records from gdb ------------------------------------------------------
+
+    def expect_stop(self) -> asyncio.Future[dict[str, Any]]:
+        """A future for the next *stopped record (register before the command)."""
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._stop_waiters.append(future)
+        return future
+
+    def on_record(self, record: MIRecord) -> None:
+        """Turn one gdb record into DAP events (runs in the MI reader, in gdb's order)."""
+        if record.kind == "exec" and record.name == "stopped":
+            self._on_stopped(record.payload or {})
+        elif record.kind == "exec" and record.name == "running":
+            self._on_running(record.payload or {})
+        elif record.kind == "notify":
+            self._on_notify(record.name or "", record.payload or {})
+        elif record.kind == "console" and not self.quiet and isinstance(record.payload, str):
+            self.client.send_event("output", {"category": "console", "output": record.payload})
+
+    def _on_stopped(self, payload: dict[str, Any]) -> None:
+        waiters, self._stop_waiters = self._stop_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(payload)
+        reason = payload.get("reason", "")
+        if reason.startswith("exited"):
+            return  # the exit code comes from the process itself, after its pipes drain
+        thread = _int(payload.get("thread-id"))
+        self.stopped_thread = thread
+        if self.quiet or waiters:
+            return
+        from .execution import on_stop  # the execution module owns the stop → event mapping
+
+        on_stop(self, payload)
+
+    def _on_running(self, payload: dict[str, Any]) -> None:
+        self.stopped_thread = None
+        self.forget_stop()
+        if not self.quiet:
+            thread = payload.get("thread-id", "all")
+            self.client.send_event("continued", {
+                "threadId": _int(thread) or 0, "allThreadsContinued": thread == "all"})
+
+    def _on_notify(self, name: str, payload: dict[str, Any]) -> None:
+        if name in ("thread-created", "thread-exited") and not self.quiet:
+            self.client.send_event("thread", {
+                "reason": "started" if name == "thread-created" else "exited",
+                "threadId": _int(payload.get("id")) or 0})
+        elif name == "breakpoint-modified":
+            from .breakpoints import on_breakpoint_modified
+
+            on_breakpoint_modified(self, payload.get("bkpt") or {})
+
+    def forget_stop(self) -> None:
+        """Drop the frame and variable ids of the last stop, and gdb's varobjs for them."""
+        stale, self.stop = self.stop, StopState(next_id=self.stop.next_id)
+        if stale.varobjs and self.mi is not None and not self.mi.exited.done():
+            mi = self.mi
+
+            async def delete() -> None:
+                for name in stale.varobjs:
+                    with contextlib.suppress(MIError, ConnectionError):
+                        await mi.command(f"-var-delete {name}")
+
+            self.spawn(delete())
+
+    # -- output and the end ----------------------------------------------------
+
+    async def output(self, category: str, text: str) -> None:
+        """Forward the debuggee's own stdout/stderr to the client (with back-pressure)."""
+        if category == "stderr":
+            self.stderr_tail = (self.stderr_tail + text)[-_STDERR_TAIL:]
+        self.client.send_event("output", {"category": category, "output": text})
+        await self.client.drain()
+
+    async def watch_exit(self) -> None:
+        """Report the exit code once the process has ended and its pipes are drained."""
+        assert self.target is not None
+        code = await self.target.wait()
+        self.stopped_thread = None
+        self.client.send_event("exited", {"exitCode": code})
+        self.send_terminated()
+
+    def send_terminated(self) -> None:
+        """Tell the client the session is over (once), and let the worker finish."""
+        if not self._terminated:
+            self._terminated = True
+            self.client.send_event("terminated", {})
+        if not self._finished.done():
+            self._finished.set_result(None)
+
+    async def kill_target(self) -> None:
+        """SIGKILL the debuggee through gdb, which must reap it: a tracee stopped under
+        all-stop gdb stays a zombie (and its parent never hears of its exit) otherwise."""
+        if self.mi is not None and not self.mi.exited.done():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.mi.console("kill"), 5)
+        if self.target is not None and self.target.proc.returncode is None:
+            self.target.kill()
+            if self.mi is not None:
+                await self.mi.close()  # a tracer that exits releases its tracee
+
+    async def shutdown(self, why: str) -> None:
+        """End the session because the worker is exiting: kill or detach, close gdb."""
+        log.info("gdb worker shutting down: %s", why)
+        if self.launch is not None:
+            self.launch.abort()
+        if self.kind == "attach" and self.mi is not None and not self.mi.exited.done():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.mi.command("-target-detach"), 5)
+        if self.target is not None and self.target.proc.returncode is None:
+            await self.kill_target()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.target.wait(), 5)
+        if self.mi is not None:
+            await self.mi.close()
+        for task in list(self._tasks):
+            if task is not asyncio.current_task():
+                task.cancel()
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,242 @@
+"""stackTrace, scopes, variables, evaluate and setVariable, through gdb varobjs."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from ..dispatch import AdapterError
+from .mi import MIConnection, MIError
+from .registry import request
+
+if TYPE_CHECKING:
+    from .adapter import GdbAdapter
+
+Message = dict[str, Any]
+_MAX_DEPTH = 100_000
+# Assignment or increment in a watch/hover expression would change the program.
+_SIDE_EFFECT = re.compile(r"(?<![=!<>])=(?!=)|\+\+|--")
+
+
+def _frame(self: GdbAdapter, frame_id: Any) -> tuple[int, int]:
+    where = self.stop.frames.get(frame_id) if isinstance(frame_id, int) else None
+    if where is None:
+        raise AdapterError(f"frame {frame_id!r} is not a frame of the current stop")
+    return where
+
+
+@request("stackTrace", capability="supportsDelayedStackTraceLoading")
+async def stack_trace(self: GdbAdapter, message: Message) -> None:
+    mi = self.require_stopped("read the stack")
+    args = message.get("arguments") or {}
+    thread = int(args.get("threadId") or self.stopped_thread or 1)
+    start = max(int(args.get("startFrame") or 0), 0)
+    levels = int(args.get("levels") or 0)
+    command = f"-stack-list-frames --thread {thread}"
+    if levels > 0:
+        command += f" {start} {start + levels - 1}"
+    elif start:
+        command += f" {start} {_MAX_DEPTH}"
+    try:
+        frames = (await mi.command(command)).get("stack", [])
+    except MIError as exc:
+        raise AdapterError(f"gdb cannot list the frames of thread {thread}: {exc}") from None
+    out = []
+    for item in frames:
+        frame = item.get("frame", item)
+        level = int(frame.get("level", 0))
+        frame_id = self.stop.new_id()
+        self.stop.frames[frame_id] = (thread, level)
+        entry: dict[str, Any] = {"id": frame_id, "name": frame.get("func") or frame.get("addr"),
+                                 "line": int(frame.get("line", 0)), "column": 0,
+                                 "instructionPointerReference": frame.get("addr")}
+        if frame.get("fullname") or frame.get("file"):
+            entry["source"] = {"path": frame.get("fullname") or frame.get("file"),
+                               "name": frame.get("file")}
+        else:
+            entry["presentationHint"] = "subtle"
+        out.append(entry)
+    body: dict[str, Any] = {"stackFrames": out}
+    if levels > 0 and len(out) == levels:
+        depth = await mi.command(f"-stack-info-depth --thread {thread} {_MAX_DEPTH}")
+        body["totalFrames"] = int(depth.get("depth", start + len(out)))
+    else:
+        body["totalFrames"] = start + len(out)
+    self.client.send_response(message, body=body)
+
+
+@request("scopes")
+async def scopes(self: GdbAdapter, message: Message) -> None:
+    self.require_stopped("read scopes")
+    frame_id = (message.get("arguments") or {}).get("frameId")
+    thread, level = _frame(self, frame_id)
+    out = []
+    for name, kind, hint in (("Locals", "locals", "locals"), ("Arguments", "args", "arguments"),
+                             ("Registers", "registers", "registers")):
+        ref = self.stop.new_id()
+        self.stop.refs[ref] = (kind, (thread, level))
+        out.append({"name": name, "variablesReference": ref, "presentationHint": hint,
+                    "expensive": kind == "registers"})
+    self.client.send_response(message, body={"scopes": out})
+
+
+async def _varobj(self: GdbAdapter, mi: MIConnection, expression: str, thread: int,
+                  level: int) -> dict[str, Any]:
+    result = await mi.command(f"-var-create --thread {thread} --frame {level} - * "
+                              f"{mi.quote(expression)}")
+    self.stop.varobjs.append(result["name"])
+    return result
+
+
+def _variable(self: GdbAdapter, name: str, varobj: dict[str, Any],
+              evaluate_name: str | None = None) -> dict[str, Any]:
+    numchild = int(varobj.get("numchild", 0) or 0)
+    dynamic = varobj.get("dynamic") == "1" and varobj.get("has_more") == "1"
+    ref = 0
+    if numchild > 0 or dynamic:
+        ref = self.stop.new_id()
+        self.stop.refs[ref] = ("varobj", (varobj["name"], varobj.get("type", "")))
+    out: dict[str, Any] = {"name": name, "value": varobj.get("value", ""),
+                           "type": varobj.get("type", ""), "variablesReference": ref}
+    if evaluate_name:
+        out["evaluateName"] = evaluate_name
+    if ref and varobj.get("type", "").rstrip().endswith("]"):
+        out["indexedVariables"] = numchild
+    return out
+
+
+async def _frame_variables(self: GdbAdapter, mi: MIConnection, kind: str,
+                           where: tuple[int, int]) -> list[dict[str, Any]]:
+    thread, level = where
+    listed = await mi.command(
+        f"-stack-list-variables --thread {thread} --frame {level} --no-values")
+    out = []
+    for item in listed.get("variables", []):
+        if (item.get("arg") == "1") != (kind == "args"):
+            continue
+        try:
+            varobj = await _varobj(self, mi, item["name"], thread, level)
+        except MIError as exc:
+            out.append({"name": item["name"], "value": f"<{exc}>", "variablesReference": 0})
+            continue
+        out.append(_variable(self, item["name"], varobj, item["name"]))
+    return out
+
+
+async def _registers(mi: MIConnection, where: tuple[int, int]) -> list[dict[str, Any]]:
+    thread, level = where
+    names = (await mi.command("-data-list-register-names")).get("register-names", [])
+    values = (await mi.command(
+        f"-data-list-register-values --thread {thread} --frame {level} --skip-unavailable x"
+    )).get("register-values", [])
+    out = []
+    for item in values:
+        number = int(item.get("number", -1))
+        if 0 <= number < len(names) and names[number]:
+            out.append({"name": names[number], "value": item.get("value", ""),
+                        "variablesReference": 0})
+    return out
+
+
+@request("variables")
+async def variables(self: GdbAdapter, message: Message) -> None:
+    mi = self.require_stopped("read variables")
+    args = message.get("arguments") or {}
+    what = self.stop.refs.get(int(args.get("variablesReference") or 0))
+    if what is None:
+        raise AdapterError(f"variablesReference {args.get('variablesReference')!r} is not "
+                           "valid in the current stop")
+    kind, data = what
+    start, count = int(args.get("start") or 0), int(args.get("count") or 0)
+    if kind in ("locals", "args"):
+        found = await _frame_variables(self, mi, kind, data)
+    elif kind == "registers":
+        found = await _registers(mi, data)
+    else:
+        name, type_ = data
+        command = f"-var-list-children --all-values {name}"
+        if count:
+            command += f" {start} {start + count}"
+        children = (await mi.command(command)).get("children", [])
+        is_array = type_.rstrip().endswith("]")
+        found = []
+        for item in children:
+            child = item.get("child", item)
+            label = child.get("exp", child["name"])
+            found.append(_variable(self, f"[{label}]" if is_array else label, child))
+        start = 0 if count else start  # gdb already applied the range
+    window = found[start:start + count] if count else found[start:]
+    self.client.send_response(message, body={"variables": window})
+
+
+@request("evaluate", capability="supportsEvaluateForHovers")
+async def evaluate(self: GdbAdapter, message: Message) -> None:
+    mi = self.require_mi()
+    args = message.get("arguments") or {}
+    expression = args.get("expression")
+    if not isinstance(expression, str) or not expression.strip():
+        raise AdapterError("'evaluate' needs a non-empty 'expression'")
+    context = args.get("context", "repl")
+    frame_id = args.get("frameId")
+    if context == "repl":
+        # The debug console speaks gdb: run the command, answer with what it printed.
+        if frame_id is not None:
+            thread, level = _frame(self, frame_id)
+            await mi.command(f"-thread-select {thread}")
+            await mi.command(f"-stack-select-frame {level}")
+        try:
+            text = await mi.console(expression)
+        except MIError as exc:
+            raise AdapterError(str(exc)) from None
+        self.client.send_response(message, body={"result": text.rstrip("\n"),
+                                                 "variablesReference": 0})
+        return
+    self.require_stopped("evaluate")
+    thread, level = (_frame(self, frame_id) if frame_id is not None
+                     else (self.stopped_thread or 1, 0))
+    if _SIDE_EFFECT.search(expression):
+        raise AdapterError(f"{context} expressions must not change the program: {expression!r}")
+    await mi.command("-gdb-set may-call-functions off")  # no inferior calls from a hover
+    try:
+        varobj = await _varobj(self, mi, expression, thread, level)
+    except MIError as exc:
+        raise AdapterError(str(exc)) from None
+    finally:
+        await mi.command("-gdb-set may-call-functions on")
+    variable = _variable(self, expression, varobj, expression)
+    body = {"result": variable["value"], "type": variable["type"],
+            "variablesReference": variable["variablesReference"]}
+    if "indexedVariables" in variable:
+        body["indexedVariables"] = variable["indexedVariables"]
+    self.client.send_response(message, body=body)
+
+
+@request("setVariable", capability="supportsSetVariable")
+async def set_variable(self: GdbAdapter, message: Message) -> None:
+    mi = self.require_stopped("set a variable")
+    args = message.get("arguments") or {}
+    what = self.stop.refs.get(int(args.get("variablesReference") or 0))
+    name, value = args.get("name"), args.get("value")
+    if what is None or not isinstance(name, str) or not isinstance(value, str):
+        raise AdapterError("'setVariable' needs a valid variablesReference, name and value")
+    kind, data = what
+    if kind in ("locals", "args"):
+        thread, level = data
+        varobj = await _varobj(self, mi, name, thread, level)
+        target = varobj["name"]
+    elif kind == "varobj":
+        children = (await mi.command(f"-var-list-children --all-values {data[0]}")).get(
+            "children", [])
+        wanted = name.strip("[]")
+        matches = [c.get("child", c)["name"] for c in children
+                   if c.get("child", c).get("exp") == wanted]
+        if not matches:
+            raise AdapterError(f"no member {name!r} in this variable")
+        target = matches[0]
+    else:
+        raise AdapterError("registers cannot be set from here; use the debug console")
+    try:
+        result = await mi.command(f"-var-assign {target} {mi.quote(value)}")
+    except MIError as exc:
+        raise AdapterError(f"cannot set {name} to {value!r}: {exc}") from None
+    self.client.send_response(message, body={"value": result.get("value", value)})

@@ -1,0 +1,178 @@
+"""initialize, launch, configurationDone, terminate and disconnect for gdb."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+from typing import TYPE_CHECKING, Any
+
+from ..dispatch import AdapterError
+from ..native_target import NativeLaunch, StubFailed
+from ..target import kill_group
+from .mi import MIConnection, MIError
+from .registry import request
+
+if TYPE_CHECKING:
+    from .adapter import GdbAdapter
+
+Message = dict[str, Any]
+_START_TIMEOUT = 60.0
+_TERMINATE_GRACE = 3.0
+_PRIVATE_ENV_PREFIX = "JDS_"
+# Signals a debugger user does not want to stop at: shutdown requests pass through
+# to the program (DAP `terminate` sends SIGTERM), job control is not an error.
+_PASS_SIGNALS = ("SIGTERM", "SIGHUP", "SIGPIPE", "SIGCHLD", "SIGWINCH", "SIGCONT")
+
+
+@request("initialize")
+async def initialize(self: GdbAdapter, message: Message) -> None:
+    if self.init_args is not None:
+        raise AdapterError("the session is already initialized")
+    self.init_args = dict(message.get("arguments") or {})
+    from .registry import REQUESTS
+
+    self.client.send_response(message, body=REQUESTS.capabilities)
+
+
+def _string_list(value: Any, name: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise AdapterError(f"'{name}' must be a list of strings, not {value!r}")
+    return value
+
+
+def _launch_plan(self: GdbAdapter, args: Message) -> tuple[list[str], str | None, dict[str, str]]:
+    program = args.get("program") or self.options.binary
+    if not isinstance(program, str) or not program:
+        raise AdapterError("'launch' needs 'program', the path of the executable to debug")
+    cwd = args.get("cwd")
+    if cwd is not None and (not isinstance(cwd, str) or not os.path.isdir(cwd)):
+        raise AdapterError(f"'cwd' {cwd!r} is not a directory")
+    path = os.path.join(cwd or os.getcwd(), program)
+    if not os.path.isfile(path):
+        raise AdapterError(f"program {program!r} is not a file")
+    if not os.access(path, os.X_OK):
+        raise AdapterError(f"program {program!r} is not executable")
+    target_args = _string_list(args.get("args", self.options.args or []), "args")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV_PREFIX)}
+    extra = args.get("env") or {}
+    if not isinstance(extra, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in extra.items()):
+        raise AdapterError("'env' must map strings to strings")
+    env.update(extra)
+    return [os.path.abspath(path), *target_args], cwd, env
+
+
+async def _start_gdb(self: GdbAdapter) -> MIConnection:
+    gdb = getattr(self.options, "gdb", None) or shutil.which("gdb")
+    if gdb is None:
+        raise AdapterError("no gdb executable on PATH; install gdb (apt-get install gdb)")
+    mi = await MIConnection.start(gdb, on_record=self.on_record)
+    self.mi = mi
+    for signal_name in _PASS_SIGNALS:
+        await mi.console(f"handle {signal_name} nostop noprint pass")
+    return mi
+
+
+@request("launch")
+async def launch(self: GdbAdapter, message: Message) -> None:
+    if self.init_args is None:
+        raise AdapterError("send 'initialize' before 'launch'")
+    if self.kind is not None:
+        raise AdapterError(f"this session has already been started with '{self.kind}'")
+    args = dict(message.get("arguments") or {})
+    argv, cwd, env = _launch_plan(self, args)
+    self.kind = "launch"
+    self.stop_at_main = bool(args.get("stopOnEntry") or args.get("stopAtBeginningOfMainSubprogram"))
+    mi = await _start_gdb(self)
+    try:
+        self.launch = await NativeLaunch.start(argv, cwd=cwd, env=env, sink=self.output,
+                                               ptracer=mi.pid)
+    except (OSError, StubFailed) as exc:
+        raise AdapterError(f"cannot start {argv[0]!r}: {exc}") from None
+    self.target = self.launch.target
+    self.client.send_event("jupyterDebugServer.target",
+                           {"pid": self.target.pid, "startTime": self.target.start_time})
+    self.spawn(self.watch_exit())
+    try:
+        await asyncio.wait_for(_attach_and_exec(self, mi), _START_TIMEOUT)
+    except MIError as exc:
+        self.launch.abort()
+        raise AdapterError(f"gdb could not take control of {argv[0]!r}: {exc}") from None
+    except asyncio.TimeoutError:
+        self.launch.abort()
+        raise AdapterError(f"{argv[0]!r} did not start within {_START_TIMEOUT:.0f} s") from None
+    self.client.send_response(message)
+    self.client.send_event("initialized")
+
+
+async def _attach_and_exec(self: GdbAdapter, mi: MIConnection) -> None:
+    """Attach to the parked stub, let it exec the program, stop right after the exec."""
+    assert self.launch is not None
+    attached = self.expect_stop()
+    await mi.command(f"-target-attach {self.launch.pid}")
+    await attached
+    await mi.console("tcatch exec")
+    execed = self.expect_stop()
+    await mi.command("-exec-continue")
+    self.launch.release()
+    stop = await execed
+    if stop.get("reason") != "exec":
+        tail = self.stderr_tail.strip()
+        raise AdapterError(f"the program did not start (gdb stopped with {stop.get('reason')!r})"
+                           + (f"; its error output was:\n{tail}" if tail else ""))
+
+
+@request("configurationDone")
+async def configuration_done(self: GdbAdapter, message: Message) -> None:
+    mi = self.require_mi()
+    if not self.quiet:
+        raise AdapterError("'configurationDone' was already sent")
+    if self.stop_at_main:
+        with contextlib.suppress(MIError):  # a program without main just runs
+            await mi.command("-break-insert -t main")
+            self.entry_pending = True
+    self.quiet = False
+    self.client.send_response(message)
+    await mi.command("-exec-continue")
+
+
+@request("terminate")
+async def terminate(self: GdbAdapter, message: Message) -> None:
+    if self.target is None or self.target.proc.returncode is not None:
+        self.client.send_response(message)
+        self.send_terminated()
+        return
+    # SIGTERM passes through gdb to the program (see _PASS_SIGNALS) once it runs, so it
+    # may clean up; a program that ignores it is killed after a grace period.
+    target = self.target
+
+    async def ladder() -> None:
+        kill_group(target.pid, signal.SIGTERM)
+        if self.stopped_thread is not None and self.mi is not None:
+            with contextlib.suppress(MIError, ConnectionError):
+                await self.mi.command("-exec-continue")
+        try:
+            await asyncio.wait_for(asyncio.shield(self.finished), _TERMINATE_GRACE)
+        except asyncio.TimeoutError:
+            await self.kill_target()
+
+    self.spawn(ladder())
+    self.client.send_response(message)
+
+
+@request("disconnect")
+async def disconnect(self: GdbAdapter, message: Message) -> None:
+    args = message.get("arguments") or {}
+    terminate_debuggee = args.get("terminateDebuggee", self.kind == "launch")
+    if self.target is not None and self.target.proc.returncode is None and terminate_debuggee:
+        await self.kill_target()
+        await asyncio.wait_for(asyncio.shield(self.finished), _START_TIMEOUT)
+    elif self.mi is not None and not self.mi.exited.done():
+        with contextlib.suppress(MIError, ConnectionError):
+            await self.mi.command("-target-detach")
+        self.send_terminated()
+    self.client.send_response(message)
+    self.send_terminated()

@@ -1,0 +1,108 @@
+"""Compile the native test targets and drive a native-debugger worker over DAP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jupyter_debug_server.dap import ChannelClosed, DapRequestError
+
+from .dap_client import DapTestClient, start_worker
+
+SOURCES = Path(__file__).parent.parent / "targets" / "native"
+GDB_WORKER = "jupyter_debug_server.runner.debuggers.gdb_adapter"
+
+
+def compile_targets(dest: Path) -> dict[str, Path]:
+    """Build every target with -g -O0 into `dest`; skip the test if no compiler exists."""
+    built = {}
+    for source in sorted(SOURCES.iterdir()):
+        compiler = "g++" if source.suffix == ".cpp" else "gcc"
+        if shutil.which(compiler) is None:
+            pytest.skip(f"{compiler} is not installed; scripts/setup.sh installs it")
+        out = dest / source.stem
+        shutil.copy(source, dest / source.name)
+        subprocess.run([compiler, "-g", "-O0", "-pthread", "-o", str(out),
+                        str(dest / source.name)], check=True, capture_output=True)
+        built[source.stem] = out
+    return built
+
+
+def marker_line(source: Path, marker: str) -> int:
+    """The line number of the line that contains `marker`."""
+    for number, text in enumerate(source.read_text().splitlines(), 1):
+        if marker in text:
+            return number
+    raise AssertionError(f"{marker} not in {source}")
+
+
+class NativeSession:
+    """A DAP client on a worker, with helpers for the common launch sequence."""
+
+    def __init__(self, client: DapTestClient, proc: asyncio.subprocess.Process) -> None:
+        self.client = client
+        self.proc = proc
+
+    @classmethod
+    async def launch(cls, program: Path, *, args: list[str] | None = None,
+                     breakpoints: dict[Path, list[dict[str, Any]]] | None = None,
+                     functions: list[str] | None = None, exceptions: list[str] | None = None,
+                     stop_on_entry: bool = False, worker: str = GDB_WORKER) -> NativeSession:
+        client, proc = await start_worker(worker)
+        session = cls(client, proc)
+        await client.request("initialize", {"adapterID": "test", "linesStartAt1": True})
+        launch = client.send("launch", {"program": str(program), "args": args or [],
+                                        "cwd": str(program.parent),
+                                        "stopOnEntry": stop_on_entry})
+        await client.wait_event("initialized")
+        for source, items in (breakpoints or {}).items():
+            body = await client.request("setBreakpoints", {"source": {"path": str(source)},
+                                                           "breakpoints": items})
+            assert all(b["verified"] for b in body["breakpoints"]), body
+        if functions:
+            await client.request("setFunctionBreakpoints",
+                                 {"breakpoints": [{"name": f} for f in functions]})
+        if exceptions:
+            await client.request("setExceptionBreakpoints", {"filters": exceptions})
+        await client.request("configurationDone")
+        response = await asyncio.wait_for(launch, 60)
+        assert response["success"], response
+        return session
+
+    async def stopped(self, after: int = 0) -> dict[str, Any]:
+        """The next `stopped` event body at or after event index `after`."""
+        return (await self.client.wait_event("stopped", after=after))["body"]
+
+    async def resume(self, command: str, thread: int, **extra: Any) -> dict[str, Any]:
+        """Send continue/next/stepIn/stepOut and return the body of the next stop."""
+        mark = len(self.client.events)
+        await self.client.request(command, {"threadId": thread, **extra})
+        return await self.stopped(after=mark)
+
+    async def frames(self, thread: int, **args: Any) -> list[dict[str, Any]]:
+        body = await self.client.request("stackTrace", {"threadId": thread, **args})
+        return list(body["stackFrames"])
+
+    async def locals(self, frame_id: int) -> dict[str, dict[str, Any]]:
+        scopes = await self.client.request("scopes", {"frameId": frame_id})
+        ref = scopes["scopes"][0]["variablesReference"]
+        body = await self.client.request("variables", {"variablesReference": ref})
+        return {v["name"]: v for v in body["variables"]}
+
+    async def children(self, ref: int, **paging: Any) -> dict[str, dict[str, Any]]:
+        body = await self.client.request("variables", {"variablesReference": ref, **paging})
+        return {v["name"]: v for v in body["variables"]}
+
+    async def close(self) -> None:
+        if not self.client.channel.is_closed:
+            # The worker may have finished already (the program exited).
+            with contextlib.suppress(ChannelClosed, DapRequestError):
+                await asyncio.wait_for(self.client.channel.request("disconnect", {}), 30)
+            self.client.channel.close()
+        await asyncio.wait_for(self.proc.wait(), 30)

@@ -1,0 +1,259 @@
+"""The gdb adapter driven over DAP against small C and C++ programs built with -g -O0."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from .support.native import SOURCES, NativeSession, compile_targets, marker_line
+
+pytestmark = pytest.mark.timeout(120)
+POINTS = SOURCES / "points.c"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return compile_targets(tmp_path_factory.mktemp("native"))
+
+
+def run(scenario: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(scenario())
+
+
+def test_line_breakpoint_stack_variables_step_and_exit_code(built: dict[str, Path]) -> None:
+    async def scenario() -> None:
+        source = built["points"].parent / "points.c"
+        line = marker_line(source, "MAIN-START")
+        s = await NativeSession.launch(built["points"], breakpoints={source: [{"line": line}]})
+        stop = await s.stopped()
+        assert stop["reason"] == "breakpoint"
+        thread = stop["threadId"]
+        frames = await s.frames(thread)
+        assert (frames[0]["name"], frames[0]["line"]) == ("main", line)
+        assert frames[0]["source"]["path"] == str(source)
+        local = await s.locals(frames[0]["id"])
+        assert local["p"]["type"] == "struct point"
+        p = await s.children(local["p"]["variablesReference"])
+        assert (p["x"]["value"], p["y"]["value"]) == ("3", "4")
+        assert '"origin"' in p["label"]["value"]
+        detail = await s.children(p["detail"]["variablesReference"])
+        assert (detail["depth"]["value"], detail["ratio"]["value"]) == ("2", "0.5")
+        pointer = await s.children(local["pp"]["variablesReference"])
+        assert pointer["x"]["value"] == "3"  # gdb shows a struct pointer's members
+        assert local["numbers"]["indexedVariables"] == 300
+        page = await s.children(local["numbers"]["variablesReference"], start=250, count=3)
+        assert {k: v["value"] for k, v in page.items()} == {
+            "[250]": "500", "[251]": "502", "[252]": "504"}
+        stop = await s.resume("next", thread)
+        assert stop["reason"] == "step"
+        assert (await s.frames(thread))[0]["line"] == line + 1
+        await s.client.request("setBreakpoints", {"source": {"path": str(source)},
+                                                  "breakpoints": []})
+        await s.client.request("continue", {"threadId": thread})
+        exited = await s.client.wait_event("exited")
+        # total = 0 + 4 + 16 + 36 + 64 = 120; (120 + 3) % 256
+        assert exited["body"]["exitCode"] == 123
+        assert s.client.output("stdout").endswith("total 120 levels 40 x 3\n")
+        assert s.client.output("stderr") == "label origin\n"
+        await s.close()
+
+    run(scenario)
+
+
+def test_conditional_hit_count_and_log_breakpoints(built: dict[str, Path]) -> None:
+    async def scenario() -> None:
+        source = built["points"].parent / "points.c"
+        body = marker_line(source, "SQUARE-BODY")
+        loop = marker_line(source, "LOOP-BODY")
+        s = await NativeSession.launch(built["points"], breakpoints={source: [
+            {"line": body, "condition": "n == 6"},
+            {"line": loop, "logMessage": "i is {i}, total {total}"},
+        ]})
+        stop = await s.stopped()
+        frames = await s.frames(stop["threadId"])
+        local = await s.locals(frames[0]["id"])
+        assert frames[0]["name"] == "square"
+        assert (await s.client.request("evaluate", {
+            "expression": "n", "context": "watch", "frameId": frames[0]["id"]}))["result"] == "6"
+        assert local["result"]["type"] == "int"
+        assert "i is 0, total 0\n" in s.client.output("console")
+        assert "i is 3, total 20\n" in s.client.output("console")
+        await s.close()
+
+
+def test_hit_count_breakpoint_stops_on_the_nth_hit(built: dict[str, Path]) -> None:
+    async def scenario() -> None:
+        source = built["points"].parent / "points.c"
+        s = await NativeSession.launch(built["points"], breakpoints={source: [
+            {"line": marker_line(source, "SQUARE-BODY"), "hitCondition": "4"}]})
+        stop = await s.stopped()
+        frames = await s.frames(stop["threadId"])
+        n = await s.client.request("evaluate", {"expression": "n", "context": "watch",
+                                                "frameId": frames[0]["id"]})
+        assert n["result"] == "6"  # square(0), square(2), square(4), then square(6)
+        await s.close()
+
+    run(scenario)
+
+
+def test_bad_hit_condition_is_refused_per_breakpoint(built: dict[str, Path]) -> None:
+    async def scenario() -> None:
+        source = built["points"].parent / "points.c"
+        s = await NativeSession.launch(built["points"], stop_on_entry=True)
+        await s.stopped()
+        body = await s.client.request("setBreakpoints", {"source": {"path": str(source)},
+                                                         "breakpoints": [
+            {"line": marker_line(source, "SQUARE-BODY"), "hitCondition": "every other"},
+            {"line": marker_line(source, "LOOP-BODY")}]})
+        first, second = body["breakpoints"]
+        assert not first["verified"] and "every other" in first["message"]
+        assert second["verified"]
+        await s.close()
+
+    run(scenario)
+
+
+def test_function_breakpoint_and_deep_recursion_with_paging(built: dict[str, Path]) -> None:
+    async def scenario() -> None:
+        source = built["points"].parent / "points.c"
+        s = await NativeSession.launch(built["points"], functions=["recurse"])
+        stop = await s.stopped()
+        thread = stop["threadId"]
+        assert stop["reason"] == "breakpoint"
+        await s.client.request("setFunctionBreakpoints", {"breakpoints": []})
+        await s.client.request("setBreakpoints", {"source": {"path": str(source)}, "breakpoints": [
+            {"line": marker_line(source, "RECURSE-BODY"), "condition": "n == 0"}]})
+        stop = await s.resume("continue", thread)
+        body = await s.client.request("stackTrace", {"threadId": thread, "startFrame": 0,
+                                                     "levels": 10})
+        assert body["totalFrames"] == 42  # recurse(40..0) and main
+        page = await s.client.request("stackTrace", {"threadId": thread, "startFrame": 40,
+                                                     "levels": 10})
+        names = [f["name"] for f in page["stackFrames"]]
+        assert names == ["recurse", "main"]
+        frame_ids = {f["id"] for f in body["stackFrames"]} | {f["id"] for f in
+                                                              page["stackFrames"]}
+        assert len(frame_ids) == 12
+        await s.close()
+
+    run(scenario)
+
+
+def test_set_variable_changes_what_the_program_computes(built: dict[str, Path]) -> None:
+    async def scenario() -> None:
+        source = built["points"].parent / "points.c"
+        line = marker_line(source, "MAIN-START")
+        s = await NativeSession.launch(built["points"], breakpoints={source: [{"line": line}]})
+        stop = await s.stopped()
+        frames = await s.frames(stop["threadId"])
+        scopes = await s.client.request("scopes", {"frameId": frames[0]["id"]})
+        ref = scopes["scopes"][0]["variablesReference"]
+        local = await s.locals(frames[0]["id"])
+        changed = await s.client.request("setVariable", {
+            "variablesReference": local["p"]["variablesReference"], "name": "x", "value": "10"})
+        assert changed["value"] == "10"
+        await s.client.request("setVariable", {"variablesReference": ref, "name": "total",
+                                               "value": "1000"})
+        watched = await s.client.request("evaluate", {"expression": "total", "context": "watch",
+                                                      "frameId": frames[0]["id"]})
+        assert watched["result"] == "1000"
+        await s.client.request("setBreakpoints", {"source": {"path": str(source)},
+                                                  "breakpoints": []})
+        await s.client.request("continue", {"threadId": stop["threadId"]})
+        exited = await s.client.wait_event("exited")
+        # p.x is now 10; total is set to 0 again by the line we stopped before.
+        assert exited["body"]["exitCode"] == (120 + 10) % 256
+        await s.close()
+
+    run(scenario)
+
+
+def test_segfault_stops_with_the_signal_named(built: dict[str, Path]) -> None:
+    async def scenario() -> None:
+        s = await NativeSession.launch(built["crash"])
+        stop = await s.stopped()
+        assert stop["reason"] == "exception"
+        assert stop["description"].startswith("SIGSEGV")
+        frames = await s.frames(stop["threadId"])
+        assert frames[0]["line"] == marker_line(SOURCES / "crash.c", "CRASH-LINE")
+        assert s.client.output("stdout") == "about to crash\n"
+        await s.close()
+
+    run(scenario)
+
+
+def test_arguments_with_shell_metacharacters_arrive_verbatim(built: dict[str, Path]) -> None:
+    nasty = ["$(id)", "a;b", "*", "it's", '"quoted"', "two words", "`uname`"]
+
+    async def scenario() -> None:
+        s = await NativeSession.launch(built["points"], args=nasty)
+        await s.client.wait_event("exited")
+        expected = "".join(f"arg[{i}]={a}\n" for i, a in enumerate(nasty, 1))
+        assert s.client.output("stdout").startswith(expected)
+        await s.close()
+
+    run(scenario)
+
+
+def test_stop_on_entry_stops_in_main(built: dict[str, Path]) -> None:
+    async def scenario() -> None:
+        s = await NativeSession.launch(built["points"], stop_on_entry=True)
+        stop = await s.stopped()
+        assert stop["reason"] == "entry"
+        assert (await s.frames(stop["threadId"]))[0]["name"] == "main"
+        await s.close()
+
+    run(scenario)
+
+
+def test_two_threads_stop_at_a_breakpoint(built: dict[str, Path]) -> None:
+    async def scenario() -> None:
+        source = built["threads"].parent / "threads.c"
+        s = await NativeSession.launch(built["threads"], breakpoints={
+            source: [{"line": marker_line(source, "THREAD-BODY")}]})
+        first = await s.stopped()
+        threads = (await s.client.request("threads"))["threads"]
+        assert len(threads) >= 2
+        assert first["threadId"] in {t["id"] for t in threads}
+        second = await s.resume("continue", first["threadId"])
+        assert second["reason"] == "breakpoint"
+        assert second["threadId"] != first["threadId"]
+        await s.client.request("setBreakpoints", {"source": {"path": str(source)},
+                                                  "breakpoints": []})
+        await s.client.request("continue", {"threadId": second["threadId"]})
+        assert (await s.client.wait_event("exited"))["body"]["exitCode"] == 0
+        assert s.client.output("stdout") == "counts 1 1\n"
+        await s.close()
+
+    run(scenario)
+
+
+def test_cpp_exception_breakpoint(built: dict[str, Path]) -> None:
+    async def scenario() -> None:
+        s = await NativeSession.launch(built["throw"], exceptions=["throw"])
+        stop = await s.stopped()
+        assert stop["reason"] == "exception"
+        names = [f["name"] for f in await s.frames(stop["threadId"])]
+        assert any("risky" in (n or "") for n in names), names
+        await s.close()
+
+    run(scenario)
+
+
+def test_repl_runs_gdb_commands(built: dict[str, Path]) -> None:
+    async def scenario() -> None:
+        s = await NativeSession.launch(built["points"], stop_on_entry=True)
+        await s.stopped()
+        result = await s.client.request("evaluate", {"expression": "info line main",
+                                                     "context": "repl"})
+        assert 'Line' in result["result"] and "points.c" in result["result"]
+        with pytest.raises(Exception, match="must not change the program"):
+            await s.client.request("evaluate", {"expression": "depth_reached = 3",
+                                                "context": "hover"})
+        await s.close()
+
+    run(scenario)
+

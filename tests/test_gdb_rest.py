@@ -1,0 +1,92 @@
+"""gdb sessions through the REST API, like debugpy ones."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .support.native import compile_targets, marker_line
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def native(jp_root_dir: Path) -> dict[str, Path]:
+    dest = jp_root_dir / "native"
+    dest.mkdir()
+    return compile_targets(dest)
+
+
+async def test_debuggers_route_reports_gdb(api: Any) -> None:
+    status, debuggers = await api("GET", "debuggers")
+    gdb = {d["name"]: d for d in debuggers}["gdb"]
+    assert status == 200 and gdb["available"] and gdb["reason"] is None
+    assert gdb["path"] == shutil.which("gdb")
+    assert gdb["version"] and gdb["version"][0].isdigit()
+
+
+async def test_gdb_session_breakpoint_stack_variables_step_output_exit(
+        api: Any, manager: Any, native: dict[str, Path]) -> None:
+    source = native["points"].parent / "points.c"
+    line = marker_line(source, "MAIN-START")
+    status, model = await api("POST", "sessions", {
+        "debugger": "gdb", "program": "native/points", "args": ["x y", "$(id)"],
+        "breakpoints": [{"path": "native/points.c", "line": line}]})
+    assert status == 201, model
+    sid = model["id"]
+    session = manager.get(sid)
+    assert await session.wait_for(lambda: session.state == "stopped", 30), session.error
+    assert (session.stopped["path"], session.stopped["line"]) == (str(source), line)
+    status, stack = await api("GET", f"sessions/{sid}/stack")
+    assert status == 200 and stack["frames"][0]["name"] == "main"
+    status, variables = await api("GET", f"sessions/{sid}/variables")
+    scopes = {s["name"]: s for s in variables["scopes"]}
+    p = next(v for v in scopes["Locals"]["variables"] if v["name"] == "p")
+    status, members = await api("GET", f"sessions/{sid}/variables", reference=p[
+        "variablesReference"])
+    assert {v["name"]: v["value"] for v in members["variables"]}["x"] == "3"
+    status, result = await api("POST", f"sessions/{sid}/evaluate",
+                               {"expression": "p.x * 10", "context": "watch"})
+    assert status == 200 and result["result"] == "30"
+    status, result = await api("POST", f"sessions/{sid}/evaluate",
+                               {"expression": "print p.y"})
+    assert status == 200 and result["result"].endswith("= 4")
+    status, model = await api("POST", f"sessions/{sid}/step", {"kind": "over"})
+    assert status == 200 and model["stopped"]["line"] == line + 1
+    status, _ = await api("PUT", f"sessions/{sid}/breakpoints",
+                          {"path": "native/points.c", "breakpoints": []})
+    status, model = await api("POST", f"sessions/{sid}/continue", {})
+    assert status == 200 and model["state"] == "exited" and model["exit_code"] == 123
+    status, out = await api("GET", f"sessions/{sid}/output")
+    stdout = "".join(i["output"] for i in out["items"] if i["category"] == "stdout")
+    assert stdout.startswith("arg[1]=x y\narg[2]=$(id)\n")
+
+
+async def test_gdb_session_ends_on_delete(api: Any, manager: Any,
+                                          native: dict[str, Path]) -> None:
+    import psutil
+
+    status, model = await api("POST", "sessions", {
+        "debugger": "gdb", "program": "native/points", "stop_on_entry": True})
+    assert status == 201 and model["state"] == "stopped", model
+    assert model["stopped"]["reason"] == "entry"
+    session = manager.get(model["id"])
+    worker = psutil.Process(session.worker.pid)
+    procs = [worker, *worker.children(recursive=True)]
+    assert len(procs) >= 3  # worker, gdb, the program
+    status, model = await api("DELETE", f"sessions/{model['id']}")
+    assert status == 200 and model["state"] == "terminated"
+    _, alive = psutil.wait_procs(procs, timeout=10)
+    assert not alive
+
+
+async def test_non_executable_program_is_refused(api: Any, native: dict[str, Path]) -> None:
+    status, error = await api("POST", "sessions", {"debugger": "gdb",
+                                                   "program": "native/points.c"})
+    assert status == 400 and error["reason"] == "not-executable"
+    assert "'native/points.c' is not executable" in error["message"]
+
+
