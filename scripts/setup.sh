@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 extra=${1:-}
 
-apt_packages=(gcc gdb)
+apt_packages=(gcc g++ gdb)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -34,4 +34,20 @@ if [ "$extra" = test ]; then
   .venv/bin/python -m pip install -q -e ".[test]"
 else
   .venv/bin/python -m pip install -q -e .
+fi
+
+# Node packages for the DebugClient test (tests/js, see tests/js/README.md).
+if [ "$extra" = test ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+      echo "setup: installing nodejs npm with apt-get"
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq
+      apt-get install -y -qq nodejs npm >/dev/null
+    else
+      echo "setup: please install node and npm (apt-get install nodejs npm)" >&2
+      exit 1
+    fi
+  fi
+  npm ci --no-audit --no-fund --prefix tests/js
 fi

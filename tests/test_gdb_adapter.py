@@ -257,3 +257,111 @@ def test_repl_runs_gdb_commands(built: dict[str, Path]) -> None:
 
     run(scenario)
 
+
+
+async def _start_waiter(program: Path) -> asyncio.subprocess.Process:
+    proc = await asyncio.create_subprocess_exec(str(program), stdout=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    assert await asyncio.wait_for(proc.stdout.readline(), 30) == b"ready\n"
+    return proc
+
+
+def test_attach_to_a_running_process_then_detach(built: dict[str, Path]) -> None:
+    async def scenario() -> None:
+        from .support.dap_client import start_worker
+        from .support.native import GDB_WORKER
+
+        source = built["waiter"].parent / "waiter.c"
+        proc = await _start_waiter(built["waiter"])
+        try:
+            client, worker = await start_worker(GDB_WORKER)
+            await client.request("initialize", {})
+            await client.request("attach", {"processId": proc.pid})
+            await client.wait_event("initialized")
+            body = await client.request("setBreakpoints", {"source": {"path": str(source)},
+                                                           "breakpoints": [{"line": marker_line(
+                                                               source, "TICK-BODY")}]})
+            assert body["breakpoints"][0]["verified"]
+            await client.request("configurationDone")
+            stop = (await client.wait_event("stopped"))["body"]
+            assert stop["reason"] == "breakpoint"
+            frames = (await client.request("stackTrace", {"threadId": stop["threadId"]}))
+            assert frames["stackFrames"][0]["name"] == "tick"
+            await client.request("disconnect", {"terminateDebuggee": False})
+            await asyncio.wait_for(worker.wait(), 30)
+            assert proc.returncode is None  # detached: it runs on
+        finally:
+            proc.kill()
+            await proc.wait()
+
+    run(scenario)
+
+
+def test_core_file_made_with_gcore(built: dict[str, Path], tmp_path: Path) -> None:
+    async def scenario() -> None:
+        import shutil
+
+        from .support.dap_client import start_worker
+        from .support.native import GDB_WORKER
+
+        gcore = shutil.which("gcore")
+        assert gcore, "gcore comes with gdb; install gdb"
+        proc = await _start_waiter(built["waiter"])
+        try:
+            dump = await asyncio.create_subprocess_exec(
+                gcore, "-o", str(tmp_path / "core"), str(proc.pid),
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            assert await asyncio.wait_for(dump.wait(), 60) == 0
+        finally:
+            proc.kill()
+            await proc.wait()
+        core = tmp_path / f"core.{proc.pid}"
+        client, worker = await start_worker(GDB_WORKER)
+        await client.request("initialize", {})
+        await client.request("launch", {"program": str(built["waiter"]),
+                                        "coreFile": str(core)})
+        await client.wait_event("initialized")
+        await client.request("configurationDone")
+        stop = (await client.wait_event("stopped"))["body"]
+        assert stop["reason"] == "exception" and stop["description"] == "core file"
+        frames = (await client.request("stackTrace", {"threadId": stop["threadId"]}))[
+            "stackFrames"]
+        assert "main" in [f["name"] for f in frames]
+        counter = await client.request("evaluate", {"expression": "counter > 0",
+                                                    "context": "watch"})
+        assert counter["result"] == "1"
+        with pytest.raises(Exception, match="cannot run or step"):
+            await client.request("next", {"threadId": stop["threadId"]})
+        await client.request("disconnect", {})
+        await asyncio.wait_for(worker.wait(), 30)
+
+    run(scenario)
+
+
+def test_disassemble_and_read_memory(built: dict[str, Path]) -> None:
+    async def scenario() -> None:
+        import base64
+
+        s = await NativeSession.launch(built["points"], stop_on_entry=True)
+        stop = await s.stopped()
+        frame = (await s.frames(stop["threadId"]))[0]
+        pc = frame["instructionPointerReference"]
+        body = await s.client.request("disassemble", {"memoryReference": pc,
+                                                      "instructionOffset": -3,
+                                                      "instructionCount": 8})
+        instructions = body["instructions"]
+        assert len(instructions) == 8
+        assert instructions[3]["address"] == pc
+        assert instructions[3]["symbol"].startswith("main+")
+        address = await s.client.request("evaluate", {"expression": "&depth_reached",
+                                                      "context": "watch"})
+        pointer = address["result"].split()[0]
+        await s.client.request("setVariable", {"variablesReference": (await s.client.request(
+            "scopes", {"frameId": frame["id"]}))["scopes"][0]["variablesReference"],
+            "name": "total", "value": "5"})
+        memory = await s.client.request("readMemory", {"memoryReference": pointer,
+                                                       "count": 4})
+        assert base64.b64decode(memory["data"]) == (0).to_bytes(4, "little")
+        await s.close()
+
+    run(scenario)

@@ -90,3 +90,44 @@ async def test_non_executable_program_is_refused(api: Any, native: dict[str, Pat
     assert "'native/points.c' is not executable" in error["message"]
 
 
+
+
+async def test_gdb_attach_and_core_file_through_rest(api: Any, manager: Any,
+                                                     native: dict[str, Path]) -> None:
+    import asyncio
+
+    source = native["waiter"].parent / "waiter.c"
+    proc = await asyncio.create_subprocess_exec(str(native["waiter"]),
+                                                stdout=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        assert await asyncio.wait_for(proc.stdout.readline(), 30) == b"ready\n"
+        status, model = await api("POST", "sessions", {
+            "debugger": "gdb", "request": "attach", "pid": proc.pid,
+            "breakpoints": [{"path": "native/waiter.c",
+                             "line": marker_line(source, "TICK-BODY")}]})
+        assert status == 201, model
+        session = manager.get(model["id"])
+        assert await session.wait_for(lambda: session.state == "stopped", 30), session.error
+        assert session.stopped["name"] == "tick"
+        gcore = shutil.which("gcore")
+        assert gcore
+        status, result = await api("POST", f"sessions/{model['id']}/evaluate", {
+            "expression": f"generate-core-file {native['waiter'].parent / 'waiter.core'}"})
+        assert status == 200 and "Saved corefile" in result["result"]
+        status, model = await api("DELETE", f"sessions/{model['id']}")
+        assert status == 200 and model["state"] == "terminated"
+        assert proc.returncode is None  # detached, still running
+    finally:
+        proc.kill()
+        await proc.wait()
+    status, model = await api("POST", "sessions", {
+        "debugger": "gdb", "program": "native/waiter", "core": "native/waiter.core"})
+    assert status == 201, model
+    session = manager.get(model["id"])
+    assert await session.wait_for(lambda: session.state == "stopped", 30), session.error
+    assert session.stopped["name"] == "tick"
+    status, error = await api("POST", f"sessions/{model['id']}/step", {"kind": "over"})
+    assert status == 422 and "cannot run or step" in error["message"]
+    status, model = await api("DELETE", f"sessions/{model['id']}")
+    assert status == 200 and model["state"] == "terminated"

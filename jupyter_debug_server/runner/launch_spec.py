@@ -199,26 +199,7 @@ def parse_launch_spec(body: Any, policy: PathPolicy, known_debuggers: set[str]) 
     request = body.get("request", "launch")
     if request not in ("launch", "attach"):
         raise LaunchSpecError(f"'request' must be 'launch' or 'attach', not {request!r}")
-    targets = [k for k in ("program", "module", "pid") if body.get(k) is not None]
-    if body.get("core") is not None:
-        raise LaunchSpecError(
-            "core files cannot be opened yet" if debugger != "debugpy" else
-            "debugpy cannot open core files; they need a native debugger", reason="unsupported")
-    if len(targets) != 1:
-        raise LaunchSpecError(
-            "the launch spec needs exactly one target: 'program', 'module' or 'pid'"
-            + (f" (got {', '.join(targets)})" if targets else "")
-        )
-    if request == "attach" and targets != ["pid"]:
-        raise LaunchSpecError("an 'attach' request needs 'pid' (the process to attach to)")
-    if request == "launch" and targets == ["pid"]:
-        raise LaunchSpecError("'pid' needs \"request\": \"attach\"")
-    if targets == ["module"] and debugger != "debugpy":
-        raise LaunchSpecError(f"'module' is only for debugpy, not {debugger!r}")
-    if request == "attach" and debugger != "debugpy":
-        raise LaunchSpecError(f"attaching {debugger} to a running process is not supported yet",
-                              reason="unsupported")
-
+    _check_targets(body, debugger, request)
     cwd_value = _opt_str(body, "cwd")
     cwd = policy.resolve(cwd_value, "cwd") if cwd_value else policy.root
     if not cwd.is_dir():
@@ -233,6 +214,12 @@ def parse_launch_spec(body: Any, policy: PathPolicy, known_debuggers: set[str]) 
             raise LaunchSpecError(f"program {program_value!r} is not executable (chmod +x it, "
                                   "or build it first)", reason="not-executable")
         program = str(resolved)
+    core = None
+    core_value = _opt_str(body, "core")
+    if core_value is not None:
+        resolved_core = policy.resolve(core_value, "core", cwd)
+        _readable_file(resolved_core, "core", core_value)
+        core = str(resolved_core)
     module = _opt_str(body, "module")
     if module is not None and not _MODULE_RE.match(module):
         raise LaunchSpecError(f"module {module!r} is not a dotted Python module name")
@@ -250,6 +237,7 @@ def parse_launch_spec(body: Any, policy: PathPolicy, known_debuggers: set[str]) 
         debugger=debugger,
         request=request,
         program=program,
+        core=core,
         module=module,
         pid=pid,
         args=tuple(args),
@@ -321,3 +309,30 @@ def _check_python(pid: int) -> None:
         raise LaunchSpecError(
             f"process {pid} ({name}) is not a Python process; debugpy attaches to Python "
             "programs only (use gdb or lldb for native processes)", reason="not-python")
+
+
+def _check_targets(body: dict[str, Any], debugger: str, request: Any) -> None:
+    """Exactly one target, and one this debugger and request can take."""
+    targets = [k for k in ("program", "module", "pid") if body.get(k) is not None]
+    if body.get("core") is not None and debugger == "debugpy":
+        raise LaunchSpecError("debugpy cannot open core files; they need a native debugger "
+                              "(gdb)", reason="unsupported")
+    if body.get("core") is not None and debugger != "gdb":
+        raise LaunchSpecError(f"{debugger} cannot open core files yet; use gdb",
+                              reason="unsupported")
+    if body.get("core") is not None and targets != ["program"]:
+        raise LaunchSpecError("'core' needs 'program', the executable that dumped it")
+    if len(targets) != 1:
+        raise LaunchSpecError(
+            "the launch spec needs exactly one target: 'program', 'module' or 'pid'"
+            + (f" (got {', '.join(targets)})" if targets else "")
+        )
+    if request == "attach" and targets != ["pid"]:
+        raise LaunchSpecError("an 'attach' request needs 'pid' (the process to attach to)")
+    if request == "launch" and targets == ["pid"]:
+        raise LaunchSpecError("'pid' needs \"request\": \"attach\"")
+    if targets == ["module"] and debugger != "debugpy":
+        raise LaunchSpecError(f"'module' is only for debugpy, not {debugger!r}")
+    if request == "attach" and debugger not in ("debugpy", "gdb"):
+        raise LaunchSpecError(f"attaching {debugger} to a running process is not supported yet",
+                              reason="unsupported")

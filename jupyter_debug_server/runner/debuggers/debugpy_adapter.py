@@ -290,8 +290,14 @@ async def _launch(self: DebugpyAdapter, message: Message) -> None:
     worker.spawn_task(self._watch_exit(), self._tasks)
     # pydevd's own output redirection stays off: we already have the pipes.
     args.update(isOutputRedirected=True, redirectOutput=False)
-    await self._race_exit(self._handshake(ours, "launch", args), "the debugger started")
-    self._start_request = message  # answered after configurationDone, as debugpy does
+    # Answered after configurationDone, as debugpy does. Set before the handshake: the
+    # client may send configurationDone as soon as pydevd's `initialized` reaches it.
+    self._start_request = message
+    try:
+        await self._race_exit(self._handshake(ours, "launch", args), "the debugger started")
+    except BaseException:
+        self._start_request = None
+        raise
 
 
 @request("attach")
@@ -306,7 +312,12 @@ async def _attach(self: DebugpyAdapter, message: Message) -> None:
         self.kind = None
         raise AdapterError(str(exc)) from None
     self.client.send_event("jupyterDebugServer.target", {"pid": pid, "startTime": None})
-    await asyncio.wait_for(self._handshake(sock, "attach", args), _HANDSHAKE_TIMEOUT)
+    self._start_request = message  # before `initialized` can reach the client
+    try:
+        await asyncio.wait_for(self._handshake(sock, "attach", args), _HANDSHAKE_TIMEOUT)
+    except BaseException:
+        self._start_request = None
+        raise
     assert self.pydevd is not None
     pydevd = self.pydevd
 
@@ -315,7 +326,6 @@ async def _attach(self: DebugpyAdapter, message: Message) -> None:
         self._send_terminated()
 
     worker.spawn_task(watch(), self._tasks)
-    self._start_request = message
 
 
 @request("configurationDone")

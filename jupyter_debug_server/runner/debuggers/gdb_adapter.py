@@ -11,7 +11,7 @@ waits for the program in the `launch` request, like any IDE adapter.
 from __future__ import annotations
 
 from . import worker
-from .gdb import breakpoints, execution, inspect, startup  # noqa: F401  (register handlers)
+from .gdb import breakpoints, execution, inspect, memory, startup  # noqa: F401  (handlers)
 from .gdb.adapter import GdbAdapter
 
 

@@ -19,6 +19,7 @@ from ..dispatch import AdapterError, answer
 from ..native_target import NativeLaunch
 from ..target import Target
 from .mi import MIConnection, MIError, MIRecord
+from .mi_values import exit_code
 from .registry import REQUESTS
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class GdbAdapter:
         self.stop_at_main = False  # stopOnEntry: a temporary breakpoint on main
         self.entry_pending = False
         self.threads_seen: list[dict[str, Any]] = []
+        self.core: str | None = None
         self.quiet = True  # until configurationDone: start-up stops are ours, not the client's
         self.breakpoints: dict[str, list[Any]] = {}  # source path → its BreakpointSpecs
         self.function_breakpoints: list[Any] = []
@@ -135,7 +137,13 @@ class GdbAdapter:
                 waiter.set_result(payload)
         reason = payload.get("reason", "")
         if reason.startswith("exited"):
-            return  # the exit code comes from the process itself, after its pipes drain
+            if self.kind == "attach":  # not our child: gdb is the one who sees the exit
+                code = exit_code(payload.get("exit-code")) or 0
+                if reason == "exited-signalled":
+                    code = -1
+                self.client.send_event("exited", {"exitCode": code})
+                self.send_terminated()
+            return  # a launched program's code comes from the process, after its pipes
         thread = _int(payload.get("thread-id"))
         self.stopped_thread = thread
         if self.quiet or waiters:

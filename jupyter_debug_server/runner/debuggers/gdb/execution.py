@@ -90,6 +90,8 @@ async def _log_and_continue(self: GdbAdapter, payload: dict[str, Any], template:
 
 async def _resume(self: GdbAdapter, message: Message, command: str) -> None:
     mi = self.require_stopped(f"run '{message['command']}'")
+    if self.kind == "core":
+        raise AdapterError("a core file is a snapshot of a dead process: it cannot run or step")
     args = message.get("arguments") or {}
     thread = args.get("threadId", self.stopped_thread)
     try:

@@ -83,6 +83,16 @@ async def launch(self: GdbAdapter, message: Message) -> None:
     if self.kind is not None:
         raise AdapterError(f"this session has already been started with '{self.kind}'")
     args = dict(message.get("arguments") or {})
+    core = args.get("coreFile")
+    if core:
+        program = args.get("program") or self.options.binary
+        if not isinstance(program, str) or not isinstance(core, str):
+            raise AdapterError("a core file needs 'program', the executable that dumped it")
+        self.kind = "core"
+        await _open_core(self, await _start_gdb(self), program, core)
+        self.client.send_response(message)
+        self.client.send_event("initialized")
+        return
     argv, cwd, env = _launch_plan(self, args)
     self.kind = "launch"
     self.stop_at_main = bool(args.get("stopOnEntry") or args.get("stopAtBeginningOfMainSubprogram"))
@@ -125,6 +135,71 @@ async def _attach_and_exec(self: GdbAdapter, mi: MIConnection) -> None:
                            + (f"; its error output was:\n{tail}" if tail else ""))
 
 
+@request("attach")
+async def attach(self: GdbAdapter, message: Message) -> None:
+    if self.init_args is None:
+        raise AdapterError("send 'initialize' before 'attach'")
+    if self.kind is not None:
+        raise AdapterError(f"this session has already been started with '{self.kind}'")
+    args = dict(message.get("arguments") or {})
+    pid = args.get("processId", args.get("pid"))
+    if isinstance(pid, str) and pid.isdigit():
+        pid = int(pid)
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        raise AdapterError(f"'processId' must be a positive integer, not {pid!r}")
+    if not _process_exists(pid):
+        raise AdapterError(f"no process with pid {pid}")
+    self.kind = "attach"
+    mi = await _start_gdb(self)
+    program = args.get("program")
+    if isinstance(program, str) and program:
+        await mi.command(f"-file-exec-and-symbols {mi.quote(program)}")
+    attached = self.expect_stop()
+    try:
+        await mi.command(f"-target-attach {pid}")
+    except MIError as exc:
+        raise AdapterError(_explain_attach(pid, exc.message)) from None
+    await asyncio.wait_for(attached, _START_TIMEOUT)
+    self.client.send_event("jupyterDebugServer.target", {"pid": pid, "startTime": None})
+    self.client.send_response(message)
+    self.client.send_event("initialized")
+
+
+def _absolute(path: str) -> str:
+    return os.path.abspath(path)  # no I/O: string work on the current directory
+
+
+def _process_exists(pid: int) -> bool:
+    # A procfs stat: microseconds, and this is the worker's loop, not the server's.
+    return os.path.exists(f"/proc/{pid}")
+
+
+def _explain_attach(pid: int, why: str) -> str:
+    if "ptrace" in why.lower() or "not permitted" in why.lower():
+        return (f"gdb could not attach to process {pid}: {why}. The kernel refused ptrace: "
+                "/proc/sys/kernel/yama/ptrace_scope must be 0 to attach to a process that is "
+                "not a child of gdb, or the server needs CAP_SYS_PTRACE")
+    return f"gdb could not attach to process {pid}: {why}"
+
+
+async def _open_core(self: GdbAdapter, mi: MIConnection, program: str, core: str) -> None:
+    try:
+        await mi.command(f"-file-exec-and-symbols {mi.quote(program)}")
+        if "\n" in core:
+            raise AdapterError("the core file path must not contain a newline")
+        # `target core` takes the rest of the line as the file name, unquoted.
+        await mi.command(f"-target-select core {_absolute(core)}")
+    except MIError as exc:
+        raise AdapterError(f"gdb cannot open core file {core!r} of {program!r}: "
+                           f"{exc.message}") from None
+    self.core = core
+    self.stopped_thread = 1
+    threads = await mi.command("-thread-info")
+    current = threads.get("current-thread-id")
+    if current is not None:
+        self.stopped_thread = int(current)
+
+
 @request("configurationDone")
 async def configuration_done(self: GdbAdapter, message: Message) -> None:
     mi = self.require_mi()
@@ -136,6 +211,13 @@ async def configuration_done(self: GdbAdapter, message: Message) -> None:
             self.entry_pending = True
     self.quiet = False
     self.client.send_response(message)
+    if self.kind == "core":
+        # Nothing runs in a core file: show where it died, as a stop.
+        self.client.send_event("stopped", {"reason": "exception", "threadId": self.stopped_thread,
+                                           "allThreadsStopped": True,
+                                           "description": "core file",
+                                           "text": f"post-mortem: {self.core}"})
+        return
     await mi.command("-exec-continue")
 
 
@@ -171,8 +253,10 @@ async def disconnect(self: GdbAdapter, message: Message) -> None:
         await self.kill_target()
         await asyncio.wait_for(asyncio.shield(self.finished), _START_TIMEOUT)
     elif self.mi is not None and not self.mi.exited.done():
-        with contextlib.suppress(MIError, ConnectionError):
-            await self.mi.command("-target-detach")
+        if self.kind == "attach":
+            with contextlib.suppress(MIError, ConnectionError):
+                await self.mi.command("-target-detach")  # the process runs on, undebugged
+        await self.mi.close()
         self.send_terminated()
     self.client.send_response(message)
     self.send_terminated()

@@ -1,0 +1,546 @@
+#!/usr/bin/env python
+"""Benchmark: gdb ``next`` -> stop latency, our adapter against a raw asynchronous MI client.
+
+Modes (see bench/README.md):
+
+- ``mi``      a raw asynchronous GDB/MI client: gdb in MI3 mode, driven through
+              ``jupyter_debug_server.runner.debuggers.gdb.mi.MIConnection`` on an asyncio
+              loop; timed from writing ``-exec-next`` to the ``*stopped`` record;
+- ``adapter`` our gdb worker (``jupyter_debug_server.runner.debuggers.gdb_adapter``) over an
+              inherited socketpair (``--channel-fd``), exactly as the server uses it;
+              timed from DAP ``next`` sent to the ``stopped`` event read;
+- ``rest``    our REST ``step`` route with ``"debugger": "gdb"`` through a real
+              ``jupyter server`` subprocess (informational).
+
+The target is ``bench/targets/loop.c``, built with ``gcc -g -O0`` into a temp dir. All
+sessions are started first and stay stopped at the breakpoint; then the modes take turns
+in rounds whose order rotates, samples are pooled per mode, and the report gives the
+ratio DESIGN.md section 6 states the gdb target in: adapter <= 2.5x raw MI.
+
+Usage: ``python bench/gdb_step_latency.py [--steps 600] [--rounds 12] [--modes ...]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import http.client
+import importlib
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dapclient import DapClient, DapError
+from step_latency import (
+    REPO_ROOT,
+    Context,
+    Mode,
+    NoDelayHTTPConnection,
+    RestMode,
+    Skip,
+    WorkerMode,
+    base_env,
+    kill_if_target,
+    run_rounds,
+    start_modes,
+    summarize,
+)
+
+BENCH_DIR = Path(__file__).resolve().parent
+TARGET_SOURCE = BENCH_DIR / "targets" / "loop.c"
+BREAK_MARKER = "/* BENCH-BREAK */"
+ADAPTER_MODULE = "jupyter_debug_server.runner.debuggers.gdb_adapter"
+MI_MODULE = "jupyter_debug_server.runner.debuggers.gdb.mi"
+ALL_MODES = ("mi", "adapter", "rest")
+BASELINE = "mi"
+
+# (numerator, denominator, target ratio or None for "informational")
+RATIOS: tuple[tuple[str, str, float | None], ...] = (
+    ("adapter", "mi", 2.50),
+    ("rest", "mi", None),
+    ("rest", "adapter", None),
+)
+
+
+@dataclass
+class GdbContext(Context):
+    """``target`` is the C source (breakpoints go there); ``program`` is the executable."""
+
+    program: Path
+    gdb: str
+
+
+def kill_leftovers(ctx: GdbContext) -> list[int]:
+    """SIGKILL every process that still runs our program (checked via /proc); their pids."""
+    needle = str(ctx.program).encode() + b"\0"
+    killed = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if cmdline.startswith(needle):
+            with contextlib.suppress(OSError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
+    return killed
+
+
+# --------------------------------------------------------------------------------------
+# modes
+
+
+class MiMode(Mode):
+    """A raw asynchronous MI client: one gdb, ``-exec-next``, wait for ``*stopped``.
+
+    ``MIConnection`` is the asyncio MI transport our adapter uses too (reader task on
+    gdb's stdout, one parse per line, results matched by token), so this is the round
+    trip the adapter builds on, with no DAP and no extra process in between. The loop runs
+    only while this mode works; between its steps gdb's output waits in the pipe.
+    """
+
+    def __init__(self, ctx: GdbContext) -> None:
+        super().__init__(ctx)
+        self.gctx = ctx
+        self.name = "mi"
+        self.description = "raw async GDB/MI (MIConnection): -exec-next -> *stopped"
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.conn: Any = None
+        self.target_pid: int | None = None
+        self._stop: asyncio.Future[tuple[float, dict[str, Any]]] | None = None
+
+    def _on_record(self, record: Any) -> None:
+        if record.kind == "exec" and record.name == "stopped":
+            stamp = time.perf_counter()  # the moment the *stopped record is ours
+            waiter, self._stop = self._stop, None
+            if waiter is not None and not waiter.done():
+                waiter.set_result((stamp, record.payload or {}))
+        elif record.kind == "notify" and record.name == "thread-group-started":
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                self.target_pid = int(record.payload["pid"])
+
+    def _run(self, coro: Coroutine[Any, Any, Any], timeout: float, what: str) -> Any:
+        assert self.loop is not None
+        try:
+            return self.loop.run_until_complete(asyncio.wait_for(coro, timeout))
+        except TimeoutError:
+            raise DapError(f"mi: timed out after {timeout:g} s waiting for {what}") from None
+
+    def _expect_stop(self) -> asyncio.Future[tuple[float, dict[str, Any]]]:
+        assert self.loop is not None
+        self._stop = self.loop.create_future()
+        return self._stop
+
+    def start(self) -> None:
+        try:
+            mi = importlib.import_module(MI_MODULE)
+        except ImportError as exc:
+            raise Skip(f"cannot import {MI_MODULE}: {exc}") from exc
+        self.loop = asyncio.new_event_loop()
+        # asyncio's debug mode (python -X dev, PYTHONASYNCIODEBUG) slows every callback
+        # several-fold; it would make this baseline, and only it, slower.
+        self.loop.set_debug(False)
+        try:
+            self._run(self._start(mi), self.ctx.setup_timeout, "the breakpoint stop")
+        except (mi.MIError, OSError) as exc:
+            raise Skip(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _start(self, mi: Any) -> None:
+        ctx = self.gctx
+        self.conn = await mi.MIConnection.start(
+            ctx.gdb, on_record=self._on_record, cwd=str(ctx.workdir)
+        )
+        conn = self.conn
+        # gdb's default (ASLR off via personality()) fails in many containers with a
+        # warning; the adapter attaches to an already running process, so it has ASLR on.
+        await conn.command("-gdb-set disable-randomization off")
+        await conn.command(f"-file-exec-and-symbols {mi.quote(str(ctx.program))}")
+        await conn.command(f"-break-insert {mi.quote(f'{ctx.target}:{ctx.break_line}')}")
+        stopped = self._expect_stop()
+        await conn.command("-exec-run")
+        _, payload = await stopped
+        line = _int(payload.get("frame", {}).get("line"))
+        if payload.get("reason") != "breakpoint-hit" or line != ctx.break_line:
+            raise DapError(
+                f"mi: first stop is not the breakpoint at line {ctx.break_line}: {payload}"
+            )
+
+    def step(self) -> float:
+        elapsed, payload = self._run(self._step(), self.ctx.step_timeout, "*stopped")
+        # Once per turn of the loop the next line is the breakpoint's: gdb then reports
+        # the breakpoint instead of the end of the step.
+        if payload.get("reason") not in ("end-stepping-range", "breakpoint-hit"):
+            raise DapError(f"mi: -exec-next stopped with {payload.get('reason')!r}: {payload}")
+        return float(elapsed)
+
+    async def _step(self) -> tuple[float, dict[str, Any]]:
+        stopped = self._expect_stop()
+        started = time.perf_counter()
+        try:
+            await self.conn.command("-exec-next")
+        except Exception as exc:  # MIError, GdbExited: turn into the benchmark's error
+            raise DapError(f"mi: -exec-next failed: {exc}") from exc
+        stamp, payload = await stopped
+        return stamp - started, payload
+
+    def close(self) -> None:
+        loop, self.loop = self.loop, None
+        if loop is None:
+            return
+        try:
+            if self.conn is not None:
+                # close() asks gdb to exit, then SIGTERM/SIGKILLs its process group, which
+                # holds the debuggee (gdb ran it without a terminal of its own).
+                with contextlib.suppress(Exception):
+                    loop.run_until_complete(asyncio.wait_for(self.conn.close(timeout=5), 30))
+                self.conn = None
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+        kill_if_target(self.target_pid, self.gctx.program)
+
+
+class AdapterMode(WorkerMode):
+    """Our gdb worker over an inherited AF_UNIX socketpair, like the server drives it."""
+
+    def __init__(self, ctx: GdbContext) -> None:
+        super().__init__(ctx)
+        self.gctx = ctx
+        self.name = "adapter"
+        self.description = f"our gdb worker ({ADAPTER_MODULE} --channel-fd)"
+        self.log_path = ctx.workdir / "adapter.log"
+
+    def spawn(self) -> DapClient:
+        env = base_env([REPO_ROOT])
+        probe = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import importlib.util, sys; "
+                f"sys.exit(0 if importlib.util.find_spec({ADAPTER_MODULE!r}) else 3)",
+            ],
+            env=env,
+            cwd=self.ctx.workdir,
+            capture_output=True,
+            text=True,
+            timeout=self.ctx.setup_timeout,
+            check=False,
+        )
+        if probe.returncode != 0:
+            detail = (probe.stderr.strip().splitlines() or ["module not found"])[-1]
+            raise Skip(f"cannot import {ADAPTER_MODULE}: {detail}")
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock = ours
+        try:
+            log = self.open_log()
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    ADAPTER_MODULE,
+                    "--channel-fd",
+                    str(theirs.fileno()),
+                    "--gdb",
+                    self.gctx.gdb,
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=env,
+                cwd=self.ctx.workdir,
+                pass_fds=(theirs.fileno(),),
+                start_new_session=True,
+            )
+        finally:
+            theirs.close()
+        return DapClient(ours.fileno(), ours.fileno(), self.name)
+
+    def launch_arguments(self) -> dict[str, Any]:
+        return {
+            "program": str(self.gctx.program),
+            "args": [],
+            "cwd": str(self.ctx.workdir),
+            "stopOnEntry": False,
+        }
+
+    def start(self) -> None:
+        super().start()
+        assert self.client is not None
+        for message in self.client.backlog:
+            if message.get("event") == "jupyterDebugServer.target":
+                self.target_pid = _int(message.get("body", {}).get("pid"))
+
+    def close(self) -> None:
+        super().close()
+        kill_if_target(self.target_pid, self.gctx.program)
+
+
+class GdbRestMode(RestMode):
+    """Our REST ``step`` route with ``"debugger": "gdb"`` through a real jupyter server."""
+
+    def __init__(self, ctx: GdbContext) -> None:
+        super().__init__(ctx)
+        self.gctx = ctx
+        self.description = "our REST step route via jupyter server, debugger gdb"
+
+    def start(self) -> None:
+        # RestMode.start with a gdb launch spec: the program is the executable, the
+        # breakpoint is in the C source.
+        port = self._start_server()
+        self.conn = NoDelayHTTPConnection("127.0.0.1", port, timeout=self.ctx.setup_timeout)
+        self._first_contact()
+        spec = {
+            "debugger": "gdb",
+            "program": str(self.gctx.program),
+            "cwd": str(self.ctx.workdir),
+            "breakpoints": [{"path": str(self.ctx.target), "line": self.ctx.break_line}],
+        }
+        try:
+            status, data = self._request("POST", "/api/debug/sessions", spec)
+        except (OSError, http.client.HTTPException) as exc:
+            raise Skip(f"POST /api/debug/sessions failed: {exc}") from exc
+        if status == 404:
+            raise Skip(
+                "POST /api/debug/sessions answered 404: the extension's routes are not there"
+            )
+        if status != 201 or not isinstance(data, dict) or "id" not in data:
+            raise Skip(f"POST /api/debug/sessions answered {status}: {data}\n{self._tail()}")
+        self.session_id = str(data["id"])
+        model = self._wait_stopped(data)
+        self.target_pid = model.get("pid")
+
+    def close(self) -> None:
+        super().close()  # ends the server and joins the thread reading its stderr
+        if self.proc is not None and self.proc.stderr is not None:
+            self.proc.stderr.close()
+        kill_if_target(self.target_pid, self.gctx.program)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def make_mode(name: str, ctx: GdbContext) -> Mode:
+    if name == "mi":
+        return MiMode(ctx)
+    if name == "adapter":
+        return AdapterMode(ctx)
+    if name == "rest":
+        return GdbRestMode(ctx)
+    raise ValueError(name)
+
+
+# --------------------------------------------------------------------------------------
+# running and reporting
+
+
+def first_line(argv: list[str]) -> str:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return (out.stdout.strip().splitlines() or ["unknown"])[0]
+
+
+def report(
+    modes: list[Mode], args: argparse.Namespace, per_round: int, versions: dict[str, str]
+) -> tuple[dict[str, Any], bool]:
+    result: dict[str, Any] = {
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        **versions,
+        "rounds": args.rounds,
+        "steps_per_round": per_round,
+        "steps_per_mode": args.rounds * per_round,
+        "warmup_steps": args.warmup,
+        "modes": {},
+        "ratios": {},
+    }
+    print()
+    print(
+        f"python {result['python']} ({result['python_implementation']}), {versions['gdb']}, "
+        f"{versions['gcc']}, {result['platform']}, {result['cpus']} CPUs"
+    )
+    print(
+        f"steps per mode: {result['steps_per_mode']} "
+        f"({args.rounds} interleaved rounds x {per_round}; {args.warmup} warm-up steps not counted)"
+    )
+    print()
+    header = (
+        f"{'mode':<8} {'n':>5} {'median ms':>10} {'p90 ms':>9} {'min ms':>8} {'setup s':>8}  status"
+    )
+    print(header)
+    print("-" * len(header))
+    medians: dict[str, float] = {}
+    for mode in modes:
+        entry: dict[str, Any] = {"description": mode.description, "status": mode.status}
+        if mode.setup_seconds is not None:
+            entry["setup_s"] = mode.setup_seconds
+        setup = f"{mode.setup_seconds:8.2f}" if mode.setup_seconds is not None else f"{'-':>8}"
+        status = mode.status.splitlines()[0]
+        if mode.samples:
+            stats = summarize(mode.samples)
+            entry.update(stats)
+            medians[mode.name] = stats["median_ms"]
+            print(
+                f"{mode.name:<8} {stats['n']:>5} {stats['median_ms']:>10.2f} "
+                f"{stats['p90_ms']:>9.2f} {stats['min_ms']:>8.2f} {setup}  {status}"
+            )
+        else:
+            print(f"{mode.name:<8} {0:>5} {'-':>10} {'-':>9} {'-':>8} {setup}  {status}")
+        result["modes"][mode.name] = entry
+    print()
+    all_met = True
+    requested = {mode.name for mode in modes}
+    for numerator, denominator, target in RATIOS:
+        if numerator not in medians or denominator not in medians:
+            if target is not None and {numerator, denominator} <= requested:
+                all_met = False  # the target could not be measured: --check fails
+                print(f"{numerator}/{denominator}: not measured (target <= {target:.2f}x)")
+            continue
+        ratio = medians[numerator] / medians[denominator]
+        delta = medians[numerator] - medians[denominator]
+        met = None if target is None else ratio <= target
+        if met is False:
+            all_met = False
+        verdict = (
+            "informational"
+            if target is None
+            else f"target <= {target:.2f}x: {'met' if met else 'MISSED'}"
+        )
+        print(f"{numerator}/{denominator} = {ratio:.2f}x ({verdict})  [{delta:+.2f} ms]")
+        result["ratios"][f"{numerator}/{denominator}"] = {
+            "ratio": ratio,
+            "delta_ms": delta,
+            "target": target,
+            "met": met,
+        }
+    return result, all_met
+
+
+def find_break_line(path: Path) -> int:
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if BREAK_MARKER in line:
+            return number
+    raise SystemExit(f"{path} has no line marked {BREAK_MARKER}")
+
+
+def build_target(workdir: Path, timeout: float) -> tuple[Path, Path]:
+    """Copy loop.c into ``workdir`` and build it with ``gcc -g -O0``; (source, program)."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        raise SystemExit("gcc is not installed; it is needed to build bench/targets/loop.c")
+    source = workdir / TARGET_SOURCE.name
+    program = workdir / TARGET_SOURCE.stem
+    shutil.copyfile(TARGET_SOURCE, source)
+    built = subprocess.run(
+        [gcc, "-g", "-O0", "-o", str(program), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if built.returncode != 0:
+        raise SystemExit(f"gcc failed to build {source}:\n{built.stderr}")
+    return source, program
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--steps", type=int, default=600, help="timed steps per mode (min)")
+    parser.add_argument("--rounds", type=int, default=12, help="interleaved rounds")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed steps per mode first")
+    parser.add_argument(
+        "--modes", default=",".join(ALL_MODES), help=f"comma-separated subset of {ALL_MODES}"
+    )
+    parser.add_argument("--gdb", default=shutil.which("gdb"), help="gdb executable (PATH)")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--setup-timeout", type=float, default=60.0, help="seconds")
+    parser.add_argument("--step-timeout", type=float, default=15.0, help="seconds")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if the mi baseline failed or the adapter/mi target was missed",
+    )
+    parser.add_argument("--keep-tmp", action="store_true", help="keep the work dir (logs)")
+    args = parser.parse_args(argv)
+    args.mode_list = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = [m for m in args.mode_list if m not in ALL_MODES]
+    if unknown or not args.mode_list:
+        parser.error(f"unknown mode(s) {unknown}; choose from {', '.join(ALL_MODES)}")
+    if args.steps < 1 or args.rounds < 1 or args.warmup < 0:
+        parser.error("--steps and --rounds must be >= 1, --warmup >= 0")
+    if not args.gdb:
+        parser.error("no gdb on PATH; install gdb or pass --gdb PATH")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.append(str(REPO_ROOT))  # the mi mode imports MIConnection in-process
+    per_round = math.ceil(args.steps / args.rounds)
+    versions = {
+        "gdb": first_line([args.gdb, "--version"]),
+        "gcc": first_line(["gcc", "--version"]),
+    }
+    workdir = Path(tempfile.mkdtemp(prefix="jds-gdb-bench-")).resolve()
+    ctx: GdbContext | None = None
+    modes: list[Mode] = []
+    try:
+        source, program = build_target(workdir, args.setup_timeout)
+        ctx = GdbContext(
+            workdir=workdir,
+            target=source,
+            break_line=find_break_line(source),
+            setup_timeout=args.setup_timeout,
+            step_timeout=args.step_timeout,
+            program=program,
+            gdb=args.gdb,
+        )
+        modes = [make_mode(name, ctx) for name in args.mode_list]
+        start_modes(modes)
+        run_rounds(modes, args.rounds, per_round, args.warmup)
+    finally:
+        for mode in modes:
+            mode.active = False
+            mode.close()
+        if ctx is not None:
+            leftovers = kill_leftovers(ctx)
+            if leftovers:
+                print(f"warning: killed target processes left behind: {leftovers}")
+        if args.keep_tmp:
+            print(f"work dir kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    result, all_met = report(modes, args, per_round, versions)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+    baseline_ok = all(m.samples for m in modes if m.name == BASELINE)
+    return 1 if args.check and not (all_met and baseline_ok) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
