@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from .support.native import SOURCES, NativeSession, compile_targets, marker_line
+from .support.dap_client import start_worker
+from .support.native import GDB_WORKER, SOURCES, NativeSession, compile_targets, marker_line
 
 pytestmark = pytest.mark.timeout(120)
 POINTS = SOURCES / "points.c"
@@ -268,9 +269,6 @@ async def _start_waiter(program: Path) -> asyncio.subprocess.Process:
 
 def test_attach_to_a_running_process_then_detach(built: dict[str, Path]) -> None:
     async def scenario() -> None:
-        from .support.dap_client import start_worker
-        from .support.native import GDB_WORKER
-
         source = built["waiter"].parent / "waiter.c"
         proc = await _start_waiter(built["waiter"])
         try:
@@ -300,9 +298,6 @@ def test_attach_to_a_running_process_then_detach(built: dict[str, Path]) -> None
 def test_core_file_made_with_gcore(built: dict[str, Path], tmp_path: Path) -> None:
     async def scenario() -> None:
         import shutil
-
-        from .support.dap_client import start_worker
-        from .support.native import GDB_WORKER
 
         gcore = shutil.which("gcore")
         assert gcore, "gcore comes with gdb; install gdb"
@@ -363,5 +358,99 @@ def test_disassemble_and_read_memory(built: dict[str, Path]) -> None:
                                                        "count": 4})
         assert base64.b64decode(memory["data"]) == (0).to_bytes(4, "little")
         await s.close()
+
+    run(scenario)
+
+
+def test_pending_breakpoint_in_a_library_loaded_later(built: dict[str, Path]) -> None:
+    async def scenario() -> None:
+        plugin_source = built["libplugin"].parent / "libplugin.c"
+        line = marker_line(plugin_source, "PLUGIN-BODY")
+        client, worker = await start_worker(GDB_WORKER)
+        s = NativeSession(client, worker)
+        await client.request("initialize", {})
+        launch = client.send("launch", {"program": str(built["plugin_host"]),
+                                        "args": [str(built["libplugin"])]})
+        await client.wait_event("initialized")
+        body = await client.request("setBreakpoints", {"source": {"path": str(plugin_source)},
+                                                       "breakpoints": [{"line": line}]})
+        pending = body["breakpoints"][0]
+        assert pending["verified"] is False and "pending" in pending["message"]
+        await client.request("configurationDone")
+        assert (await launch)["success"]
+        event = await client.wait_event(
+            "breakpoint", lambda e: e["body"]["breakpoint"]["verified"])
+        assert event["body"]["breakpoint"]["id"] == pending["id"]
+        assert event["body"]["breakpoint"]["line"] == line
+        stop = await s.stopped()
+        assert stop["reason"] == "breakpoint"
+        assert (await s.frames(stop["threadId"]))[0]["name"] == "plugin_compute"
+        await client.request("setBreakpoints", {"source": {"path": str(plugin_source)},
+                                                "breakpoints": []})
+        await client.request("continue", {"threadId": stop["threadId"]})
+        assert (await client.wait_event("exited"))["body"]["exitCode"] == 0
+        assert client.output("stdout") == "plugin says 42\n"
+        await s.close()
+
+    run(scenario)
+
+
+def test_pause_step_in_out_instruction_step_and_terminate(built: dict[str, Path]) -> None:
+    async def scenario() -> None:
+        s = await NativeSession.launch(built["waiter"])
+        await s.client.wait_event("output", lambda e: e["body"].get("output") == "ready\n")
+        mark = len(s.client.events)
+        await s.client.request("pause", {"threadId": 1})
+        stop = await s.stopped(after=mark)
+        assert stop["reason"] == "pause"
+        thread = stop["threadId"]
+        # Climb out of libc's sleep into main, then into tick() and back.
+        for _ in range(6):
+            if (await s.frames(thread))[0]["name"] == "main":
+                break
+            await s.resume("stepOut", thread)
+        assert (await s.frames(thread))[0]["name"] == "main"
+        while (await s.frames(thread))[0]["name"] == "main":
+            await s.resume("stepIn", thread)
+        frames = await s.frames(thread)
+        assert frames[0]["name"] == "tick"
+        before = frames[0]["instructionPointerReference"]
+        stop = await s.resume("next", thread, granularity="instruction")
+        assert stop["reason"] == "step"
+        assert (await s.frames(thread))[0]["instructionPointerReference"] != before
+        await s.resume("stepOut", thread)
+        assert (await s.frames(thread))[0]["name"] == "main"
+        await s.client.request("terminate", {})
+        exited = await s.client.wait_event("exited")
+        assert exited["body"]["exitCode"] in (-15, 143)  # SIGTERM reached the program
+        await s.close()
+
+    run(scenario)
+
+
+def test_standalone_stdio_adapter_with_binary_and_args_from_its_command_line(
+        built: dict[str, Path]) -> None:
+    async def scenario() -> None:
+        import sys
+
+        from jupyter_debug_server.dap import DapChannel
+
+        from .support.dap_client import DapTestClient
+
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", GDB_WORKER, "--session", "456", "--binary",
+            str(built["points"]), "--", "first arg", "$HOME",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        assert proc.stdin is not None and proc.stdout is not None
+        client = DapTestClient(DapChannel(proc.stdout, proc.stdin, name="ide"))
+        await client.request("initialize", {"adapterID": "gdb"})
+        await client.request("launch", {})
+        await client.wait_event("initialized")
+        await client.request("configurationDone")
+        exited = await client.wait_event("exited")
+        assert exited["body"]["exitCode"] == 123
+        assert client.output("stdout").startswith("arg[1]=first arg\narg[2]=$HOME\n")
+        proc.stdin.close()
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
 
     run(scenario)

@@ -131,3 +131,78 @@ async def test_gdb_attach_and_core_file_through_rest(api: Any, manager: Any,
     assert status == 422 and "cannot run or step" in error["message"]
     status, model = await api("DELETE", f"sessions/{model['id']}")
     assert status == 200 and model["state"] == "terminated"
+
+
+async def _stopped(manager: Any, sid: str) -> dict[str, Any]:
+    session = manager.get(sid)
+    assert await session.wait_for(lambda: session.state == "stopped", 30), (
+        session.state, session.error)
+    return dict(session.stopped)
+
+
+async def test_gdb_scenarios_through_rest(api: Any, manager: Any,
+                                          native: dict[str, Path]) -> None:
+    points = native["points"].parent / "points.c"
+    # Conditional + log breakpoints and a function breakpoint, from the launch spec.
+    status, model = await api("POST", "sessions", {
+        "debugger": "gdb", "program": "native/points",
+        "breakpoints": [
+            {"path": "native/points.c", "line": marker_line(points, "SQUARE-BODY"),
+             "condition": "n == 4"},
+            {"path": "native/points.c", "line": marker_line(points, "LOOP-BODY"),
+             "log_message": "i={i}"}],
+        "function_breakpoints": ["recurse"]})
+    sid = model["id"]
+    stop = await _stopped(manager, sid)
+    assert stop["name"] == "square"
+    status, n = await api("POST", f"sessions/{sid}/evaluate",
+                          {"expression": "n", "context": "watch"})
+    assert n["result"] == "4"
+    # setVariable through raw DAP, on the stopped frame's locals.
+    status, scopes = await api("POST", f"sessions/{sid}/dap", {
+        "command": "scopes", "arguments": {"frameId": stop["frame_id"]}})
+    status, changed = await api("POST", f"sessions/{sid}/dap", {
+        "command": "setVariable", "arguments": {
+            "variablesReference": scopes["scopes"][1]["variablesReference"],
+            "name": "n", "value": "5"}})
+    assert status == 200 and changed["value"] == "5"
+    status, model = await api("POST", f"sessions/{sid}/continue", {})
+    assert model["stopped"]["name"] == "recurse"  # the function breakpoint
+    status, out = await api("GET", f"sessions/{sid}/output")
+    console = "".join(i["output"] for i in out["items"] if i["category"] == "console")
+    assert "i=0\n" in console and "i=4\n" in console
+    # Deep stack paged through the stack route.
+    status, _ = await api("PUT", f"sessions/{sid}/breakpoints", {
+        "path": "native/points.c", "breakpoints": [
+            {"line": marker_line(points, "RECURSE-BODY"), "condition": "n == 0"}]})
+    await api("POST", f"sessions/{sid}/dap", {"command": "setFunctionBreakpoints",
+                                               "arguments": {"breakpoints": []}})
+    status, model = await api("POST", f"sessions/{sid}/continue", {})
+    status, page = await api("GET", f"sessions/{sid}/stack", start=38, levels=10)
+    assert page["total"] == 42 and [f["name"] for f in page["frames"]] == [
+        "recurse", "recurse", "recurse", "main"]
+    await api("DELETE", f"sessions/{sid}")
+
+    # A segfault stops with the signal named.
+    status, model = await api("POST", "sessions", {"debugger": "gdb", "program": "native/crash"})
+    stop = await _stopped(manager, model["id"])
+    assert stop["reason"] == "exception" and stop["description"].startswith("SIGSEGV")
+    await api("DELETE", f"sessions/{model['id']}")
+
+    # Two threads, and a C++ exception breakpoint set through raw DAP.
+    threads_src = native["threads"].parent / "threads.c"
+    status, model = await api("POST", "sessions", {
+        "debugger": "gdb", "program": "native/threads", "breakpoints": [
+            {"path": "native/threads.c", "line": marker_line(threads_src, "THREAD-BODY")}]})
+    await _stopped(manager, model["id"])
+    status, threads = await api("POST", f"sessions/{model['id']}/dap", {"command": "threads"})
+    assert len(threads["threads"]) >= 2
+    await api("DELETE", f"sessions/{model['id']}")
+    status, model = await api("POST", "sessions", {"debugger": "gdb", "program": "native/throw",
+                                                   "stop_on_entry": True})
+    assert model["state"] == "stopped"
+    await api("POST", f"sessions/{model['id']}/dap", {
+        "command": "setExceptionBreakpoints", "arguments": {"filters": ["throw"]}})
+    status, model = await api("POST", f"sessions/{model['id']}/continue", {})
+    assert model["stopped"]["reason"] == "exception"
+    await api("DELETE", f"sessions/{model['id']}")

@@ -25,10 +25,15 @@ def compile_targets(dest: Path) -> dict[str, Path]:
     for source in sorted(SOURCES.iterdir()):
         compiler = "g++" if source.suffix == ".cpp" else "gcc"
         if shutil.which(compiler) is None:
-            pytest.skip(f"{compiler} is not installed; scripts/setup.sh installs it")
-        out = dest / source.stem
+            pytest.fail(f"{compiler} is not installed; run bash scripts/setup.sh test")
         shutil.copy(source, dest / source.name)
-        subprocess.run([compiler, "-g", "-O0", "-pthread", "-o", str(out),
+        if source.stem.startswith("lib"):  # a shared library, loaded later with dlopen
+            out = dest / f"{source.stem}.so"
+            flags = ["-shared", "-fPIC"]
+        else:
+            out = dest / source.stem
+            flags = ["-pthread"]
+        subprocess.run([compiler, "-g", "-O0", *flags, "-o", str(out),
                         str(dest / source.name)], check=True, capture_output=True)
         built[source.stem] = out
     return built

@@ -83,15 +83,8 @@ async def launch(self: GdbAdapter, message: Message) -> None:
     if self.kind is not None:
         raise AdapterError(f"this session has already been started with '{self.kind}'")
     args = dict(message.get("arguments") or {})
-    core = args.get("coreFile")
-    if core:
-        program = args.get("program") or self.options.binary
-        if not isinstance(program, str) or not isinstance(core, str):
-            raise AdapterError("a core file needs 'program', the executable that dumped it")
-        self.kind = "core"
-        await _open_core(self, await _start_gdb(self), program, core)
-        self.client.send_response(message)
-        self.client.send_event("initialized")
+    if args.get("coreFile"):
+        await _start_core(self, message, args)
         return
     argv, cwd, env = _launch_plan(self, args)
     self.kind = "launch"
@@ -142,6 +135,9 @@ async def attach(self: GdbAdapter, message: Message) -> None:
     if self.kind is not None:
         raise AdapterError(f"this session has already been started with '{self.kind}'")
     args = dict(message.get("arguments") or {})
+    if args.get("coreFile"):
+        await _start_core(self, message, args)
+        return
     pid = args.get("processId", args.get("pid"))
     if isinstance(pid, str) and pid.isdigit():
         pid = int(pid)
@@ -180,6 +176,18 @@ def _explain_attach(pid: int, why: str) -> str:
                 "/proc/sys/kernel/yama/ptrace_scope must be 0 to attach to a process that is "
                 "not a child of gdb, or the server needs CAP_SYS_PTRACE")
     return f"gdb could not attach to process {pid}: {why}"
+
+
+async def _start_core(self: GdbAdapter, message: Message, args: Message) -> None:
+    """A core file, from `launch` or `attach` (clients use either)."""
+    program = args.get("program") or self.options.binary
+    core = args.get("coreFile")
+    if not isinstance(program, str) or not program or not isinstance(core, str):
+        raise AdapterError("a core file needs 'program', the executable that dumped it")
+    self.kind = "core"
+    await _open_core(self, await _start_gdb(self), program, core)
+    self.client.send_response(message)
+    self.client.send_event("initialized")
 
 
 async def _open_core(self: GdbAdapter, mi: MIConnection, program: str, core: str) -> None:
