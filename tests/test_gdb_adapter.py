@@ -42,6 +42,8 @@ def test_line_breakpoint_stack_variables_step_and_exit_code(built: dict[str, Pat
         assert '"origin"' in p["label"]["value"]
         detail = await s.children(p["detail"]["variablesReference"])
         assert (detail["depth"]["value"], detail["ratio"]["value"]) == ("2", "0.5")
+        union = await s.children(local["u"]["variablesReference"])
+        assert union["i"]["value"] == "7" and union["bytes"]["indexedVariables"] == 4
         pointer = await s.children(local["pp"]["variablesReference"])
         assert pointer["x"]["value"] == "3"  # gdb shows a struct pointer's members
         assert local["numbers"]["indexedVariables"] == 300

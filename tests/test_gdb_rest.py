@@ -183,6 +183,17 @@ async def test_gdb_scenarios_through_rest(api: Any, manager: Any,
         "recurse", "recurse", "recurse", "main"]
     await api("DELETE", f"sessions/{sid}")
 
+    # A hit count from the launch spec: the third call of square() is square(4).
+    status, model = await api("POST", "sessions", {
+        "debugger": "gdb", "program": "native/points", "breakpoints": [
+            {"path": "native/points.c", "line": marker_line(points, "SQUARE-BODY"),
+             "hit_condition": "3"}]})
+    await _stopped(manager, model["id"])
+    status, n = await api("POST", f"sessions/{model['id']}/evaluate",
+                          {"expression": "n", "context": "watch"})
+    assert n["result"] == "4"
+    await api("DELETE", f"sessions/{model['id']}")
+
     # A segfault stops with the signal named.
     status, model = await api("POST", "sessions", {"debugger": "gdb", "program": "native/crash"})
     stop = await _stopped(manager, model["id"])

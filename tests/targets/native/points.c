@@ -3,6 +3,7 @@
 
 struct inner { int depth; double ratio; };
 struct point { int x; int y; const char *label; struct inner detail; };
+union number { int i; unsigned char bytes[4]; };
 
 int depth_reached = 0;
 
@@ -22,6 +23,7 @@ static int recurse(int n) {
 int main(int argc, char **argv) {
     struct point p = {3, 4, "origin", {2, 0.5}};
     struct point *pp = &p;
+    union number u = {.i = 7};
     int numbers[300];
     for (int i = 0; i < 300; i++) {
         numbers[i] = i * 2;
