@@ -76,15 +76,23 @@ async def _start_gdb(self: GdbAdapter) -> MIConnection:
     return mi
 
 
-@request("launch")
-async def launch(self: GdbAdapter, message: Message) -> None:
+async def _begin(self: GdbAdapter, message: Message) -> Message | None:
+    """Checks common to launch and attach; None if a core file was opened instead."""
     if self.init_args is None:
-        raise AdapterError("send 'initialize' before 'launch'")
+        raise AdapterError(f"send 'initialize' before '{message['command']}'")
     if self.kind is not None:
         raise AdapterError(f"this session has already been started with '{self.kind}'")
     args = dict(message.get("arguments") or {})
     if args.get("coreFile"):
         await _start_core(self, message, args)
+        return None
+    return args
+
+
+@request("launch")
+async def launch(self: GdbAdapter, message: Message) -> None:
+    args = await _begin(self, message)
+    if args is None:
         return
     argv, cwd, env = _launch_plan(self, args)
     self.kind = "launch"
@@ -130,13 +138,8 @@ async def _attach_and_exec(self: GdbAdapter, mi: MIConnection) -> None:
 
 @request("attach")
 async def attach(self: GdbAdapter, message: Message) -> None:
-    if self.init_args is None:
-        raise AdapterError("send 'initialize' before 'attach'")
-    if self.kind is not None:
-        raise AdapterError(f"this session has already been started with '{self.kind}'")
-    args = dict(message.get("arguments") or {})
-    if args.get("coreFile"):
-        await _start_core(self, message, args)
+    args = await _begin(self, message)
+    if args is None:
         return
     pid = args.get("processId", args.get("pid"))
     if isinstance(pid, str) and pid.isdigit():
