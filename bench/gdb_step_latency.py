@@ -30,7 +30,6 @@ import importlib
 import json
 import math
 import os
-import platform
 import shutil
 import signal
 import socket
@@ -53,10 +52,11 @@ from step_latency import (
     Skip,
     WorkerMode,
     base_env,
+    find_break_line,
     kill_if_target,
+    report,
     run_rounds,
     start_modes,
-    summarize,
 )
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -360,91 +360,6 @@ def first_line(argv: list[str]) -> str:
     return (out.stdout.strip().splitlines() or ["unknown"])[0]
 
 
-def report(
-    modes: list[Mode], args: argparse.Namespace, per_round: int, versions: dict[str, str]
-) -> tuple[dict[str, Any], bool]:
-    result: dict[str, Any] = {
-        "python": platform.python_version(),
-        "python_implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        **versions,
-        "rounds": args.rounds,
-        "steps_per_round": per_round,
-        "steps_per_mode": args.rounds * per_round,
-        "warmup_steps": args.warmup,
-        "modes": {},
-        "ratios": {},
-    }
-    print()
-    print(
-        f"python {result['python']} ({result['python_implementation']}), {versions['gdb']}, "
-        f"{versions['gcc']}, {result['platform']}, {result['cpus']} CPUs"
-    )
-    print(
-        f"steps per mode: {result['steps_per_mode']} "
-        f"({args.rounds} interleaved rounds x {per_round}; {args.warmup} warm-up steps not counted)"
-    )
-    print()
-    header = (
-        f"{'mode':<8} {'n':>5} {'median ms':>10} {'p90 ms':>9} {'min ms':>8} {'setup s':>8}  status"
-    )
-    print(header)
-    print("-" * len(header))
-    medians: dict[str, float] = {}
-    for mode in modes:
-        entry: dict[str, Any] = {"description": mode.description, "status": mode.status}
-        if mode.setup_seconds is not None:
-            entry["setup_s"] = mode.setup_seconds
-        setup = f"{mode.setup_seconds:8.2f}" if mode.setup_seconds is not None else f"{'-':>8}"
-        status = mode.status.splitlines()[0]
-        if mode.samples:
-            stats = summarize(mode.samples)
-            entry.update(stats)
-            medians[mode.name] = stats["median_ms"]
-            print(
-                f"{mode.name:<8} {stats['n']:>5} {stats['median_ms']:>10.2f} "
-                f"{stats['p90_ms']:>9.2f} {stats['min_ms']:>8.2f} {setup}  {status}"
-            )
-        else:
-            print(f"{mode.name:<8} {0:>5} {'-':>10} {'-':>9} {'-':>8} {setup}  {status}")
-        result["modes"][mode.name] = entry
-    print()
-    all_met = True
-    requested = {mode.name for mode in modes}
-    for numerator, denominator, target in RATIOS:
-        if numerator not in medians or denominator not in medians:
-            if target is not None and {numerator, denominator} <= requested:
-                all_met = False  # the target could not be measured: --check fails
-                print(f"{numerator}/{denominator}: not measured (target <= {target:.2f}x)")
-            continue
-        ratio = medians[numerator] / medians[denominator]
-        delta = medians[numerator] - medians[denominator]
-        met = None if target is None else ratio <= target
-        if met is False:
-            all_met = False
-        verdict = (
-            "informational"
-            if target is None
-            else f"target <= {target:.2f}x: {'met' if met else 'MISSED'}"
-        )
-        print(f"{numerator}/{denominator} = {ratio:.2f}x ({verdict})  [{delta:+.2f} ms]")
-        result["ratios"][f"{numerator}/{denominator}"] = {
-            "ratio": ratio,
-            "delta_ms": delta,
-            "target": target,
-            "met": met,
-        }
-    return result, all_met
-
-
-def find_break_line(path: Path) -> int:
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if BREAK_MARKER in line:
-            return number
-    raise SystemExit(f"{path} has no line marked {BREAK_MARKER}")
-
-
 def build_target(workdir: Path, timeout: float) -> tuple[Path, Path]:
     """Copy loop.c into ``workdir`` and build it with ``gcc -g -O0``; (source, program)."""
     gcc = shutil.which("gcc")
@@ -512,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx = GdbContext(
             workdir=workdir,
             target=source,
-            break_line=find_break_line(source),
+            break_line=find_break_line(source, BREAK_MARKER),
             setup_timeout=args.setup_timeout,
             step_timeout=args.step_timeout,
             program=program,
@@ -533,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"work dir kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    result, all_met = report(modes, args, per_round, versions)
+    result, all_met = report(modes, args, per_round, versions, RATIOS)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

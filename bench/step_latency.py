@@ -40,6 +40,7 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -745,14 +746,19 @@ def run_rounds(modes: list[Mode], rounds: int, per_round: int, warmup: int) -> N
 
 
 def report(
-    modes: list[Mode], args: argparse.Namespace, per_round: int, debugpy_version: str
+    modes: list[Mode],
+    args: argparse.Namespace,
+    per_round: int,
+    versions: dict[str, str],
+    ratios: Sequence[tuple[str, str, float | None]] | None = None,
 ) -> tuple[dict[str, Any], bool]:
+    """Print the table and the ratios (default: this benchmark's RATIOS); return JSON."""
     result: dict[str, Any] = {
         "python": platform.python_version(),
         "python_implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
-        "debugpy": debugpy_version,
+        **versions,
         "rounds": args.rounds,
         "steps_per_round": per_round,
         "steps_per_mode": args.rounds * per_round,
@@ -763,7 +769,8 @@ def report(
     print()
     print(
         f"python {result['python']} ({result['python_implementation']}), "
-        f"debugpy {debugpy_version}, {result['platform']}, {result['cpus']} CPUs"
+        + "".join(f"{name} {value}, " for name, value in versions.items())
+        + f"{result['platform']}, {result['cpus']} CPUs"
     )
     print(
         f"steps per mode: {result['steps_per_mode']} "
@@ -781,23 +788,26 @@ def report(
         if mode.setup_seconds is not None:
             entry["setup_s"] = mode.setup_seconds
         setup = f"{mode.setup_seconds:8.2f}" if mode.setup_seconds is not None else f"{'-':>8}"
+        status = mode.status.splitlines()[0]
         if mode.samples:
             stats = summarize(mode.samples)
             entry.update(stats)
             medians[mode.name] = stats["median_ms"]
             print(
                 f"{mode.name:<8} {stats['n']:>5} {stats['median_ms']:>10.2f} "
-                f"{stats['p90_ms']:>9.2f} {stats['min_ms']:>8.2f} {setup}  "
-                f"{mode.status.splitlines()[0]}"
+                f"{stats['p90_ms']:>9.2f} {stats['min_ms']:>8.2f} {setup}  {status}"
             )
         else:
-            status = mode.status.splitlines()[0]
             print(f"{mode.name:<8} {0:>5} {'-':>10} {'-':>9} {'-':>8} {setup}  {status}")
         result["modes"][mode.name] = entry
     print()
     all_met = True
-    for numerator, denominator, target in RATIOS:
+    requested = {mode.name for mode in modes}
+    for numerator, denominator, target in RATIOS if ratios is None else ratios:
         if numerator not in medians or denominator not in medians:
+            if target is not None and {numerator, denominator} <= requested:
+                all_met = False  # the target could not be measured: --check fails
+                print(f"{numerator}/{denominator}: not measured (target <= {target:.2f}x)")
             continue
         ratio = medians[numerator] / medians[denominator]
         delta = medians[numerator] - medians[denominator]
@@ -809,7 +819,7 @@ def report(
             if target is None
             else f"target <= {target:.2f}x: {'met' if met else 'MISSED'}"
         )
-        print(f"{numerator}/{denominator} = {ratio:.3f}x ({delta:+.2f} ms) ({verdict})")
+        print(f"{numerator}/{denominator} = {ratio:.2f}x ({verdict})  [{delta:+.2f} ms]")
         result["ratios"][f"{numerator}/{denominator}"] = {
             "ratio": ratio,
             "delta_ms": delta,
@@ -819,11 +829,12 @@ def report(
     return result, all_met
 
 
-def find_break_line(path: Path) -> int:
+def find_break_line(path: Path, marker: str = BREAK_MARKER) -> int:
+    """The line number of the first line of `path` that contains `marker`."""
     for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if BREAK_MARKER in line:
+        if marker in line:
             return number
-    raise SystemExit(f"{path} has no line marked {BREAK_MARKER}")
+    raise SystemExit(f"{path} has no line marked {marker}")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -880,7 +891,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"work dir kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    result, all_met = report(modes, args, per_round, debugpy.__version__)
+    result, all_met = report(modes, args, per_round, {"debugpy": debugpy.__version__})
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
