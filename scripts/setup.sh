@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 extra=${1:-}
 
 apt_packages=(gcc g++ gdb)
+# lldb-dap for the lldb worker's tests; only one lldb version may be installed.
+if [ "$extra" = test ]; then
+  apt_packages+=(lldb-19)
+fi
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -17,6 +17,8 @@ from .dap_client import DapTestClient, start_worker
 
 SOURCES = Path(__file__).parent.parent / "targets" / "native"
 GDB_WORKER = "jupyter_debug_server.runner.debuggers.gdb_adapter"
+LLDB_WORKER = "jupyter_debug_server.runner.debuggers.lldb_adapter"
+WORKERS = {"gdb": GDB_WORKER, "lldb": LLDB_WORKER}
 
 
 def compile_targets(dest: Path) -> dict[str, Path]:
@@ -50,6 +52,8 @@ def marker_line(source: Path, marker: str) -> int:
 class NativeSession:
     """A DAP client on a worker, with helpers for the common launch sequence."""
 
+    default_worker = GDB_WORKER
+
     def __init__(self, client: DapTestClient, proc: asyncio.subprocess.Process) -> None:
         self.client = client
         self.proc = proc
@@ -58,8 +62,8 @@ class NativeSession:
     async def launch(cls, program: Path, *, args: list[str] | None = None,
                      breakpoints: dict[Path, list[dict[str, Any]]] | None = None,
                      functions: list[str] | None = None, exceptions: list[str] | None = None,
-                     stop_on_entry: bool = False, worker: str = GDB_WORKER) -> NativeSession:
-        client, proc = await start_worker(worker)
+                     stop_on_entry: bool = False, worker: str | None = None) -> NativeSession:
+        client, proc = await start_worker(worker or cls.default_worker)
         session = cls(client, proc)
         await client.request("initialize", {"adapterID": "test", "linesStartAt1": True})
         launch = client.send("launch", {"program": str(program), "args": args or [],
