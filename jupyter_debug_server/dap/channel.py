@@ -214,6 +214,16 @@ class DapChannel:
         if not self.is_closed:
             self.send(message)
 
+    def pause_reading(self) -> None:
+        """Stop reading from the peer (its writes then block): back-pressure."""
+        with contextlib.suppress(AttributeError, RuntimeError):
+            self._writer.transport.pause_reading()  # type: ignore[attr-defined]
+
+    def resume_reading(self) -> None:
+        """Undo pause_reading()."""
+        with contextlib.suppress(AttributeError, RuntimeError):
+            self._writer.transport.resume_reading()  # type: ignore[attr-defined]
+
     async def drain(self) -> None:
         """Wait until the write buffer is below its high-water mark."""
         if not self.is_closed:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -17,15 +18,23 @@ log = logging.getLogger(__name__)
 
 # Merge consecutive chunks of one stream up to this size: fewer rows, same text.
 _ROW_CHARS = 64 * 1024
+# Output waiting for the store: above HIGH the worker is asked to wait (its target
+# then blocks on a full pipe, so nothing is lost), below LOW it may go on.
+PENDING_HIGH = 8 * 1024 * 1024
+PENDING_LOW = 1024 * 1024
 
 
 class OutputLog:
     """Append-only output of one session, persisted through the store."""
 
-    def __init__(self, session_id: str, store: Store, retention_chars: int) -> None:
+    def __init__(self, session_id: str, store: Store, retention_chars: int,
+                 pressure: Callable[[bool], None] | None = None) -> None:
         self.session_id = session_id
         self.store = store
         self.retention_chars = retention_chars
+        self.pressure = pressure  # called with True above PENDING_HIGH, False below LOW
+        self._throttled = False
+        self.pending_chars = 0
         self._pending: list[tuple[str, str]] = []
         self._flushing: asyncio.Task[None] | None = None
         self.total_chars = 0
@@ -36,6 +45,10 @@ class OutputLog:
         if not text:
             return
         self.total_chars += len(text)
+        self.pending_chars += len(text)
+        if not self._throttled and self.pending_chars > PENDING_HIGH and self.pressure:
+            self._throttled = True
+            self.pressure(True)
         if self._pending and self._pending[-1][0] == category and len(
                 self._pending[-1][1]) + len(text) <= _ROW_CHARS:
             self._pending[-1] = (category, self._pending[-1][1] + text)
@@ -49,12 +62,17 @@ class OutputLog:
             batch, self._pending = self._pending, []
             try:
                 await self.store.append_output(self.session_id, batch)
+                self.pending_chars -= sum(len(text) for _, text in batch)
+                if self._throttled and self.pending_chars < PENDING_LOW and self.pressure:
+                    self._throttled = False
+                    self.pressure(False)
                 if (self.retention_chars and self.total_chars > self.retention_chars
                         and await self.store.trim_output(self.session_id, self.retention_chars)):
                     self.dropped = True
             except Exception:
                 log.exception("session %s: could not persist %d output chunks",
                               self.session_id, len(batch))
+                self.pending_chars -= sum(len(text) for _, text in batch)
 
     async def flush(self) -> None:
         """Wait until everything appended so far is in the store."""

@@ -71,7 +71,8 @@ class Session:
         self.capabilities: dict[str, Any] = {}
         self.breakpoints: dict[str, list[dict[str, Any]]] = {}
         self.clients = 0
-        self.output = OutputLog(session_id, store, config.output_retention_chars)
+        self.output = OutputLog(session_id, store, config.output_retention_chars,
+                                pressure=self._output_pressure)
         self.channel: DapChannel | None = None
         self.worker: asyncio.subprocess.Process | None = None
         self._listeners: set[Listener] = set()
@@ -181,6 +182,14 @@ class Session:
             finally:
                 if self._writing is writing:
                     self._writing = None
+
+    def _output_pressure(self, high: bool) -> None:
+        """The store is behind: stop (or resume) reading the worker, so memory stays bounded."""
+        if self.channel is not None:
+            if high:
+                self.channel.pause_reading()
+            else:
+                self.channel.resume_reading()
 
     # -- start -----------------------------------------------------------------
 
