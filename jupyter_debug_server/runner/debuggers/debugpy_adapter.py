@@ -25,6 +25,7 @@ from typing import Any
 
 from ...dap import ChannelClosed, DapChannel, DapRequestError
 from . import pydevd_attach, worker
+from .base import AdapterBase
 from .dispatch import AdapterError, Registry, answer
 from .target import Target
 
@@ -36,7 +37,6 @@ BOOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pydevd_boot.py"
 # Environment variables of ours that must never reach a debuggee.
 _PRIVATE_ENV_PREFIX = "JDS_"
 _HANDSHAKE_TIMEOUT = 60.0
-_STDERR_TAIL = 4000
 
 #: What we answer `initialize` with: pydevd's own capabilities (it answers the
 #: requests); the target is not running yet when the client asks.
@@ -83,31 +83,19 @@ def _string_list(value: Any, name: str) -> list[str]:
     return value
 
 
-class DebugpyAdapter:
+class DebugpyAdapter(AdapterBase):
     """One debug session of one Python process. Owned by the worker's event loop."""
 
     def __init__(self, client: DapChannel, options: argparse.Namespace) -> None:
-        self.client = client
-        self.options = options
+        super().__init__(client, options)
         self.pydevd: DapChannel | None = None
-        self.target: Target | None = None
         self.kind: str | None = None
         self._init_args: Message | None = None
         self._start_request: Message | None = None
-        self._stderr_tail = ""
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self.requests: set[asyncio.Task[Any]] = set()  # request handlers in flight
-        self._terminated = False
-        self._finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     async def shutdown(self, why: str) -> None:
         """End the session because the worker is exiting (see `_shutdown`)."""
         await _shutdown(self, why)
-
-    @property
-    def finished(self) -> asyncio.Future[None]:
-        """Resolved once the debuggee is gone and the client has been told."""
-        return self._finished
 
     # -- dispatch --------------------------------------------------------------
 
@@ -120,50 +108,17 @@ class DebugpyAdapter:
             self._forward(message)
 
     def _forward(self, message: Message, arguments: Any = None) -> None:
-        if self.pydevd is None or self.pydevd.is_closed:
-            self.client.send_response(
-                message,
-                success=False,
-                message=f"cannot handle '{message['command']}': the debuggee is not running "
-                "(send 'launch' or 'attach' first, or it has exited)",
-            )
-            return
-        args = message.get("arguments") if arguments is None else arguments
-        self.pydevd.send_request(
-            message["command"], args, lambda response: self._relay(message, response)
-        )
-
-    def _relay(self, message: Message, response: Message) -> None:
-        # Runs in pydevd's read loop, so the response goes out before any event after it.
-        self.client.send_response(
-            message,
-            success=bool(response.get("success")),
-            body=response.get("body"),
-            message=response.get("message"),
-        )
+        self.forward_to(self.pydevd, message, arguments, "the debuggee")
 
     def _on_pydevd_event(self, event: Message) -> None:
         name = event["event"]
         if name in ("exited", "terminated") and self.kind == "launch":
             return  # we report the real exit code once the pipes are drained
         if name == "terminated":
-            self._send_terminated()
+            self.send_terminated()
             return
         body = event.get("body")
         self.client.send_event(name, body)
-
-    def _send_terminated(self) -> None:
-        if not self._terminated:
-            self._terminated = True
-            self.client.send_event("terminated", {})
-        if not self._finished.done():
-            self._finished.set_result(None)
-
-    async def _output(self, category: str, text: str) -> None:
-        if category == "stderr":
-            self._stderr_tail = (self._stderr_tail + text)[-_STDERR_TAIL:]
-        self.client.send_event("output", {"category": category, "output": text})
-        await self.client.drain()
 
     # -- start-up --------------------------------------------------------------
 
@@ -204,20 +159,16 @@ class DebugpyAdapter:
         work_task.cancel()
         if exit_task in done:
             await self.target.wait()
-            tail = self._stderr_tail.strip()
+            tail = self.stderr_tail.strip()
             raise AdapterError(
                 f"the program exited with code {self.target.exit_code} before {what}"
                 + (f"; its last error output was:\n{tail}" if tail else "")
             )
         raise AdapterError(f"timed out after {_HANDSHAKE_TIMEOUT:.0f} s waiting for {what}")
 
-    async def _watch_exit(self) -> None:
-        assert self.target is not None
-        code = await self.target.wait()
-        self.client.send_event("exited", {"exitCode": code})
+    def on_target_exit(self) -> None:
         if self.pydevd is not None:
             self.pydevd.close("debuggee exited")
-        self._send_terminated()
 
     def _launch_argv(self, args: Message) -> tuple[list[str], str | None, dict[str, str]]:
         program = args.get("program", self.options.program)
@@ -276,7 +227,7 @@ async def _launch(self: DebugpyAdapter, message: Message) -> None:
     try:
         argv[2] = str(theirs.fileno())
         self.target = await Target.spawn(
-            argv, cwd=cwd, env=env, pass_fds=[theirs.fileno()], sink=self._output
+            argv, cwd=cwd, env=env, pass_fds=[theirs.fileno()], sink=self.output
         )
     except OSError as exc:
         ours.close()
@@ -287,7 +238,7 @@ async def _launch(self: DebugpyAdapter, message: Message) -> None:
         "jupyterDebugServer.target",
         {"pid": self.target.pid, "startTime": self.target.start_time},
     )
-    worker.spawn_task(self._watch_exit(), self._tasks)
+    self.spawn(self.watch_exit())
     # pydevd's own output redirection stays off: we already have the pipes.
     args.update(isOutputRedirected=True, redirectOutput=False)
     # Answered after configurationDone, as debugpy does. Set before the handshake: the
@@ -323,9 +274,9 @@ async def _attach(self: DebugpyAdapter, message: Message) -> None:
 
     async def watch() -> None:
         await pydevd.wait_closed()
-        self._send_terminated()
+        self.send_terminated()
 
-    worker.spawn_task(watch(), self._tasks)
+    self.spawn(watch())
 
 
 @request("configurationDone")
@@ -335,7 +286,7 @@ async def _configuration_done(self: DebugpyAdapter, message: Message) -> None:
     start, self._start_request = self._start_request, None
 
     def done(response: Message) -> None:
-        self._relay(message, response)
+        self.relay(message, response)
         self.client.send_response(start, success=bool(response.get("success")),
                                   message=response.get("message"))
 
@@ -356,7 +307,7 @@ async def _pause(self: DebugpyAdapter, message: Message) -> None:
 @request("terminate")
 async def _terminate(self: DebugpyAdapter, message: Message) -> None:
     if self.kind == "launch" and self.target is not None:
-        worker.spawn_task(self.target.terminate(), self._tasks)
+        self.spawn(self.target.terminate())
         self.client.send_response(message)
     else:
         self._forward(message)
@@ -375,10 +326,10 @@ async def _disconnect(self: DebugpyAdapter, message: Message) -> None:
             await self.pydevd.request("disconnect", {"terminateDebuggee": bool(terminate)})
         if self.kind == "attach":
             self.pydevd.close("client disconnected")
-            self._send_terminated()
+            self.send_terminated()
     self.client.send_response(message)
     if self.target is None:
-        self._send_terminated()
+        self.send_terminated()
 
 
 async def _shutdown(self: DebugpyAdapter, why: str) -> None:
@@ -394,9 +345,7 @@ async def _shutdown(self: DebugpyAdapter, why: str) -> None:
         await self.target.terminate()
     if self.pydevd is not None:
         self.pydevd.close(why)
-    for task in list(self._tasks):
-        if task is not asyncio.current_task():
-            task.cancel()
+    self.cancel_tasks()
 
 
 

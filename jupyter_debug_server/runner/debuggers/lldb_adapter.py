@@ -22,9 +22,9 @@ from typing import Any
 
 from ...dap import ChannelClosed, DapChannel, DapRequestError
 from . import worker
+from .base import AdapterBase
 from .dispatch import AdapterError, Registry, answer
-from .native_target import NativeLaunch, StubFailed
-from .target import Target
+from .native_target import NativeLaunch, StubFailed, launch_plan
 
 log = logging.getLogger(__name__)
 
@@ -50,29 +50,18 @@ def find_lldb_dap(configured: str | None = None) -> str | None:
     return None
 
 
-class LldbAdapter:
+class LldbAdapter(AdapterBase):
     """Relay between one DAP client and one lldb-dap. Owned by the worker's event loop."""
 
     def __init__(self, client: DapChannel, options: argparse.Namespace) -> None:
-        self.client = client
-        self.options = options
+        super().__init__(client, options)
         self.lldb: DapChannel | None = None
         self.lldb_proc: asyncio.subprocess.Process | None = None
         self.launch: NativeLaunch | None = None
-        self.target: Target | None = None
         self.kind: str | None = None
         self.stop_on_entry = False
         self.exec_stop: asyncio.Future[Message] | None = None
         self.lldb_initialized: asyncio.Future[None] | None = None
-        self.requests: set[asyncio.Task[Any]] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._terminated = False
-        self._finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    @property
-    def finished(self) -> asyncio.Future[None]:
-        """Resolved once the debuggee is gone and the client has been told."""
-        return self._finished
 
     def on_request(self, message: Message) -> None:
         """Our handler if the command has one, otherwise lldb-dap's."""
@@ -83,17 +72,8 @@ class LldbAdapter:
             self.forward(message)
 
     def forward(self, message: Message, arguments: Any = None) -> None:
-        """Relay a request to lldb-dap; its response goes back in lldb-dap's read loop."""
-        if self.lldb is None or self.lldb.is_closed:
-            self.client.send_response(message, success=False, message=(
-                f"cannot handle '{message['command']}': lldb-dap is not running"))
-            return
-        args = message.get("arguments") if arguments is None else arguments
-        self.lldb.send_request(message["command"], args, lambda r: self._relay(message, r))
-
-    def _relay(self, message: Message, response: Message) -> None:
-        self.client.send_response(message, success=bool(response.get("success")),
-                                  body=response.get("body"), message=response.get("message"))
+        """Relay a request to lldb-dap."""
+        self.forward_to(self.lldb, message, arguments, "lldb-dap")
 
     def _on_event(self, event: Message) -> None:
         name, body = event["event"], event.get("body") or {}
@@ -114,30 +94,6 @@ class LldbAdapter:
         if name == "process" and self.launch is not None:
             body = {**body, "name": self.program_name, "startMethod": "launch"}
         self.client.send_event(name, body or None)
-
-    def spawn(self, coro: Any) -> None:
-        """Run a background task owned by this adapter."""
-        worker.spawn_task(coro, self._tasks)
-
-    async def output(self, category: str, text: str) -> None:
-        """Forward the program's own stdout/stderr (with back-pressure)."""
-        self.client.send_event("output", {"category": category, "output": text})
-        await self.client.drain()
-
-    async def watch_exit(self) -> None:
-        """Report the exit code once the process has ended and its pipes are drained."""
-        assert self.target is not None
-        code = await self.target.wait()
-        self.client.send_event("exited", {"exitCode": code})
-        self.send_terminated()
-
-    def send_terminated(self) -> None:
-        """Tell the client the session is over (once), and let the worker finish."""
-        if not self._terminated:
-            self._terminated = True
-            self.client.send_event("terminated", {})
-        if not self._finished.done():
-            self._finished.set_result(None)
 
     async def start_lldb(self) -> DapChannel:
         """Spawn lldb-dap on pipes (no .lldbinit of the target's folder is read)."""
@@ -178,9 +134,7 @@ class LldbAdapter:
         if self.lldb_proc is not None and self.lldb_proc.returncode is None:
             self.lldb_proc.kill()
             await self.lldb_proc.wait()
-        for task in list(self._tasks):
-            if task is not asyncio.current_task():
-                task.cancel()
+        self.cancel_tasks()
 
     program_name = ""
     exec_thread: Any = None
@@ -197,29 +151,6 @@ async def _initialize(self: LldbAdapter, message: Message) -> None:
     self.client.send_response(message, body=capabilities)
 
 
-def _launch_plan(self: LldbAdapter, args: Message) -> tuple[list[str], str | None,
-                                                            dict[str, str]]:
-    program = args.get("program") or self.options.binary
-    if not isinstance(program, str) or not program:
-        raise AdapterError("'launch' needs 'program', the path of the executable to debug")
-    cwd = args.get("cwd")
-    if cwd is not None and (not isinstance(cwd, str) or not os.path.isdir(cwd)):
-        raise AdapterError(f"'cwd' {cwd!r} is not a directory")
-    path = os.path.abspath(os.path.join(cwd or os.getcwd(), program))
-    if not os.path.isfile(path) or not os.access(path, os.X_OK):
-        raise AdapterError(f"program {program!r} is not an executable file")
-    target_args = args.get("args", self.options.args or [])
-    if not isinstance(target_args, list) or not all(isinstance(a, str) for a in target_args):
-        raise AdapterError(f"'args' must be a list of strings, not {target_args!r}")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV_PREFIX)}
-    extra = args.get("env") or {}
-    if not isinstance(extra, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in extra.items()):
-        raise AdapterError("'env' must map strings to strings")
-    env.update(extra)
-    return [path, *target_args], cwd, env
-
-
 @request("launch")
 async def _launch(self: LldbAdapter, message: Message) -> None:
     if self.lldb is None or self.kind is not None:
@@ -230,7 +161,7 @@ async def _launch(self: LldbAdapter, message: Message) -> None:
         self.forward(message, {"program": args.get("program") or self.options.binary,
                                "coreFile": args["coreFile"]})
         return
-    argv, cwd, env = _launch_plan(self, args)
+    argv, cwd, env = launch_plan(args, self.options.binary, self.options.args)
     self.kind = "launch"
     self.program_name = argv[0]
     self.stop_on_entry = bool(args.get("stopOnEntry"))

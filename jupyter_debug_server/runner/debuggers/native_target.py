@@ -12,8 +12,12 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
+from .dispatch import AdapterError
 from .target import OutputSink, Target
+
+_PRIVATE_ENV_PREFIX = "JDS_"
 
 STUB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "exec_stub.py")
 
@@ -85,3 +89,30 @@ class NativeLaunch:
         if self._go is not None:
             os.close(self._go)  # EOF: the stub exits
             self._go = None
+
+
+def launch_plan(args: dict[str, Any], default_program: str | None,
+                default_args: Sequence[str] | None) -> tuple[list[str], str | None,
+                                                              dict[str, str]]:
+    """argv, cwd and environment of a native `launch` request (AdapterError if invalid)."""
+    program = args.get("program") or default_program
+    if not isinstance(program, str) or not program:
+        raise AdapterError("'launch' needs 'program', the path of the executable to debug")
+    cwd = args.get("cwd")
+    if cwd is not None and (not isinstance(cwd, str) or not os.path.isdir(cwd)):
+        raise AdapterError(f"'cwd' {cwd!r} is not a directory")
+    path = os.path.abspath(os.path.join(cwd or os.getcwd(), program))
+    if not os.path.isfile(path):
+        raise AdapterError(f"program {program!r} is not a file")
+    if not os.access(path, os.X_OK):
+        raise AdapterError(f"program {program!r} is not executable")
+    target_args = args.get("args", list(default_args or []))
+    if not isinstance(target_args, list) or not all(isinstance(a, str) for a in target_args):
+        raise AdapterError(f"'args' must be a list of strings, not {target_args!r}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV_PREFIX)}
+    extra = args.get("env") or {}
+    if not isinstance(extra, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in extra.items()):
+        raise AdapterError("'env' must map strings to strings")
+    env.update(extra)
+    return [path, *target_args], cwd, env

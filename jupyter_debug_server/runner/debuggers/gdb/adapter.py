@@ -15,9 +15,9 @@ from typing import Any
 
 from ....dap import DapChannel
 from .. import worker
+from ..base import AdapterBase
 from ..dispatch import AdapterError, answer
 from ..native_target import NativeLaunch
-from ..target import Target
 from .mi import MIConnection, MIError, MIRecord
 from .mi_values import exit_code
 from .registry import REQUESTS
@@ -25,7 +25,6 @@ from .registry import REQUESTS
 log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
-_STDERR_TAIL = 4000
 
 
 @dataclass
@@ -44,15 +43,13 @@ class StopState:
         return value
 
 
-class GdbAdapter:
+class GdbAdapter(AdapterBase):
     """A DAP server on top of GDB/MI for one native debuggee."""
 
     def __init__(self, client: DapChannel, options: argparse.Namespace) -> None:
-        self.client = client
-        self.options = options
+        super().__init__(client, options)
         self.mi: MIConnection | None = None
         self.launch: NativeLaunch | None = None
-        self.target: Target | None = None
         self.kind: str | None = None
         self.init_args: Message | None = None
         self.stop = StopState()
@@ -66,21 +63,7 @@ class GdbAdapter:
         self.breakpoints: dict[str, list[Any]] = {}  # source path → its BreakpointSpecs
         self.function_breakpoints: list[Any] = []
         self.logpoints: dict[str, str] = {}  # gdb breakpoint number → log message
-        self.stderr_tail = ""
         self._stop_waiters: list[asyncio.Future[dict[str, Any]]] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self.requests: set[asyncio.Task[Any]] = set()  # request handlers in flight
-        self._terminated = False
-        self._finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    @property
-    def finished(self) -> asyncio.Future[None]:
-        """Resolved once the debuggee is gone and the client has been told."""
-        return self._finished
-
-    def spawn(self, coro: Any) -> None:
-        """Run a background task owned by this adapter."""
-        worker.spawn_task(coro, self._tasks)
 
     # -- requests --------------------------------------------------------------
 
@@ -183,30 +166,10 @@ class GdbAdapter:
 
             self.spawn(delete())
 
-    # -- output and the end ----------------------------------------------------
+    # -- the end -----------------------------------------------------------------
 
-    async def output(self, category: str, text: str) -> None:
-        """Forward the debuggee's own stdout/stderr to the client (with back-pressure)."""
-        if category == "stderr":
-            self.stderr_tail = (self.stderr_tail + text)[-_STDERR_TAIL:]
-        self.client.send_event("output", {"category": category, "output": text})
-        await self.client.drain()
-
-    async def watch_exit(self) -> None:
-        """Report the exit code once the process has ended and its pipes are drained."""
-        assert self.target is not None
-        code = await self.target.wait()
+    def on_target_exit(self) -> None:
         self.stopped_thread = None
-        self.client.send_event("exited", {"exitCode": code})
-        self.send_terminated()
-
-    def send_terminated(self) -> None:
-        """Tell the client the session is over (once), and let the worker finish."""
-        if not self._terminated:
-            self._terminated = True
-            self.client.send_event("terminated", {})
-        if not self._finished.done():
-            self._finished.set_result(None)
 
     async def kill_target(self) -> None:
         """SIGKILL the debuggee through gdb, which must reap it: a tracee stopped under
@@ -233,9 +196,7 @@ class GdbAdapter:
                 await asyncio.wait_for(self.target.wait(), 5)
         if self.mi is not None:
             await self.mi.close()
-        for task in list(self._tasks):
-            if task is not asyncio.current_task():
-                task.cancel()
+        self.cancel_tasks()
 
 
 def _int(value: Any) -> int | None:

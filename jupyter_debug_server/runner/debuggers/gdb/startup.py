@@ -10,7 +10,7 @@ import signal
 from typing import TYPE_CHECKING, Any
 
 from ..dispatch import AdapterError
-from ..native_target import NativeLaunch, StubFailed
+from ..native_target import NativeLaunch, StubFailed, launch_plan
 from ..target import kill_group
 from .mi import MIConnection, MIError
 from .registry import request
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 Message = dict[str, Any]
 _START_TIMEOUT = 60.0
 _TERMINATE_GRACE = 3.0
-_PRIVATE_ENV_PREFIX = "JDS_"
 # Signals a debugger user does not want to stop at: shutdown requests pass through
 # to the program (DAP `terminate` sends SIGTERM), job control is not an error.
 _PASS_SIGNALS = ("SIGTERM", "SIGHUP", "SIGPIPE", "SIGCHLD", "SIGWINCH", "SIGCONT")
@@ -35,34 +34,6 @@ async def initialize(self: GdbAdapter, message: Message) -> None:
     from .registry import REQUESTS
 
     self.client.send_response(message, body=REQUESTS.capabilities)
-
-
-def _string_list(value: Any, name: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise AdapterError(f"'{name}' must be a list of strings, not {value!r}")
-    return value
-
-
-def _launch_plan(self: GdbAdapter, args: Message) -> tuple[list[str], str | None, dict[str, str]]:
-    program = args.get("program") or self.options.binary
-    if not isinstance(program, str) or not program:
-        raise AdapterError("'launch' needs 'program', the path of the executable to debug")
-    cwd = args.get("cwd")
-    if cwd is not None and (not isinstance(cwd, str) or not os.path.isdir(cwd)):
-        raise AdapterError(f"'cwd' {cwd!r} is not a directory")
-    path = os.path.join(cwd or os.getcwd(), program)
-    if not os.path.isfile(path):
-        raise AdapterError(f"program {program!r} is not a file")
-    if not os.access(path, os.X_OK):
-        raise AdapterError(f"program {program!r} is not executable")
-    target_args = _string_list(args.get("args", self.options.args or []), "args")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV_PREFIX)}
-    extra = args.get("env") or {}
-    if not isinstance(extra, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in extra.items()):
-        raise AdapterError("'env' must map strings to strings")
-    env.update(extra)
-    return [os.path.abspath(path), *target_args], cwd, env
 
 
 async def _start_gdb(self: GdbAdapter) -> MIConnection:
@@ -94,7 +65,7 @@ async def launch(self: GdbAdapter, message: Message) -> None:
     args = await _begin(self, message)
     if args is None:
         return
-    argv, cwd, env = _launch_plan(self, args)
+    argv, cwd, env = launch_plan(args, self.options.binary, self.options.args)
     self.kind = "launch"
     self.stop_at_main = bool(args.get("stopOnEntry") or args.get("stopAtBeginningOfMainSubprogram"))
     mi = await _start_gdb(self)

@@ -1,0 +1,91 @@
+"""What every adapter shares: its client, its tasks, the program's output, the end.
+
+Owned by the worker's event loop. Subclasses add the debugger; the harness
+(worker.py) waits on `finished` and lets `requests` in flight answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from ...dap import DapChannel
+from . import worker
+from .target import Target
+
+Message = dict[str, Any]
+_STDERR_TAIL = 4000
+
+
+class AdapterBase:
+    """State and helpers common to the debugpy, gdb and lldb adapters."""
+
+    def __init__(self, client: DapChannel, options: argparse.Namespace) -> None:
+        self.client = client
+        self.options = options
+        self.target: Target | None = None
+        self.stderr_tail = ""  # the end of the program's stderr, for start-up errors
+        self.requests: set[asyncio.Task[Any]] = set()  # request handlers in flight
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._terminated = False
+        self._finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    @property
+    def finished(self) -> asyncio.Future[None]:
+        """Resolved once the debuggee is gone and the client has been told."""
+        return self._finished
+
+    def spawn(self, coro: Any) -> None:
+        """Run a background task owned by this adapter."""
+        worker.spawn_task(coro, self._tasks)
+
+    def cancel_tasks(self) -> None:
+        """Cancel the background tasks (not the caller's own)."""
+        for task in list(self._tasks):
+            if task is not asyncio.current_task():
+                task.cancel()
+
+    async def output(self, category: str, text: str) -> None:
+        """Forward the program's own stdout/stderr to the client, with back-pressure."""
+        if category == "stderr":
+            self.stderr_tail = (self.stderr_tail + text)[-_STDERR_TAIL:]
+        self.client.send_event("output", {"category": category, "output": text})
+        await self.client.drain()
+
+    def on_target_exit(self) -> None:
+        """Hook: the launched program has ended (its pipes are drained)."""
+
+    async def watch_exit(self) -> None:
+        """Report the exit code once the program has ended and its pipes are drained."""
+        assert self.target is not None
+        code = await self.target.wait()
+        self.on_target_exit()
+        self.client.send_event("exited", {"exitCode": code})
+        self.send_terminated()
+
+    def send_terminated(self) -> None:
+        """Tell the client the session is over (once), and let the worker finish."""
+        if not self._terminated:
+            self._terminated = True
+            self.client.send_event("terminated", {})
+        if not self._finished.done():
+            self._finished.set_result(None)
+
+    def forward_to(self, upstream: DapChannel | None, message: Message,
+                   arguments: Any = None, name: str = "the debugger") -> None:
+        """Relay a request upstream; its answer goes back from the upstream's read loop,
+        so it reaches the client before any event that follows it."""
+        if upstream is None or upstream.is_closed:
+            self.client.send_response(message, success=False, message=(
+                f"cannot handle '{message['command']}': {name} is not running "
+                "(send 'launch' or 'attach' first, or it has ended)"))
+            return
+        args = message.get("arguments") if arguments is None else arguments
+        upstream.send_request(message["command"], args,
+                              lambda response: self.relay(message, response))
+
+    def relay(self, message: Message, response: Message) -> None:
+        """Answer the client's `message` with an upstream response."""
+        self.client.send_response(message, success=bool(response.get("success")),
+                                  body=response.get("body"), message=response.get("message"))
