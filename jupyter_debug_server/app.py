@@ -78,6 +78,16 @@ class DebugServerApp(ExtensionApp):
         "the next, harsher one (SIGTERM, SIGKILL).",
     ).tag(config=True)
 
+    gdb_path = Unicode(
+        "", help="The gdb executable for native sessions (a path, or a name looked up on "
+        "PATH). Empty means: gdb on PATH.",
+    ).tag(config=True)
+
+    lldb_dap_path = Unicode(
+        "", help="The lldb-dap (or lldb-vscode) executable. Empty means: the newest "
+        "lldb-dap-NN or lldb-vscode-NN on PATH.",
+    ).tag(config=True)
+
     store_busy_timeout = Int(
         5000, help="SQLite busy_timeout in milliseconds.",
     ).tag(config=True)
@@ -135,6 +145,8 @@ class DebugServerApp(ExtensionApp):
             step_timeout=self.step_timeout,
             shutdown_timeout=self.shutdown_timeout,
             base_url=self.serverapp.base_url,
+            gdb_path=self.gdb_path,
+            lldb_dap_path=self.lldb_dap_path,
         )
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:

@@ -39,6 +39,8 @@ class RunnerConfig:
     output_retention_chars: int = 256 * 1024 * 1024
     session_retention_days: float = 7.0
     base_url: str = "/"
+    gdb_path: str = ""  # "" means: find gdb on PATH
+    lldb_dap_path: str = ""  # "" means: the newest lldb-dap (or lldb-vscode) on PATH
     launch_timeout: float = 60.0
     step_timeout: float = 30.0
     shutdown_timeout: float = 5.0
@@ -91,7 +93,9 @@ class SessionManager:
     async def debuggers(self, refresh: bool = False) -> list[dict[str, Any]]:
         """Availability of every debugger (probed once, off the event loop)."""
         if self._probe_cache is None or refresh:
-            probes = await asyncio.gather(*(self._off_loop(d.probe) for d in DEBUGGERS.values()))
+            configured = {"gdb": self.config.gdb_path, "lldb": self.config.lldb_dap_path}
+            probes = await asyncio.gather(*(
+                self._off_loop(d.probe, configured.get(d.name, "")) for d in DEBUGGERS.values()))
             self._probe_cache = {p["name"]: p for p in probes}
         return list(self._probe_cache.values())
 
@@ -125,7 +129,8 @@ class SessionManager:
         await self.store.add_audit(session.id, "create", owner, spec.public())
         self._emit("create", {"session_id": session.id, "debugger": spec.debugger,
                               "user": owner})
-        await session.start(debugger.worker_module)
+        probe = {p["name"]: p for p in await self.debuggers()}[spec.debugger]
+        await session.start(debugger.worker_module, debugger.worker_args(probe["path"]))
         if spec.stop_on_entry:
             # The entry stop follows `launch` by a moment: answer with it, not with 'running'.
             await session.wait_for(lambda: session.state != "running",

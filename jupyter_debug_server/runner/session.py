@@ -16,7 +16,7 @@ import signal
 import socket
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
@@ -193,10 +193,11 @@ class Session:
 
     # -- start -----------------------------------------------------------------
 
-    async def start(self, worker_module: str) -> None:
+    async def start(self, worker_module: str, worker_args: Sequence[str] = ()) -> None:
         """Spawn the worker, run the DAP start sequence; failures end in state 'failed'."""
         try:
-            await asyncio.wait_for(self._start(worker_module), self.config.launch_timeout)
+            await asyncio.wait_for(self._start(worker_module, worker_args),
+                                   self.config.launch_timeout)
         except asyncio.TimeoutError:
             await self._fail(f"the debugger did not start within {self.config.launch_timeout:g} s")
         except (DapRequestError, ChannelClosed) as exc:
@@ -213,11 +214,11 @@ class Session:
         await self._set(state="failed", error=why, stopped=None)
         await self._stop_worker()
 
-    async def _start(self, worker_module: str) -> None:
+    async def _start(self, worker_module: str, worker_args: Sequence[str]) -> None:
         ours, theirs = socket.socketpair()
         try:
             self.worker = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", worker_module, "--session", self.id,
+                sys.executable, "-m", worker_module, "--session", self.id, *worker_args,
                 "--channel-fd", str(theirs.fileno()),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,

@@ -21,13 +21,30 @@ class Debugger:
     name: str
     worker_module: str | None
     description: str
+    path_option: str | None = None  # the worker option that names the executable
 
-    def probe(self) -> dict[str, Any]:
-        """Describe availability: name, available, version, path, reason."""
-        return _PROBES[self.name]()
+    def probe(self, configured: str = "") -> dict[str, Any]:
+        """Describe availability: name, available, version, path, reason.
+
+        `configured` is the executable set in the server's config ("" means look on PATH).
+        """
+        return _PROBES[self.name](configured)
+
+    def worker_args(self, path: str | None) -> list[str]:
+        """Worker options that pass the probed executable on."""
+        return [self.path_option, path] if self.path_option and path else []
 
 
-def _debugpy() -> dict[str, Any]:
+def _configured_executable(configured: str, trait: str) -> tuple[str | None, str | None]:
+    """(path, None) for a usable configured executable, else (None, why not)."""
+    path = shutil.which(configured)
+    if path is None:
+        return None, (f"c.DebugServerApp.{trait} is {configured!r}, which is not an executable "
+                      "file; fix the setting or leave it empty to search PATH")
+    return path, None
+
+
+def _debugpy(configured: str = "") -> dict[str, Any]:
     try:
         import debugpy
 
@@ -49,11 +66,18 @@ def _binary_version(path: str) -> str | None:
     return first.split()[-1] if first else None
 
 
-def _gdb() -> dict[str, Any]:
-    path = shutil.which("gdb")
+def _gdb(configured: str = "") -> dict[str, Any]:
+    if configured:
+        path, why = _configured_executable(configured, "gdb_path")
+        if path is None:
+            return {"name": "gdb", "available": False, "version": None, "path": None,
+                    "reason": why}
+    else:
+        path = shutil.which("gdb")
     if not path:
         return {"name": "gdb", "available": False, "version": None, "path": None,
-                "reason": "no gdb executable on PATH; install gdb (apt-get install gdb)"}
+                "reason": "no gdb executable on PATH; install gdb (apt-get install gdb) or "
+                          "set c.DebugServerApp.gdb_path"}
     version = _binary_version(path)
     if version is None:
         return {"name": "gdb", "available": False, "version": None, "path": path,
@@ -61,14 +85,18 @@ def _gdb() -> dict[str, Any]:
     return {"name": "gdb", "available": True, "version": version, "path": path, "reason": None}
 
 
-def _lldb() -> dict[str, Any]:
-    path = None
-    for candidate in ("lldb-dap", *(f"lldb-dap-{n}" for n in range(30, 13, -1)), "lldb-vscode"):
-        path = shutil.which(candidate)
-        if path:
-            break
+def _lldb(configured: str = "") -> dict[str, Any]:
+    from .lldb_adapter import find_lldb_dap
+
+    if configured:
+        path, why = _configured_executable(configured, "lldb_dap_path")
+        if path is None:
+            return {"name": "lldb", "available": False, "version": None, "path": None,
+                    "reason": why}
+    else:
+        path = find_lldb_dap()
     reason = ("no lldb-dap or lldb-vscode executable on PATH; install lldb "
-              "(apt-get install lldb-19)" if not path else
+              "(apt-get install lldb-19) or set c.DebugServerApp.lldb_dap_path" if not path else
               f"lldb-dap is installed at {path}, but this release has no lldb adapter yet; "
               "it is being built")
     return {"name": "lldb", "available": False, "version": None, "path": path, "reason": reason}
@@ -82,7 +110,7 @@ DEBUGGERS: dict[str, Debugger] = {
         Debugger("debugpy", "jupyter_debug_server.runner.debuggers.debugpy_adapter",
                  "Python scripts and modules, and running Python processes"),
         Debugger("gdb", "jupyter_debug_server.runner.debuggers.gdb_adapter",
-                 "C, C++, Rust and other native programs"),
-        Debugger("lldb", None, "native programs through lldb-dap"),
+                 "C, C++, Rust and other native programs", "--gdb"),
+        Debugger("lldb", None, "native programs through lldb-dap", "--lldb-dap"),
     )
 }
