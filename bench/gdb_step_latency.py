@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import http.client
 import importlib
 import json
 import math
@@ -47,7 +46,6 @@ from step_latency import (
     REPO_ROOT,
     Context,
     Mode,
-    NoDelayHTTPConnection,
     RestMode,
     Skip,
     WorkerMode,
@@ -298,31 +296,14 @@ class GdbRestMode(RestMode):
         self.gctx = ctx
         self.description = "our REST step route via jupyter server, debugger gdb"
 
-    def start(self) -> None:
-        # RestMode.start with a gdb launch spec: the program is the executable, the
-        # breakpoint is in the C source.
-        port = self._start_server()
-        self.conn = NoDelayHTTPConnection("127.0.0.1", port, timeout=self.ctx.setup_timeout)
-        self._first_contact()
-        spec = {
+    def launch_spec(self) -> dict[str, Any]:
+        # The program is the executable; the breakpoint is in the C source.
+        return {
             "debugger": "gdb",
             "program": str(self.gctx.program),
             "cwd": str(self.ctx.workdir),
             "breakpoints": [{"path": str(self.ctx.target), "line": self.ctx.break_line}],
         }
-        try:
-            status, data = self._request("POST", "/api/debug/sessions", spec)
-        except (OSError, http.client.HTTPException) as exc:
-            raise Skip(f"POST /api/debug/sessions failed: {exc}") from exc
-        if status == 404:
-            raise Skip(
-                "POST /api/debug/sessions answered 404: the extension's routes are not there"
-            )
-        if status != 201 or not isinstance(data, dict) or "id" not in data:
-            raise Skip(f"POST /api/debug/sessions answered {status}: {data}\n{self._tail()}")
-        self.session_id = str(data["id"])
-        model = self._wait_stopped(data)
-        self.target_pid = model.get("pid")
 
     def close(self) -> None:
         super().close()  # ends the server and joins the thread reading its stderr

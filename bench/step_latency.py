@@ -569,16 +569,20 @@ class RestMode(Mode):
                 raise Skip(f"GET /api/status answered {status}: {data}")
             return
 
-    def start(self) -> None:
-        port = self._start_server()
-        self.conn = NoDelayHTTPConnection("127.0.0.1", port, timeout=self.ctx.setup_timeout)
-        self._first_contact()
-        spec = {
+    def launch_spec(self) -> dict[str, Any]:
+        """The POST /api/debug/sessions body of this mode's session."""
+        return {
             "debugger": "debugpy",
             "program": str(self.ctx.target),
             "cwd": str(self.ctx.workdir),
             "breakpoints": [{"path": str(self.ctx.target), "line": self.ctx.break_line}],
         }
+
+    def start(self) -> None:
+        port = self._start_server()
+        self.conn = NoDelayHTTPConnection("127.0.0.1", port, timeout=self.ctx.setup_timeout)
+        self._first_contact()
+        spec = self.launch_spec()
         try:
             status, data = self._request("POST", "/api/debug/sessions", spec)
         except (OSError, http.client.HTTPException) as exc:

@@ -12,6 +12,8 @@ from typing import Any
 
 from ...dap import DapChannel
 from . import worker
+from .dispatch import AdapterError
+from .native_target import NativeLaunch, StubFailed
 from .target import Target
 
 Message = dict[str, Any]
@@ -52,6 +54,24 @@ class AdapterBase:
             self.stderr_tail = (self.stderr_tail + text)[-_STDERR_TAIL:]
         self.client.send_event("output", {"category": category, "output": text})
         await self.client.drain()
+
+    def announce_target(self, target: Target) -> None:
+        """Adopt the launched program: tell the server its pid, report its exit later."""
+        self.target = target
+        self.client.send_event("jupyterDebugServer.target",
+                               {"pid": target.pid, "startTime": target.start_time})
+        self.spawn(self.watch_exit())
+
+    async def start_native(self, argv: list[str], cwd: str | None, env: dict[str, str],
+                           ptracer: int) -> NativeLaunch:
+        """Start a native program parked before exec, for the debugger `ptracer`."""
+        try:
+            launch = await NativeLaunch.start(argv, cwd=cwd, env=env, sink=self.output,
+                                              ptracer=ptracer)
+        except (OSError, StubFailed) as exc:
+            raise AdapterError(f"cannot start {argv[0]!r}: {exc}") from None
+        self.announce_target(launch.target)
+        return launch
 
     def on_target_exit(self) -> None:
         """Hook: the launched program has ended (its pipes are drained)."""

@@ -226,7 +226,7 @@ async def _launch(self: DebugpyAdapter, message: Message) -> None:
     ours, theirs = socket.socketpair()
     try:
         argv[2] = str(theirs.fileno())
-        self.target = await Target.spawn(
+        target = await Target.spawn(
             argv, cwd=cwd, env=env, pass_fds=[theirs.fileno()], sink=self.output
         )
     except OSError as exc:
@@ -234,11 +234,7 @@ async def _launch(self: DebugpyAdapter, message: Message) -> None:
         raise AdapterError(f"cannot start {argv[0]!r}: {exc.strerror or exc}") from None
     finally:
         theirs.close()
-    self.client.send_event(
-        "jupyterDebugServer.target",
-        {"pid": self.target.pid, "startTime": self.target.start_time},
-    )
-    self.spawn(self.watch_exit())
+    self.announce_target(target)
     # pydevd's own output redirection stays off: we already have the pipes.
     args.update(isOutputRedirected=True, redirectOutput=False)
     # Answered after configurationDone, as debugpy does. Set before the handshake: the

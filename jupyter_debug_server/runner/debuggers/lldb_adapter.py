@@ -24,7 +24,7 @@ from ...dap import ChannelClosed, DapChannel, DapRequestError
 from . import worker
 from .base import AdapterBase
 from .dispatch import AdapterError, Registry, answer
-from .native_target import NativeLaunch, StubFailed, launch_plan
+from .native_target import NativeLaunch, launch_plan
 
 log = logging.getLogger(__name__)
 
@@ -166,15 +166,7 @@ async def _launch(self: LldbAdapter, message: Message) -> None:
     self.program_name = argv[0]
     self.stop_on_entry = bool(args.get("stopOnEntry"))
     assert self.lldb_proc is not None
-    try:
-        self.launch = await NativeLaunch.start(argv, cwd=cwd, env=env, sink=self.output,
-                                               ptracer=self.lldb_proc.pid)
-    except (OSError, StubFailed) as exc:
-        raise AdapterError(f"cannot start {argv[0]!r}: {exc}") from None
-    self.target = self.launch.target
-    self.client.send_event("jupyterDebugServer.target",
-                           {"pid": self.target.pid, "startTime": self.target.start_time})
-    self.spawn(self.watch_exit())
+    self.launch = await self.start_native(argv, cwd, env, ptracer=self.lldb_proc.pid)
     try:
         await asyncio.wait_for(_attach_and_exec(self, argv[0]), _START_TIMEOUT)
     except (DapRequestError, asyncio.TimeoutError) as exc:

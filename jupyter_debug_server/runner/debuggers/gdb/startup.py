@@ -10,7 +10,7 @@ import signal
 from typing import TYPE_CHECKING, Any
 
 from ..dispatch import AdapterError
-from ..native_target import NativeLaunch, StubFailed, launch_plan
+from ..native_target import launch_plan
 from ..target import kill_group
 from .mi import MIConnection, MIError
 from .registry import request
@@ -69,15 +69,7 @@ async def launch(self: GdbAdapter, message: Message) -> None:
     self.kind = "launch"
     self.stop_at_main = bool(args.get("stopOnEntry") or args.get("stopAtBeginningOfMainSubprogram"))
     mi = await _start_gdb(self)
-    try:
-        self.launch = await NativeLaunch.start(argv, cwd=cwd, env=env, sink=self.output,
-                                               ptracer=mi.pid)
-    except (OSError, StubFailed) as exc:
-        raise AdapterError(f"cannot start {argv[0]!r}: {exc}") from None
-    self.target = self.launch.target
-    self.client.send_event("jupyterDebugServer.target",
-                           {"pid": self.target.pid, "startTime": self.target.start_time})
-    self.spawn(self.watch_exit())
+    self.launch = await self.start_native(argv, cwd, env, ptracer=mi.pid)
     try:
         await asyncio.wait_for(_attach_and_exec(self, mi), _START_TIMEOUT)
     except MIError as exc:
