@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .debuggers.attachable import AttachRefused, check_attachable
 from .errors import LaunchSpecError
 
 _FIELDS = {
@@ -279,20 +280,15 @@ def _parse_options(body: dict[str, Any]) -> tuple[
 
 
 def _check_attachable(pid: Any) -> None:
-    """A pid must name a live process of the server's own user."""
+    """A pid must name a live process of the server's own user that ptrace may reach."""
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         raise _type_error("pid", "a positive integer", pid)
-    try:
-        owner = os.stat(f"/proc/{pid}").st_uid
-    except FileNotFoundError:
-        raise LaunchSpecError(f"there is no process with pid {pid} to attach to",
-                              reason="not-found") from None
-    if owner != os.getuid():
-        raise LaunchSpecError(
-            f"process {pid} belongs to another user (uid {owner}); a session may only "
-            "attach to processes of the server's own user", reason="not-permitted")
     if pid == os.getpid():
         raise LaunchSpecError(f"pid {pid} is the Jupyter server itself")
+    try:
+        check_attachable(pid)
+    except AttachRefused as exc:
+        raise LaunchSpecError(exc.message, reason=exc.reason) from None
 
 
 def _check_python(pid: int) -> None:
@@ -317,9 +313,6 @@ def _check_targets(body: dict[str, Any], debugger: str, request: Any) -> None:
     if body.get("core") is not None and debugger == "debugpy":
         raise LaunchSpecError("debugpy cannot open core files; they need a native debugger "
                               "(gdb)", reason="unsupported")
-    if body.get("core") is not None and debugger != "gdb":
-        raise LaunchSpecError(f"{debugger} cannot open core files yet; use gdb",
-                              reason="unsupported")
     if body.get("core") is not None and targets != ["program"]:
         raise LaunchSpecError("'core' needs 'program', the executable that dumped it")
     if len(targets) != 1:
@@ -333,6 +326,3 @@ def _check_targets(body: dict[str, Any], debugger: str, request: Any) -> None:
         raise LaunchSpecError("'pid' needs \"request\": \"attach\"")
     if targets == ["module"] and debugger != "debugpy":
         raise LaunchSpecError(f"'module' is only for debugpy, not {debugger!r}")
-    if request == "attach" and debugger not in ("debugpy", "gdb"):
-        raise LaunchSpecError(f"attaching {debugger} to a running process is not supported yet",
-                              reason="unsupported")

@@ -107,7 +107,7 @@ class SessionManager:
         if isinstance(name, str) and name in DEBUGGERS:
             # An unavailable debugger is the first thing to say, before its spec's details.
             probe = {p["name"]: p for p in await self.debuggers()}[name]
-            if not probe["available"] or DEBUGGERS[name].worker_module is None:
+            if not probe["available"]:
                 raise DebuggerUnavailable(f"debugger {name!r} is not available: "
                                           f"{probe['reason']}")
         return await self._off_loop(parse_launch_spec, body, self.policy, set(DEBUGGERS))
@@ -116,7 +116,6 @@ class SessionManager:
         """Validate, check limits, record and start a session."""
         spec = await self.parse(body)
         debugger = DEBUGGERS[spec.debugger]
-        assert debugger.worker_module is not None
         active = sum(1 for s in self.sessions.values() if s.owner == owner and s.active)
         if active >= self.config.max_sessions_per_user:
             raise LimitExceeded(

@@ -52,20 +52,29 @@ def marker_line(source: Path, marker: str) -> int:
 class NativeSession:
     """A DAP client on a worker, with helpers for the common launch sequence."""
 
-    default_worker = GDB_WORKER
-
     def __init__(self, client: DapTestClient, proc: asyncio.subprocess.Process) -> None:
         self.client = client
         self.proc = proc
+        self.capabilities: dict[str, Any] = {}
+
+    def exception_filter(self, kind: str) -> str:
+        """The adapter's own filter id for C++ `throw` or `catch` (gdb: throw, lldb:
+        cpp_throw), found in its capabilities as a client would."""
+        names = [f["filter"] for f in self.capabilities.get("exceptionBreakpointFilters", [])
+                 if f["filter"] in (kind, f"cpp_{kind}")]
+        assert len(names) == 1, self.capabilities
+        return str(names[0])
 
     @classmethod
-    async def launch(cls, program: Path, *, args: list[str] | None = None,
+    async def launch(cls, debugger: str, program: Path, *, args: list[str] | None = None,
                      breakpoints: dict[Path, list[dict[str, Any]]] | None = None,
                      functions: list[str] | None = None, exceptions: list[str] | None = None,
-                     stop_on_entry: bool = False, worker: str | None = None) -> NativeSession:
-        client, proc = await start_worker(worker or cls.default_worker)
+                     stop_on_entry: bool = False) -> NativeSession:
+        """Start `debugger`'s worker and launch `program` through the usual sequence."""
+        client, proc = await start_worker(WORKERS[debugger])
         session = cls(client, proc)
-        await client.request("initialize", {"adapterID": "test", "linesStartAt1": True})
+        session.capabilities = await client.request("initialize", {
+            "adapterID": "test", "linesStartAt1": True})
         launch = client.send("launch", {"program": str(program), "args": args or [],
                                         "cwd": str(program.parent),
                                         "stopOnEntry": stop_on_entry})
@@ -78,7 +87,8 @@ class NativeSession:
             await client.request("setFunctionBreakpoints",
                                  {"breakpoints": [{"name": f} for f in functions]})
         if exceptions:
-            await client.request("setExceptionBreakpoints", {"filters": exceptions})
+            await client.request("setExceptionBreakpoints", {
+                "filters": [session.exception_filter(kind) for kind in exceptions]})
         await client.request("configurationDone")
         response = await asyncio.wait_for(launch, 60)
         assert response["success"], response

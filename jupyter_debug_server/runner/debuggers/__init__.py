@@ -19,7 +19,7 @@ class Debugger:
     """One supported debugger and the worker module that wraps it."""
 
     name: str
-    worker_module: str | None
+    worker_module: str
     description: str
     path_option: str | None = None  # the worker option that names the executable
 
@@ -85,8 +85,21 @@ def _gdb(configured: str = "") -> dict[str, Any]:
     return {"name": "gdb", "available": True, "version": version, "path": path, "reason": None}
 
 
+def _lldb_version(lldb_dap: str) -> str | None:
+    """lldb-dap 19 has no --version: ask the lldb installed beside it (same LLVM)."""
+    real = os.path.realpath(lldb_dap)
+    folder, name = os.path.split(real)
+    for sibling in (name.replace("lldb-dap", "lldb").replace("lldb-vscode", "lldb"), "lldb"):
+        candidate = os.path.join(folder, sibling)
+        if os.access(candidate, os.X_OK):
+            version = _binary_version(candidate)
+            if version:
+                return version
+    return None
+
+
 def _lldb(configured: str = "") -> dict[str, Any]:
-    from .lldb_adapter import find_lldb_dap
+    from .lldb.discovery import find_lldb_dap
 
     if configured:
         path, why = _configured_executable(configured, "lldb_dap_path")
@@ -95,11 +108,12 @@ def _lldb(configured: str = "") -> dict[str, Any]:
                     "reason": why}
     else:
         path = find_lldb_dap()
-    reason = ("no lldb-dap or lldb-vscode executable on PATH; install lldb "
-              "(apt-get install lldb-19) or set c.DebugServerApp.lldb_dap_path" if not path else
-              f"lldb-dap is installed at {path}, but this release has no lldb adapter yet; "
-              "it is being built")
-    return {"name": "lldb", "available": False, "version": None, "path": path, "reason": reason}
+    if not path:
+        return {"name": "lldb", "available": False, "version": None, "path": None,
+                "reason": "no lldb-dap or lldb-vscode executable on PATH; install lldb "
+                          "(apt-get install lldb-19) or set c.DebugServerApp.lldb_dap_path"}
+    return {"name": "lldb", "available": True, "version": _lldb_version(path), "path": path,
+            "reason": None}
 
 
 _PROBES = {"debugpy": _debugpy, "gdb": _gdb, "lldb": _lldb}
@@ -111,6 +125,7 @@ DEBUGGERS: dict[str, Debugger] = {
                  "Python scripts and modules, and running Python processes"),
         Debugger("gdb", "jupyter_debug_server.runner.debuggers.gdb_adapter",
                  "C, C++, Rust and other native programs", "--gdb"),
-        Debugger("lldb", None, "native programs through lldb-dap", "--lldb-dap"),
+        Debugger("lldb", "jupyter_debug_server.runner.debuggers.lldb_adapter",
+                 "C, C++, Rust and other native programs, through lldb-dap", "--lldb-dap"),
     )
 }

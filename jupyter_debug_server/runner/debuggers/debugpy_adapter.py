@@ -25,6 +25,7 @@ from typing import Any
 
 from ...dap import ChannelClosed, DapChannel, DapRequestError
 from . import pydevd_attach, worker
+from .attachable import AttachRefused, parse_pid
 from .base import AdapterBase
 from .dispatch import AdapterError, Registry, answer
 from .target import Target
@@ -252,10 +253,10 @@ async def _attach(self: DebugpyAdapter, message: Message) -> None:
     self._check_startable()
     args = dict(message.get("arguments") or {})
     try:
-        pid = pydevd_attach.parse_pid(args.get("processId", args.get("pid")))
+        pid = parse_pid(args.get("processId", args.get("pid")))
         self.kind = "attach"
         sock = await pydevd_attach.inject(pid, _debugpy_dir())
-    except pydevd_attach.AttachError as exc:
+    except (AttachRefused, pydevd_attach.AttachError) as exc:
         self.kind = None
         raise AdapterError(str(exc)) from None
     self.client.send_event("jupyterDebugServer.target", {"pid": pid, "startTime": None})

@@ -18,6 +18,8 @@ import socket
 import struct
 import tempfile
 
+from .attachable import ptrace_hint
+
 log = logging.getLogger(__name__)
 
 # gdb itself takes a second or two; the injected code then runs at the target's
@@ -31,23 +33,6 @@ _ARCHITECTURES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm6
 
 class AttachError(Exception):
     """Attaching failed for a reason the user can act on."""
-
-
-def parse_pid(value: object) -> int:
-    """Validate a `processId` and check the process is ours to debug."""
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise AttachError(f"'processId' must be a positive integer, not {value!r}")
-    try:
-        uid = os.stat(f"/proc/{value}").st_uid
-    except FileNotFoundError:
-        raise AttachError(f"no process with pid {value}") from None
-    if uid != os.getuid():
-        raise AttachError(f"process {value} belongs to another user (uid {uid})")
-    if value == os.getpid():
-        raise AttachError("a worker cannot attach to itself")
-    return value
 
 
 def _literal(text: str) -> str:
@@ -153,8 +138,7 @@ def _explain_failure(pid: int, gdb_output: str) -> str:
     hint = ""
     lowered = gdb_output.lower()
     if "ptrace" in lowered or "operation not permitted" in lowered:
-        hint = (" The kernel refused ptrace: /proc/sys/kernel/yama/ptrace_scope must be 0 to "
-                "attach to a process that is not a child, or the server needs CAP_SYS_PTRACE.")
+        hint = f" The kernel refused ptrace: {ptrace_hint(pid)}."
     tail = "\n".join(line for line in gdb_output.strip().splitlines()[-6:] if line.strip())
     return (f"could not attach to process {pid}: its Python runtime did not connect back "
             f"within {_CONNECT_TIMEOUT:.0f} s of gdb injecting the debugger (is it a Python "

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from typing import TYPE_CHECKING, Any
 
 from ..dispatch import AdapterError
+from ..native_checks import ignore_count
 from .mi import MIConnection, MIError
 from .registry import request
 
@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from .adapter import GdbAdapter
 
 Message = dict[str, Any]
-_HIT = re.compile(r"^\s*(==|>=|>)?\s*(\d+)\s*$")
 
 EXCEPTION_FILTERS = [
     {"filter": "throw", "label": "C++: on throw", "default": False},
@@ -47,24 +46,11 @@ def on_breakpoint_modified(self: GdbAdapter, bkpt: dict[str, Any]) -> None:
         self.client.send_event("breakpoint", {"reason": "changed", "breakpoint": to_dap(bkpt)})
 
 
-def _ignore_count(hit_condition: str | None) -> int | None:
-    """gdb's ignore count for a DAP hitCondition ('5', '==5', '>=5', '>4')."""
-    if not hit_condition:
-        return None
-    match = _HIT.match(hit_condition)
-    if match is None:
-        raise ValueError(f"hit condition {hit_condition!r} is not N, ==N, >=N or >N")
-    op, count = match.group(1) or "==", int(match.group(2))
-    if op == ">":
-        return count
-    return max(count - 1, 0)
-
-
 async def _insert(mi: MIConnection, location: str, item: dict[str, Any]) -> tuple[
         dict[str, Any] | None, str | None]:
     """Insert one breakpoint; (MI bkpt, None) or (None, why it failed)."""
     try:
-        ignore = _ignore_count(item.get("hitCondition"))
+        ignore = ignore_count(item.get("hitCondition"))
     except ValueError as exc:
         return None, str(exc)
     command = ["-break-insert", "-f"]

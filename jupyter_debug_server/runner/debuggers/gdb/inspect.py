@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from ..dispatch import AdapterError
+from ..native_checks import side_effect_refusal
 from .mi import MIConnection, MIError
 from .registry import request
 
@@ -14,8 +14,6 @@ if TYPE_CHECKING:
 
 Message = dict[str, Any]
 _MAX_DEPTH = 100_000
-# Assignment or increment in a watch/hover expression would change the program.
-_SIDE_EFFECT = re.compile(r"(?<![=!<>])=(?!=)|\+\+|--")
 
 
 def _frame(self: GdbAdapter, frame_id: Any) -> tuple[int, int]:
@@ -194,8 +192,9 @@ async def evaluate(self: GdbAdapter, message: Message) -> None:
     self.require_stopped("evaluate")
     thread, level = (_frame(self, frame_id) if frame_id is not None
                      else (self.stopped_thread or 1, 0))
-    if _SIDE_EFFECT.search(expression):
-        raise AdapterError(f"{context} expressions must not change the program: {expression!r}")
+    refusal = side_effect_refusal(context, expression)
+    if refusal:
+        raise AdapterError(refusal)
     await mi.command("-gdb-set may-call-functions off")  # no inferior calls from a hover
     try:
         varobj = await _varobj(self, mi, expression, thread, level)

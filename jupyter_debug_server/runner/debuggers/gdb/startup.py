@@ -9,6 +9,7 @@ import shutil
 import signal
 from typing import TYPE_CHECKING, Any
 
+from ..attachable import AttachRefused, explain_attach_failure, parse_pid
 from ..dispatch import AdapterError
 from ..native_target import launch_plan
 from ..target import kill_group
@@ -104,13 +105,10 @@ async def attach(self: GdbAdapter, message: Message) -> None:
     args = await _begin(self, message)
     if args is None:
         return
-    pid = args.get("processId", args.get("pid"))
-    if isinstance(pid, str) and pid.isdigit():
-        pid = int(pid)
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
-        raise AdapterError(f"'processId' must be a positive integer, not {pid!r}")
-    if not _process_exists(pid):
-        raise AdapterError(f"no process with pid {pid}")
+    try:
+        pid = parse_pid(args.get("processId", args.get("pid")))
+    except AttachRefused as exc:
+        raise AdapterError(exc.message) from None
     self.kind = "attach"
     mi = await _start_gdb(self)
     program = args.get("program")
@@ -120,7 +118,7 @@ async def attach(self: GdbAdapter, message: Message) -> None:
     try:
         await mi.command(f"-target-attach {pid}")
     except MIError as exc:
-        raise AdapterError(_explain_attach(pid, exc.message)) from None
+        raise AdapterError(explain_attach_failure(pid, f"gdb: {exc.message}")) from None
     await asyncio.wait_for(attached, _START_TIMEOUT)
     self.client.send_event("jupyterDebugServer.target", {"pid": pid, "startTime": None})
     self.client.send_response(message)
@@ -129,19 +127,6 @@ async def attach(self: GdbAdapter, message: Message) -> None:
 
 def _absolute(path: str) -> str:
     return os.path.abspath(path)  # no I/O: string work on the current directory
-
-
-def _process_exists(pid: int) -> bool:
-    # A procfs stat: microseconds, and this is the worker's loop, not the server's.
-    return os.path.exists(f"/proc/{pid}")
-
-
-def _explain_attach(pid: int, why: str) -> str:
-    if "ptrace" in why.lower() or "not permitted" in why.lower():
-        return (f"gdb could not attach to process {pid}: {why}. The kernel refused ptrace: "
-                "/proc/sys/kernel/yama/ptrace_scope must be 0 to attach to a process that is "
-                "not a child of gdb, or the server needs CAP_SYS_PTRACE")
-    return f"gdb could not attach to process {pid}: {why}"
 
 
 async def _start_core(self: GdbAdapter, message: Message, args: Message) -> None:

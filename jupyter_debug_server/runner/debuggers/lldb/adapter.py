@@ -1,0 +1,171 @@
+"""LldbAdapter: the relay between one DAP client and one lldb-dap, and what it corrects.
+
+lldb-dap speaks DAP already, so most requests pass through untouched. Events are
+adjusted where lldb-dap differs from what the gdb and debugpy adapters say for the
+same thing (a pause reported as SIGSTOP, a core file's stop, a pending breakpoint
+without a reason), so a client sees one behaviour whatever the native debugger.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+from typing import Any
+
+from ....dap import DapChannel
+from .. import worker
+from ..base import AdapterBase
+from ..dispatch import AdapterError, answer
+from ..native_target import NativeLaunch
+from .discovery import find_lldb_dap
+from .registry import REQUESTS
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+_PRIVATE_ENV_PREFIX = "JDS_"
+PENDING = "pending: the location is not loaded yet"
+
+
+class LldbAdapter(AdapterBase):
+    """Relay between one DAP client and one lldb-dap. Owned by the worker's event loop."""
+
+    def __init__(self, client: DapChannel, options: argparse.Namespace) -> None:
+        super().__init__(client, options)
+        self.lldb: DapChannel | None = None
+        self.lldb_proc: asyncio.subprocess.Process | None = None
+        self.capabilities: dict[str, Any] = {}
+        self.launch: NativeLaunch | None = None
+        self.kind: str | None = None  # launch | attach | core
+        self.program_name = ""
+        self.stop_on_entry = False
+        # Start-up of a launch: lldb-dap's `initialized` and the stop at the exec are ours.
+        self.exec_stop: asyncio.Future[Message] | None = None
+        self.lldb_initialized: asyncio.Future[None] | None = None
+        self.exec_thread: Any = None
+        self.entry_pending = False
+        self.pause_pending = False
+        self.stopped_thread: int | None = None
+
+    def on_request(self, message: Message) -> None:
+        """Our handler if the command has one, otherwise lldb-dap's."""
+        handler = REQUESTS.handlers.get(message["command"])
+        if handler is not None:
+            worker.spawn_task(answer(self.client, handler, self, message), self.requests)
+        else:
+            self.forward(message)
+
+    def forward(self, message: Message, arguments: Any = None) -> None:
+        """Relay a request to lldb-dap; its answer goes straight back to the client."""
+        self.forward_to(self.lldb, message, arguments, "lldb-dap")
+
+    def require_lldb(self) -> DapChannel:
+        """The lldb-dap channel, or a clear error before `initialize`."""
+        if self.lldb is None or self.lldb.is_closed:
+            raise AdapterError("lldb-dap is not running (send 'initialize' and 'launch' or "
+                               "'attach' first, or the session has ended)")
+        return self.lldb
+
+    async def top_frame(self) -> int | None:
+        """The id of the top frame of the thread that stopped last (None while running)."""
+        if self.stopped_thread is None:
+            return None
+        body = await self.require_lldb().request("stackTrace", {
+            "threadId": self.stopped_thread, "startFrame": 0, "levels": 1})
+        frames = (body or {}).get("stackFrames") or []
+        return int(frames[0]["id"]) if frames else None
+
+    async def command(self, text: str) -> str:
+        """Run an lldb command (not an expression) and return what it printed."""
+        body = await self.require_lldb().request("evaluate", {
+            "expression": f"`{text}", "context": "repl"})
+        return str((body or {}).get("result", ""))
+
+    def _on_event(self, event: Message) -> None:
+        name, body = event["event"], dict(event.get("body") or {})
+        if name == "initialized" and self.lldb_initialized is not None:
+            if not self.lldb_initialized.done():
+                self.lldb_initialized.set_result(None)
+            return
+        if name == "stopped" and self.exec_stop is not None and not self.exec_stop.done():
+            self.exec_stop.set_result(body)
+            return
+        if name == "stopped":
+            body = self._stopped(body)
+        elif name == "continued":
+            self.stopped_thread = None
+        elif name == "breakpoint":
+            breakpoint = dict(body.get("breakpoint") or {})
+            if not breakpoint.get("verified") and not breakpoint.get("message"):
+                body["breakpoint"] = {**breakpoint, "message": PENDING}
+        elif name in ("exited", "terminated") and self.target is not None:
+            return  # reported by us once the program's pipes are drained
+        elif name == "output" and body.get("category") in ("stdout", "stderr"):
+            # The program's own output comes from its pipes; what lldb-dap reports as
+            # stdout/stderr is lldb's (e.g. a DWARF warning), so it goes to the console.
+            body["category"] = "console"
+        elif name == "process" and self.launch is not None:
+            body = {**body, "name": self.program_name, "startMethod": "launch"}
+        self.client.send_event(name, body or None)
+
+    def _stopped(self, body: Message) -> Message:
+        self.stopped_thread = body.get("threadId")
+        description = str(body.get("description") or "")
+        if self.entry_pending:
+            self.entry_pending = False
+            body["reason"] = "entry"
+        elif self.pause_pending and "SIGSTOP" in description:
+            # lldb stops a running process with SIGSTOP and reports the signal.
+            body.update(reason="pause", description="paused")
+        elif self.kind == "core":
+            # What the process died of; a core made with gcore shows gcore's SIGSTOP.
+            died_of = "" if "SIGSTOP" in description or not description else f": {description}"
+            body.update(reason="exception", description=f"core file{died_of}")
+        self.pause_pending = False
+        return body
+
+    async def start_lldb(self) -> DapChannel:
+        """Spawn lldb-dap on pipes (no .lldbinit of the target's folder is read)."""
+        path = find_lldb_dap(getattr(self.options, "lldb_dap", None))
+        if path is None:
+            raise AdapterError("no lldb-dap or lldb-vscode executable on PATH; install lldb "
+                               "(apt-get install lldb-19) or pass --lldb-dap")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV_PREFIX)}
+        # cwd "/": lldb reads .lldbinit from its working directory only when told to, and
+        # no folder of the target's should be the debugger's.
+        self.lldb_proc = await asyncio.create_subprocess_exec(
+            path, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            env=env, cwd="/", start_new_session=True)
+        assert self.lldb_proc.stdout is not None and self.lldb_proc.stdin is not None
+        self.lldb = DapChannel(self.lldb_proc.stdout, self.lldb_proc.stdin, name="lldb-dap",
+                               on_event=self._on_event)
+        self.lldb.start()
+        lldb = self.lldb
+
+        async def watch() -> None:
+            await lldb.wait_closed()
+            if self.target is None:
+                self.send_terminated()
+
+        self.spawn(watch())
+        return self.lldb
+
+    async def shutdown(self, why: str) -> None:
+        """End the session: kill a launched program, detach from an attached one."""
+        log.info("lldb worker shutting down: %s", why)
+        if self.launch is not None:
+            self.launch.abort()
+        if self.lldb is not None and not self.lldb.is_closed:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.lldb.request(
+                    "disconnect", {"terminateDebuggee": self.kind == "launch"}), 5)
+            self.lldb.close(why)
+        if self.target is not None and self.target.proc.returncode is None:
+            self.target.kill()
+        if self.lldb_proc is not None and self.lldb_proc.returncode is None:
+            self.lldb_proc.kill()
+            await self.lldb_proc.wait()
+        self.cancel_tasks()
