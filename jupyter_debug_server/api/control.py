@@ -9,6 +9,7 @@ from tornado import web
 from ..runner.session import LIFECYCLE_COMMANDS, Session
 from .base import DebugAPIHandler, body_int, body_str, mapped_errors
 from .session_auth import session_authorized
+from .tunnel import DapTunnel
 
 _STEP_KINDS = ("over", "in", "out")
 _CONTEXTS = ("repl", "watch", "hover", "clipboard", "variables")
@@ -29,8 +30,11 @@ class SessionRoute(DebugAPIHandler):
         self.write_json(session.model(self.base_url) | result)
 
 
-class DapHandler(SessionRoute):
-    """POST /api/debug/sessions/{id}/dap: one raw DAP request → its response body."""
+class DapHandler(DapTunnel, SessionRoute):
+    """POST /api/debug/sessions/{id}/dap: one raw DAP request → its response body.
+
+    GET with `Upgrade: websocket` is the DAP tunnel (api/tunnel.py).
+    """
 
     @web.authenticated
     @session_authorized("execute")

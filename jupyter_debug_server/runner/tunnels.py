@@ -33,13 +33,7 @@ log = logging.getLogger(__name__)
 SECRET_PREFIX = "jds_"
 SCOPES = ("control", "observe")
 
-#: DAP requests an `observe` token may send through a tunnel: they read, never execute.
-#: (`evaluate` is not here: it runs code; neither are setVariable, stepping, restart …)
-READ_ONLY_DAP_COMMANDS = frozenset({
-    "threads", "stackTrace", "scopes", "variables", "source", "loadedSources", "modules",
-    "exceptionInfo", "breakpointLocations", "dataBreakpointInfo", "completions",
-    "disassemble", "readMemory", "stepInTargets", "gotoTargets",
-})
+# What an `observe` token may send through the DAP tunnel is dap.mux.OBSERVE_COMMANDS.
 
 
 class Cancellable(Protocol):
