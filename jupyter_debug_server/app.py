@@ -88,6 +88,16 @@ class DebugServerApp(ExtensionApp):
         "lldb-dap-NN or lldb-vscode-NN on PATH.",
     ).tag(config=True)
 
+    token_default_ttl = Int(
+        3600, help="Seconds a session token lives when its POST names no ttl (at least 1; "
+        "capped by token_max_ttl).",
+    ).tag(config=True)
+
+    token_max_ttl = Int(
+        86400, help="The longest lifetime, in seconds, a client may ask for a session token "
+        "(at least 1); a larger ttl is refused with 400.",
+    ).tag(config=True)
+
     store_busy_timeout = Int(
         5000, help="SQLite busy_timeout in milliseconds.",
     ).tag(config=True)
@@ -102,6 +112,13 @@ class DebugServerApp(ExtensionApp):
     def _positive_size(self, proposal: Any) -> int:
         if proposal["value"] < 1024:
             raise ValueError(f"{proposal['trait'].name} must be at least 1024 bytes, not "
+                             f"{proposal['value']}")
+        return int(proposal["value"])
+
+    @validate("token_default_ttl", "token_max_ttl")
+    def _positive_seconds(self, proposal: Any) -> int:
+        if proposal["value"] < 1:
+            raise ValueError(f"{proposal['trait'].name} must be at least 1 second, not "
                              f"{proposal['value']}")
         return int(proposal["value"])
 
@@ -147,6 +164,8 @@ class DebugServerApp(ExtensionApp):
             base_url=self.serverapp.base_url,
             gdb_path=self.gdb_path,
             lldb_dap_path=self.lldb_dap_path,
+            token_default_ttl=self.token_default_ttl,
+            token_max_ttl=self.token_max_ttl,
         )
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:

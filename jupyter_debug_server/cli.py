@@ -1,8 +1,10 @@
 """`jupyter debug-server` / `jupyter-debug-server`: the command line.
 
-This release has `serve` (a Jupyter server with the extension, optionally with a
-demo session stopped at a breakpoint). The session commands arrive with the
-client library.
+`serve` starts a Jupyter server with the extension (optionally with a demo session
+stopped at a breakpoint). The session commands (`launch`, `list`, `step`, …, in
+`cli_commands.py`) are thin wrappers over the client library and find the server by
+`--url`/`--token`, `JUPYTER_DEBUG_SERVER_URL`/`JUPYTER_DEBUG_SERVER_TOKEN`, or Jupyter's
+runtime files.
 """
 
 from __future__ import annotations
@@ -14,8 +16,12 @@ import secrets
 import shlex
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from . import cli_commands
+from .client import TOKEN_ENV, URL_ENV, DebugServerClient, DebugServerClientError, discover
 
 DEMO_DIR = "debug_demo"
 DEMO_PROGRAM = Path(__file__).parent / "examples" / "demo.py"
@@ -122,13 +128,37 @@ def _report_failure(task: asyncio.Task[None]) -> None:
         print(f"error: the demo session could not start: {task.exception()}", file=sys.stderr)
 
 
+#: Adds command groups to the parser: `register(subparsers, common)`. A command that
+#: talks to a server sets `run=<function(Context) -> int>` (it gets a connected client,
+#: and the server's refusals become exit status 1); one that does not sets `func`.
+#: The token, revoke, forward and mcp commands plug in here.
+COMMAND_GROUPS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
+    cli_commands.register,
+]
+
+
+def _add_connection_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument("--url", default=default, help="the Jupyter server's URL with its "
+                        f"base_url (default: ${URL_ENV}, else the newest running server)")
+    parser.add_argument("--token", default=default, help="a Jupyter token, or a session "
+                        f"token (jds_…) (default: ${TOKEN_ENV}, else the runtime file's)")
+    parser.add_argument("--json", action="store_true", default=default,
+                        help="print the server's JSON instead of text")
+    parser.add_argument("--timeout", type=float, default=default, metavar="SECONDS",
+                        help="longest wait for one request (default 120)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
         prog="jupyter-debug-server",
         description="Debug programs outside the notebook kernel from Jupyter.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    _add_connection_options(parser, None)
+    # The same options after the command name; SUPPRESS keeps a value given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_connection_options(common, argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("serve", help="start a Jupyter server with the extension")
     p.add_argument("--demo", action="store_true",
                    help="also launch a demo debugpy session stopped at a breakpoint")
@@ -137,13 +167,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root-dir", help="the server's root directory (default: current)")
     p.add_argument("jupyter_args", nargs="*", help="further ServerApp options, after --")
     p.set_defaults(func=serve)
+    for register in COMMAND_GROUPS:
+        register(sub, common)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `jupyter-debug-server` and `jupyter debug-server`."""
     options = build_parser().parse_args(argv)
-    return int(options.func(options))
+    if hasattr(options, "func"):
+        return int(options.func(options))
+    try:
+        info = discover(options.url, options.token)
+        with DebugServerClient(info.url, info.token,
+                               timeout=options.timeout or 120) as client:
+            return cli_commands.run(options, client)
+    except DebugServerClientError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

@@ -131,6 +131,9 @@ BAD_CREDENTIALS: list[tuple[str, dict[str, str], str]] = [
     ("wrong-token-header", {"Authorization": "token not-the-token"}, ""),
     ("wrong-token-query", {}, "token=not-the-token"),
     ("wrong-scheme", {"Authorization": "Bearer not-the-token"}, ""),
+    # Shaped like a session token (the jds_ prefix), but no token was ever issued.
+    ("bogus-session-token", {"Authorization": "Bearer jds_" + "A" * 43}, ""),
+    ("bogus-session-token-query", {}, "token=jds_" + "A" * 43),
 ]
 
 
@@ -167,6 +170,7 @@ async def test_route_refuses_requests_without_valid_credentials(
         session = manager.get(sid)
         assert session.state == "stopped" and session.stopped == model["stopped"]
         assert session.breakpoints == {} and session.clients == 0
+        assert await manager.tokens.list_tokens(sid) == []
         _status, listed = await api("GET", "sessions")
         assert [s["id"] for s in listed] == [sid]
     finally:

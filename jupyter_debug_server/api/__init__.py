@@ -17,6 +17,7 @@ from .control import (
 )
 from .events import SessionEventsHandler
 from .sessions import DebuggersHandler, SessionHandler, SessionsHandler
+from .tokens import TokenHandler, TokensHandler
 
 _SESSION = r"/api/debug/sessions/(?P<session_id>[^/]+)"
 
@@ -35,4 +36,6 @@ ROUTES: list[tuple[str, Any]] = [
     (_SESSION + r"/breakpoints", BreakpointsHandler),
     (_SESSION + r"/output", OutputHandler),
     (_SESSION + r"/events", SessionEventsHandler),
+    (_SESSION + r"/tokens", TokensHandler),
+    (_SESSION + r"/tokens/(?P<token_id>[^/]+)", TokenHandler),
 ]

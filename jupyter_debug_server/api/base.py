@@ -14,12 +14,13 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from ..runner.errors import DebugServerError
+from .session_auth import AUTH_RESOURCE, authenticate_token, presented_token, redact_uri
 
 if TYPE_CHECKING:
     from ..runner.manager import SessionManager
+    from ..runner.tunnels import Grant
 
-#: The authorizer resource of every route of this extension.
-AUTH_RESOURCE = "debug"
+__all__ = ["AUTH_RESOURCE", "DebugAPIHandler", "body_int", "body_str", "mapped_errors"]
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
@@ -55,11 +56,27 @@ class DebugAPIHandler(APIHandler):
 
     auth_resource = AUTH_RESOURCE
     manager: SessionManager
+    #: Whether a session token of the session in the URL authenticates (session routes).
+    accepts_session_tokens = False
+    #: Set when the request was authenticated by a session token.
+    session_grant: Grant | None = None
+    session_secret: str | None = None
 
     async def prepare(self) -> None:  # type: ignore[override]
-        """Make sure the extension has started (store open, sessions recovered)."""
-        await super().prepare()
+        """Authenticate (session token or Jupyter); make sure the extension has started."""
+        secret = presented_token(self.request, websocket=False)
+        if secret is None:
+            await super().prepare()
+        else:
+            await authenticate_token(self, secret)
+            if not self.check_origin():  # what APIHandler.prepare checks after auth
+                raise web.HTTPError(404)
         self.manager = await self.settings["debug_app"].ready()
+
+    def _request_summary(self) -> str:
+        # tornado logs this with every HTTPError message: never with a secret in it.
+        return (f"{self.request.method} {redact_uri(self.request.uri or '')} "
+                f"({self.request.remote_ip})")
 
     @property
     def user_name(self) -> str:
@@ -68,6 +85,8 @@ class DebugAPIHandler(APIHandler):
         Stable across requests, so per-user limits hold for clients that authenticate
         with the server's token and keep no cookie (scripts, the CLI).
         """
+        if self.session_grant is not None:
+            return f"session token {self.session_grant.token_id}"
         if type(self.identity_provider) in _SINGLE_USER_PROVIDERS:
             return _server_user()
         user = self.current_user

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..runner.session import LIFECYCLE_COMMANDS, Session
 from .base import DebugAPIHandler, body_int, body_str, mapped_errors
+from .session_auth import session_authorized
+from .tunnel import DapTunnel
 
 _STEP_KINDS = ("over", "in", "out")
 _CONTEXTS = ("repl", "watch", "hover", "clipboard", "variables")
@@ -16,7 +17,9 @@ _MAX_PAGE = 10_000
 
 
 class SessionRoute(DebugAPIHandler):
-    """A route under /api/debug/sessions/{id}/."""
+    """A route under /api/debug/sessions/{id}/: a token of that session authenticates too."""
+
+    accepts_session_tokens = True
 
     async def session(self, session_id: str) -> Session:
         """The session of this server run (404 if unknown, 409 if of an earlier run)."""
@@ -27,11 +30,14 @@ class SessionRoute(DebugAPIHandler):
         self.write_json(session.model(self.base_url) | result)
 
 
-class DapHandler(SessionRoute):
-    """POST /api/debug/sessions/{id}/dap: one raw DAP request → its response body."""
+class DapHandler(DapTunnel, SessionRoute):
+    """POST /api/debug/sessions/{id}/dap: one raw DAP request → its response body.
+
+    GET with `Upgrade: websocket` is the DAP tunnel (api/tunnel.py).
+    """
 
     @web.authenticated
-    @authorized("execute")
+    @session_authorized("execute")
     @mapped_errors
     async def post(self, session_id: str) -> None:
         session = await self.session(session_id)
@@ -53,7 +59,7 @@ class ContinueHandler(SessionRoute):
     """POST …/continue: resume; return after the next stop or exit (bounded)."""
 
     @web.authenticated
-    @authorized("execute")
+    @session_authorized("execute")
     @mapped_errors
     async def post(self, session_id: str) -> None:
         session = await self.session(session_id)
@@ -66,7 +72,7 @@ class StepHandler(SessionRoute):
     """POST …/step {"kind": over|in|out}: step; return the new location."""
 
     @web.authenticated
-    @authorized("execute")
+    @session_authorized("execute")
     @mapped_errors
     async def post(self, session_id: str) -> None:
         session = await self.session(session_id)
@@ -83,7 +89,7 @@ class PauseHandler(SessionRoute):
     """POST …/pause: interrupt the target; return once it has stopped (bounded)."""
 
     @web.authenticated
-    @authorized("execute")
+    @session_authorized("execute")
     @mapped_errors
     async def post(self, session_id: str) -> None:
         session = await self.session(session_id)
@@ -95,7 +101,7 @@ class StackHandler(SessionRoute):
     """GET …/stack?thread_id=&start=&levels=: frames of a stopped thread."""
 
     @web.authenticated
-    @authorized("read")
+    @session_authorized("read")
     @mapped_errors
     async def get(self, session_id: str) -> None:
         session = await self.session(session_id)
@@ -110,7 +116,7 @@ class VariablesHandler(SessionRoute):
     """GET …/variables?frame_id=|reference=&start=&count=: variables, paged."""
 
     @web.authenticated
-    @authorized("read")
+    @session_authorized("read")
     @mapped_errors
     async def get(self, session_id: str) -> None:
         session = await self.session(session_id)
@@ -126,7 +132,7 @@ class EvaluateHandler(SessionRoute):
     """POST …/evaluate {"expression", "frame_id"?, "context"?}."""
 
     @web.authenticated
-    @authorized("execute")
+    @session_authorized("execute")
     @mapped_errors
     async def post(self, session_id: str) -> None:
         session = await self.session(session_id)
@@ -144,7 +150,7 @@ class BreakpointsHandler(SessionRoute):
     """PUT, GET …/breakpoints: replace or list the breakpoints of a source file."""
 
     @web.authenticated
-    @authorized("read")
+    @session_authorized("read")
     @mapped_errors
     async def get(self, session_id: str) -> None:
         session = await self.session(session_id)
@@ -156,7 +162,7 @@ class BreakpointsHandler(SessionRoute):
         self.write_json([{"path": p, "breakpoints": b} for p, b in sorted(sources.items())])
 
     @web.authenticated
-    @authorized("execute")
+    @session_authorized("execute")
     @mapped_errors
     async def put(self, session_id: str) -> None:
         session = await self.session(session_id)
@@ -194,8 +200,10 @@ class BreakpointsHandler(SessionRoute):
 class OutputHandler(DebugAPIHandler):
     """GET …/output?since=&limit=: captured output, also after the session ended."""
 
+    accepts_session_tokens = True
+
     @web.authenticated
-    @authorized("read")
+    @session_authorized("read")
     @mapped_errors
     async def get(self, session_id: str) -> None:
         result = await self.manager.read_output(

@@ -6,6 +6,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from .base import DebugAPIHandler, mapped_errors
+from .session_auth import session_authorized
 
 
 class DebuggersHandler(DebugAPIHandler):
@@ -41,14 +42,16 @@ class SessionsHandler(DebugAPIHandler):
 class SessionHandler(DebugAPIHandler):
     """GET, DELETE /api/debug/sessions/{id}: one session; end it."""
 
+    accepts_session_tokens = True
+
     @web.authenticated
-    @authorized("read")
+    @session_authorized("read")
     @mapped_errors
     async def get(self, session_id: str) -> None:
         self.write_json(await self.manager.model(session_id, self.base_url))
 
     @web.authenticated
-    @authorized("execute")
+    @session_authorized("execute")
     @mapped_errors
     async def delete(self, session_id: str) -> None:
         await self.manager.terminate(session_id, self.user_name)

@@ -1,4 +1,5 @@
-"""Debug Adapter Protocol plumbing: framing, messages and an asyncio channel.
+"""Debug Adapter Protocol plumbing: framing, messages, an asyncio channel and
+the multiplexer that shares one channel among many clients.
 
 This package depends on nothing else of ours, so the worker processes and the
 server import the same code.
@@ -8,13 +9,19 @@ from __future__ import annotations
 
 from .channel import ChannelClosed, DapChannel, DapRequestError
 from .framing import DEFAULT_MAX_MESSAGE, FrameDecoder, FramingError, encode
+from .mux import CONTROL, OBSERVE, ROLES, DapMux, MuxClient
 
 __all__ = [
+    "CONTROL",
     "DEFAULT_MAX_MESSAGE",
+    "OBSERVE",
+    "ROLES",
     "ChannelClosed",
     "DapChannel",
+    "DapMux",
     "DapRequestError",
     "FrameDecoder",
     "FramingError",
+    "MuxClient",
     "encode",
 ]

@@ -54,3 +54,17 @@ class DapError(DebugServerError):
 
     status = 422
     reason = "debugger-error"
+
+
+class TokenRefused(DebugServerError):
+    """A session token is unknown, revoked, expired, of another session or out of scope."""
+
+    status = 403
+    reason = "token-refused"
+
+
+class TokenNotFound(DebugServerError):
+    """No token of this session has this id."""
+
+    status = 404
+    reason = "no-such-token"

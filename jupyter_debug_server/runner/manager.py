@@ -21,6 +21,7 @@ from .debuggers.target import kill_group, process_start_time
 from .errors import DebuggerUnavailable, LimitExceeded, SessionNotFound, SessionStateError
 from .launch_spec import LaunchSpec, PathPolicy, parse_launch_spec
 from .session import ACTIVE_STATES, FINAL_STATES, Session, new_session_id
+from .tunnels import TokenRegistry
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ class RunnerConfig:
     launch_timeout: float = 60.0
     step_timeout: float = 30.0
     shutdown_timeout: float = 5.0
+    token_default_ttl: int = 3600  # seconds a session token lives when no ttl is asked for
+    token_max_ttl: int = 86400  # the longest ttl a client may ask for
 
 
 class SessionManager:
@@ -59,6 +62,9 @@ class SessionManager:
         self._probe_cache: dict[str, dict[str, Any]] | None = None
         # Every blocking call of the runner (/proc reads, path checks, probes) runs here.
         self.blocking = ThreadPoolExecutor(max_workers=2, thread_name_prefix="jds-blocking")
+        self.tokens = TokenRegistry(store, default_ttl=config.token_default_ttl,
+                                    max_ttl=config.token_max_ttl,
+                                    session_active=self.is_active)
 
     async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.blocking, fn, *args)
@@ -73,6 +79,7 @@ class SessionManager:
             await self.store.update_session(
                 row["id"], state="lost", stopped=None,
                 error="the Jupyter server stopped while this session was active")
+            await self.store.revoke_session_tokens(row["id"])
             await self.store.add_audit(row["id"], "lost", None, None)
             lost.append(row["id"])
         if self.config.session_retention_days > 0:
@@ -86,6 +93,7 @@ class SessionManager:
         """End every active session (called when the server stops)."""
         active = [s for s in self.sessions.values() if s.active or s.worker is not None]
         await asyncio.gather(*(s.terminate() for s in active), return_exceptions=True)
+        await self.tokens.drain()
         self.blocking.shutdown(wait=False)
 
     # -- debuggers -------------------------------------------------------------
@@ -124,6 +132,7 @@ class SessionManager:
         session = Session(new_session_id(), spec, owner, store=self.store, config=self.config,
                           blocking=self.blocking)
         self.sessions[session.id] = session
+        session.subscribe(self._on_session_event)
         await self.store.create_session(session.record())
         await self.store.add_audit(session.id, "create", owner, spec.public())
         self._emit("create", {"session_id": session.id, "debugger": spec.debugger,
@@ -135,6 +144,19 @@ class SessionManager:
             await session.wait_for(lambda: session.state != "running",
                                    self.config.step_timeout)
         return session
+
+    def _on_session_event(self, event: dict[str, Any]) -> None:
+        # A session's tokens die with it: connections they opened close at once. Soon, not
+        # now, so the other listeners (the token's own event stream) see the final state
+        # first; requests are refused meanwhile because the session is no longer active.
+        if event["type"] == "state" and event["session"]["state"] in FINAL_STATES:
+            asyncio.get_running_loop().call_soon(self.tokens.end_session,
+                                                 event["session"]["id"])
+
+    def is_active(self, session_id: str) -> bool:
+        """Whether this server runs the session and it has not ended."""
+        session = self.sessions.get(session_id)
+        return session is not None and session.active
 
     def get(self, session_id: str) -> Session:
         """The live session with this id."""

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
-from ..dap import ChannelClosed, DapChannel, DapRequestError
+from ..dap import ChannelClosed, DapChannel, DapMux, DapRequestError, MuxClient
 from ..store import utcnow_iso
 from .debuggers.target import kill_group, process_start_time
 from .errors import DapError, SessionStateError
@@ -74,6 +74,9 @@ class Session:
         self.output = OutputLog(session_id, store, config.output_retention_chars,
                                 pressure=self._output_pressure)
         self.channel: DapChannel | None = None
+        # Tunnel clients share the channel through the mux; REST requests use it directly.
+        self.mux = DapMux(session_id, capabilities=lambda: self.capabilities,
+                          on_response=self._on_client_response)
         self.worker: asyncio.subprocess.Process | None = None
         self._listeners: set[Listener] = set()
         self._changed = asyncio.Condition()
@@ -241,6 +244,7 @@ class Session:
             max_message=self.config.max_dap_message,
         )
         self.channel.start()
+        self.mux.upstream = self.channel
         initialized = asyncio.get_running_loop().create_future()
 
         def on_initialized() -> None:
@@ -310,6 +314,7 @@ class Session:
         elif name == "terminated":
             self._spawn(self._on_terminated())
         self._publish({"type": "dap", "event": event})
+        self.mux.broadcast(event)
 
     async def _on_stopped(self, body: dict[str, Any]) -> None:
         thread_id = body.get("threadId")
@@ -380,6 +385,35 @@ class Session:
 
         await asyncio.get_running_loop().run_in_executor(self.blocking, reap)
 
+    # -- tunnel clients ----------------------------------------------------------
+
+    def connect(self, send: Callable[[Message], None], role: str, name: str) -> MuxClient:
+        """Join a DAP client to the session (counted in `clients` until it leaves)."""
+        client = self.mux.connect(send, role=role, name=name)
+        self.clients += 1
+        return client
+
+    def disconnect(self, client: MuxClient) -> None:
+        """A DAP client left (idempotent); the session carries on."""
+        if not client.closed:
+            client.close()
+            self.clients -= 1
+
+    def _on_client_response(self, request: Message, response: Message) -> None:
+        """Keep the breakpoints route in step with breakpoints a tunnel client set."""
+        if request.get("command") != "setBreakpoints" or not response.get("success"):
+            return
+        args = request.get("arguments") or {}
+        path = (args.get("source") or {}).get("path")
+        if not isinstance(path, str):
+            return
+        requested = [b for b in args.get("breakpoints") or [] if isinstance(b, dict)]
+        answered = (response.get("body") or {}).get("breakpoints", [])
+        if requested:
+            self.breakpoints[path] = _describe_breakpoints(requested, answered)
+        else:
+            self.breakpoints.pop(path, None)
+
     # -- requests --------------------------------------------------------------
 
     def _require_channel(self) -> DapChannel:
@@ -424,7 +458,11 @@ class Session:
         stopped = self._require_stopped("continue" if kind == "continue" else f"step {kind}")
         thread = thread_id if thread_id is not None else stopped["thread_id"]
         generation = self._stop_generation
+        stop = self.mux.stopped
         await self.dap(command, {"threadId": thread})
+        if stop is not None:
+            # Not every debugger sends `continued` for a request; a newer stop stays.
+            self.mux.forget_stop(stop)
         finished = await self.wait_for(
             lambda: self._stop_generation != generation or not self.active,
             self.config.step_timeout if timeout is None else timeout)

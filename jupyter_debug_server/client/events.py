@@ -1,0 +1,168 @@
+"""The events WebSocket of a session, and what clients build on it: waiting for a stop,
+following output live.
+
+Coroutines here run on the caller's event loop (the CLI's own `asyncio.run`, or a
+kernel's loop for the magics); the blocking REST calls they make go to a thread so the
+WebSocket keeps being read meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.websocket import WebSocketClientConnection, websocket_connect
+
+from .api import FINAL_STATES, Json, _sid
+from .errors import DebugServerClientError, ServerNotFound
+from .transport import _decode, auth_header
+
+if TYPE_CHECKING:
+    from .api import DebugServerClient
+
+#: States in which a session is neither stopped nor ended.
+MOVING_STATES = frozenset({"starting", "running"})
+
+
+class EventStream:
+    """One open events WebSocket: JSON frames `{"type": "state"|"dap", …}`."""
+
+    def __init__(self, connection: WebSocketClientConnection) -> None:
+        self.connection = connection
+
+    @classmethod
+    async def connect(cls, client: DebugServerClient, session_id: str,
+                      timeout: float = 30) -> EventStream:
+        """Open the stream (tornado sets TCP_NODELAY on its client sockets)."""
+        transport = client.transport
+        scheme = "wss" if transport.scheme == "https" else "ws"
+        port = f":{transport.port}" if transport.port else ""
+        route = f"/api/debug/sessions/{_sid(session_id)}/events"
+        url = f"{scheme}://{transport.host}{port}{transport.base_path}{route}"
+        request = HTTPRequest(url, headers=auth_header(transport.token),
+                              connect_timeout=timeout, request_timeout=timeout,
+                              ssl_options=transport.ssl_context)
+        try:
+            connection = await websocket_connect(request)
+        except HTTPClientError as exc:
+            body = exc.response.body if exc.response is not None else b""
+            _decode(exc.code, exc.message or "", body or b"", "GET", route)
+            raise DebugServerClientError(exc.code, None, str(exc)) from None
+        except OSError as exc:
+            raise ServerNotFound(f"cannot reach the server at {transport.url}: "
+                                 f"{exc.strerror or exc}") from None
+        return cls(connection)
+
+    async def next(self) -> Json | None:
+        """The next frame, or None once the server closed the stream."""
+        message = await self.connection.read_message()
+        if message is None:
+            return None
+        value = json.loads(message)
+        return value if isinstance(value, dict) else {}
+
+    def close(self) -> None:
+        """Close the stream (never ends the session)."""
+        self.connection.close()
+
+
+async def wait_settled(client: DebugServerClient, session_id: str, timeout: float) -> Json:
+    """Wait until the session is stopped or ended, at most `timeout` s; its model then."""
+    stream = await EventStream.connect(client, session_id)
+    latest: list[Json] = []
+
+    async def settled() -> Json | None:
+        while (frame := await stream.next()) is not None:
+            if frame.get("type") == "state":
+                latest.append(frame["session"])
+                if frame["session"]["state"] not in MOVING_STATES:
+                    return dict(frame["session"])
+        return None
+
+    try:
+        model = await asyncio.wait_for(settled(), timeout)
+    except asyncio.TimeoutError:
+        return latest[-1] if latest else await asyncio.to_thread(client.session, session_id)
+    finally:
+        stream.close()
+    if model is not None:
+        return model
+    # The server closed the stream (it is shutting down): answer with what it says now.
+    return await asyncio.to_thread(client.session, session_id)
+
+
+async def follow_output(client: DebugServerClient, session_id: str,
+                        on_chunk: Callable[[Json], None], since: int = 0) -> Json:
+    """Give `on_chunk` every output chunk after `since` as it arrives, until the session
+    ends; return its final model.
+
+    Output frames on the WebSocket carry no sequence number, so they only say "there is
+    more": the chunks themselves are read from the output route, which is complete and
+    ordered, so nothing is printed twice or lost between the history and the live part.
+    """
+    cursor = since
+
+    async def drain() -> None:
+        nonlocal cursor
+        while True:
+            page = await asyncio.to_thread(client.output, session_id, cursor, 1000)
+            for item in page["items"]:
+                on_chunk(item)
+            cursor = page["next"]
+            if len(page["items"]) < 1000:
+                return
+
+    while True:
+        model = await asyncio.to_thread(client.session, session_id)
+        if model["state"] in FINAL_STATES:
+            await drain()
+            return model
+        try:
+            stream = await EventStream.connect(client, session_id)
+        except DebugServerClientError as exc:
+            if exc.status == 409:  # a session of an earlier server run: it has ended
+                await drain()
+                return await asyncio.to_thread(client.session, session_id)
+            raise
+        try:
+            final = await _follow_stream(stream, drain)
+        finally:
+            stream.close()
+        if final is not None:
+            return final
+        # The stream closed before the end (a slow-client cut-off): look again, reconnect.
+
+
+async def _follow_stream(stream: EventStream,
+                         drain: Callable[[], Any]) -> Json | None:
+    """Drain output whenever the stream says there is more; the final model, or None if
+    the stream closed while the session still ran."""
+    more = asyncio.Event()
+    more.set()  # the history first
+    final: list[Json] = []
+
+    async def listen() -> None:
+        while (frame := await stream.next()) is not None:
+            kind = frame.get("type")
+            if kind == "state" and frame["session"]["state"] in FINAL_STATES:
+                final.append(frame["session"])
+                break
+            if kind == "dap" and frame["event"].get("event") == "output":
+                more.set()
+        more.set()
+
+    listener = asyncio.ensure_future(listen())
+    try:
+        while True:
+            await more.wait()
+            more.clear()
+            ended = listener.done()  # read before draining: the last drain follows the end
+            await drain()
+            if ended:
+                listener.result()
+                return final[0] if final else None
+    finally:
+        listener.cancel()

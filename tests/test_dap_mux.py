@@ -1,0 +1,204 @@
+"""DapMux on in-memory streams: renumbering, routing, local lifecycle, roles, replay.
+
+The upstream is a real DapChannel over a socketpair to a tiny DAP peer that answers
+every request with its own command and arguments, so tests see what crossed the mux.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import pytest
+
+from jupyter_debug_server.dap import DapChannel, DapMux, MuxClient
+
+pytestmark = pytest.mark.timeout(30)
+
+Message = dict[str, Any]
+CAPABILITIES = {"supportsConfigurationDoneRequest": True}
+
+
+class Peer:
+    """The debugger's side: echoes requests; `hold` keeps answers back until released."""
+
+    def __init__(self, channel: DapChannel) -> None:
+        self.channel = channel
+        self.requests: list[Message] = []
+        self.held: list[Message] = []
+        self.hold = False
+        self.arrived = asyncio.Event()
+        channel.on_request = self.on_request
+        channel.start()
+
+    def on_request(self, request: Message) -> None:
+        self.requests.append(request)
+        self.arrived.set()
+        if self.hold:
+            self.held.append(request)
+        else:
+            self.answer(request)
+
+    def answer(self, request: Message) -> None:
+        self.channel.send_response(request, body={"seq": request["seq"],
+                                                  "command": request["command"],
+                                                  "arguments": request.get("arguments")})
+
+
+class Client:
+    """A client's received messages, with a way to await them."""
+
+    def __init__(self, mux: DapMux, role: str = "control") -> None:
+        self.received: list[Message] = []
+        self.changed = asyncio.Event()
+        self.mux_client: MuxClient = mux.connect(self._got, role=role, name=f"test-{role}")
+
+    def _got(self, message: Message) -> None:
+        self.received.append(message)
+        self.changed.set()
+
+    def send(self, seq: int, command: str, arguments: Any = None) -> None:
+        message: Message = {"type": "request", "seq": seq, "command": command}
+        if arguments is not None:
+            message["arguments"] = arguments
+        self.mux_client.receive(message)
+
+    async def response(self, request_seq: int) -> Message:
+        async def scan() -> Message:
+            while True:
+                for m in self.received:
+                    if m["type"] == "response" and m["request_seq"] == request_seq:
+                        return m
+                self.changed.clear()
+                await self.changed.wait()
+        return await asyncio.wait_for(scan(), 10)
+
+    def events(self, name: str | None = None) -> list[Message]:
+        return [m for m in self.received if m["type"] == "event"
+                and (name is None or m["event"] == name)]
+
+
+async def _mux() -> tuple[DapMux, Peer]:
+    ours, theirs = socket.socketpair()
+    upstream = await DapChannel.from_socket(ours, name="upstream")
+    upstream.start()
+    peer = Peer(await DapChannel.from_socket(theirs, name="peer"))
+    mux = DapMux("s1", capabilities=lambda: CAPABILITIES)
+    mux.upstream = upstream
+    upstream.on_event = mux.broadcast  # as the session feeds it
+    return mux, peer
+
+
+def test_requests_are_renumbered_and_answers_routed_to_their_client() -> None:
+    async def run() -> None:
+        mux, peer = await _mux()
+        a, b = Client(mux), Client(mux)
+        peer.hold = True
+        a.send(7, "threads")
+        b.send(7, "stackTrace", {"threadId": 1})
+        while len(peer.requests) < 2:
+            peer.arrived.clear()
+            await asyncio.wait_for(peer.arrived.wait(), 10)
+        assert [r["seq"] for r in peer.requests] == [1, 2]  # fresh upstream numbers
+        for request in reversed(peer.held):  # answer out of order
+            peer.answer(request)
+        reply_a, reply_b = await a.response(7), await b.response(7)
+        assert reply_a["body"]["command"] == "threads" and reply_a["seq"] == 1
+        assert reply_b["body"]["command"] == "stackTrace" and reply_b["seq"] == 1
+        assert reply_b["body"]["arguments"] == {"threadId": 1}
+        assert len(a.received) == len(b.received) == 1
+
+        # Events reach everyone, each numbered from the client's own counter.
+        peer.channel.send_event("output", {"output": "hi"})
+        peer.channel.send_event("initialized")  # the owner's, not the clients'
+        peer.channel.send_event("stopped", {"threadId": 1, "reason": "step",
+                                            "allThreadsStopped": True})
+        while len(b.events()) < 2:
+            b.changed.clear()
+            await asyncio.wait_for(b.changed.wait(), 10)
+        for client in (a, b):
+            assert [e["event"] for e in client.events()] == ["output", "stopped"]
+            assert [m["seq"] for m in client.received] == [1, 2, 3]
+        assert mux.stopped is not None and mux.stopped["body"]["reason"] == "step"
+    asyncio.run(run())
+
+
+def test_lifecycle_is_local_and_a_late_joiner_gets_the_state() -> None:
+    async def run() -> None:
+        mux, peer = await _mux()
+        mux.broadcast({"type": "event", "seq": 40, "event": "stopped",
+                       "body": {"threadId": 3, "reason": "breakpoint",
+                                "allThreadsStopped": False}})
+        late = Client(mux)
+        late.send(1, "initialize", {"adapterID": "x", "linesStartAt1": True})
+        late.send(2, "attach", {})
+        assert late.events("stopped") == []
+        late.send(3, "configurationDone")
+        late.send(4, "disconnect", {"terminateDebuggee": True})
+        assert (await late.response(1))["body"] == CAPABILITIES
+        assert (await late.response(2))["success"]
+        assert (await late.response(4))["success"]
+        assert [m.get("event") or m["command"] for m in late.received] == [
+            "initialize", "initialized", "attach", "configurationDone", "stopped",
+            "disconnect"]
+        stop = late.events("stopped")[0]
+        assert stop["body"] == {"threadId": 3, "reason": "breakpoint",
+                                "allThreadsStopped": False}
+        assert peer.requests == []  # none of it reached the debugger
+
+        mux.broadcast({"type": "event", "event": "continued", "body": {"threadId": 3}})
+        mux.broadcast({"type": "event", "event": "exited", "body": {"exitCode": 4}})
+        mux.broadcast({"type": "event", "event": "terminated"})
+        after = Client(mux)
+        after.send(1, "threads")  # skipped the configuration: the state comes first
+        await after.response(1)
+        assert [m.get("event") for m in after.received[:2]] == ["exited", "terminated"]
+    asyncio.run(run())
+
+
+def test_observer_is_refused_everything_outside_the_allow_list() -> None:
+    async def run() -> None:
+        mux, peer = await _mux()
+        watcher = Client(mux, role="observe")
+        for seq, command in enumerate(["next", "evaluate", "setVariable", "completions",
+                                       "terminate", "setBreakpoints", "pause", "goto"], 1):
+            watcher.send(seq, command, {})
+            reply = await watcher.response(seq)
+            assert not reply["success"]
+            assert f"this client observes session s1; {command!r}" in reply["message"]
+        watcher.send(20, "variables", {"variablesReference": 5})
+        assert (await watcher.response(20))["success"]
+        assert [r["command"] for r in peer.requests] == ["variables"]
+        with pytest.raises(ValueError, match="role 'admin'"):
+            mux.connect(lambda m: None, role="admin", name="x")
+    asyncio.run(run())
+
+
+def test_answers_for_a_gone_client_are_dropped_and_cancel_is_renumbered() -> None:
+    async def run() -> None:
+        mux, peer = await _mux()
+        a, b = Client(mux), Client(mux)
+        peer.hold = True
+        a.send(1, "next", {"threadId": 1})
+        b.send(5, "evaluate", {"expression": "slow()"})
+        b.send(6, "cancel", {"requestId": 5})
+        b.send(7, "cancel", {"requestId": 99})
+        assert not (await b.response(7))["success"]
+        while len(peer.requests) < 3:
+            peer.arrived.clear()
+            await asyncio.wait_for(peer.arrived.wait(), 10)
+        assert peer.requests[2]["command"] == "cancel"
+        assert peer.requests[2]["arguments"] == {"requestId": peer.requests[1]["seq"]}
+        a.mux_client.close()
+        assert a.mux_client not in mux.clients
+        for request in peer.held:
+            peer.answer(request)
+        await b.response(6)
+        assert a.received == []
+
+        mux.upstream.close("worker exited")
+        b.send(8, "threads")
+        reply = await b.response(8)
+        assert not reply["success"] and "has ended" in reply["message"]
+    asyncio.run(run())
