@@ -1,0 +1,388 @@
+#!/usr/bin/env python
+"""Benchmark: lldb ``next`` -> ``stopped`` latency, our worker against lldb-dap on stdio.
+
+Modes (see bench/README.md):
+
+- ``direct``  lldb-dap spawned on stdio pipes and driven directly with DAP; it launches the
+              program itself (the baseline);
+- ``worker``  our lldb worker (``jupyter_debug_server.runner.debuggers.lldb_adapter``) over
+              an inherited socketpair (``--channel-fd``), exactly as the server uses it;
+              it launches the program through its exec stub and relays to its own lldb-dap;
+- ``rest``    our REST ``step`` route with ``"debugger": "lldb"`` through a real
+              ``jupyter server`` subprocess (informational).
+
+Every mode is timed from DAP ``next`` (or the HTTP request) sent to the ``stopped`` event
+(or the HTTP response) read. The target is ``bench/targets/loop.c``, built with
+``gcc -g -O0`` into a temp dir. All sessions are started first and stay stopped at the
+breakpoint; then the modes take turns in rounds whose order rotates, samples are pooled
+per mode, and the report gives the ratio DESIGN.md section 6 states the lldb target in:
+worker <= 1.5x lldb-dap on stdio.
+
+Usage: ``python bench/lldb_step_latency.py [--steps 600] [--rounds 12] [--modes ...]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dapclient import DapClient
+from gdb_step_latency import BREAK_MARKER, build_target, first_line
+from step_latency import (
+    REPO_ROOT,
+    Context,
+    Mode,
+    RestMode,
+    Skip,
+    StockMode,
+    WorkerMode,
+    base_env,
+    find_break_line,
+    kill_if_target,
+    report,
+    run_rounds,
+    start_modes,
+)
+
+ADAPTER_MODULE = "jupyter_debug_server.runner.debuggers.lldb_adapter"
+DISCOVERY_MODULE = "jupyter_debug_server.runner.debuggers.lldb.discovery"
+ALL_MODES = ("direct", "worker", "rest")
+BASELINE = "direct"
+
+# (numerator, denominator, target ratio or None for "informational")
+RATIOS: tuple[tuple[str, str, float | None], ...] = (
+    ("worker", "direct", 1.50),
+    ("rest", "direct", None),
+    ("rest", "worker", None),
+)
+
+
+@dataclass
+class LldbContext(Context):
+    """``target`` is the C source (breakpoints go there); ``program`` is the executable."""
+
+    program: Path
+    lldb_dap: str
+
+
+def kill_leftovers(program: Path) -> list[int]:
+    """SIGKILL every process that still runs ``program`` (checked via /proc); their pids."""
+    needle = str(program).encode() + b"\0"
+    killed = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if cmdline.startswith(needle):
+            with contextlib.suppress(OSError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
+    return killed
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------------------
+# modes
+
+
+class DirectMode(StockMode):
+    """lldb-dap on stdio pipes, driven directly; it launches the program itself.
+
+    The stdio plumbing (pipes, half-close, cleanup) is ``StockMode``'s; only the adapter
+    and the launch arguments differ. The handshake (initialize, launch, ``initialized``,
+    setBreakpoints, configurationDone, first stop checked with stackTrace) is ``DapMode``'s;
+    lldb-dap 19 answers ``launch`` before it sends ``initialized``, which it handles.
+    """
+
+    def __init__(self, ctx: LldbContext) -> None:
+        super().__init__(ctx)
+        self.lctx = ctx
+        self.name = "direct"
+        self.description = f"{ctx.lldb_dap} on stdio, launching the program itself"
+        self.log_path = ctx.workdir / "direct-lldb-dap.log"
+
+    def spawn(self) -> DapClient:
+        self.proc = subprocess.Popen(
+            [self.lctx.lldb_dap],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.open_log(),
+            env=base_env([]),
+            cwd=self.ctx.workdir,
+            bufsize=0,
+            start_new_session=True,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        return DapClient(self.proc.stdout.fileno(), self.proc.stdin.fileno(), self.name)
+
+    def launch_arguments(self) -> dict[str, Any]:
+        return {
+            "program": str(self.lctx.program),
+            "args": [],
+            "cwd": str(self.ctx.workdir),
+            "stopOnEntry": False,
+            # lldb's default turns ASLR off via personality(), which many containers
+            # refuse; our worker's exec stub runs the program with ASLR on, so keep it on.
+            "disableASLR": False,
+        }
+
+    def close(self) -> None:
+        super().close()
+        kill_if_target(self.target_pid, self.lctx.program)
+
+
+class LldbWorkerMode(WorkerMode):
+    """Our lldb worker over an inherited AF_UNIX socketpair, like the server drives it."""
+
+    def __init__(self, ctx: LldbContext) -> None:
+        super().__init__(ctx)
+        self.lctx = ctx
+        self.description = f"our lldb worker ({ADAPTER_MODULE} --channel-fd)"
+        self.log_path = ctx.workdir / "worker.log"
+
+    def spawn(self) -> DapClient:
+        env = base_env([REPO_ROOT])
+        probe = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import importlib.util, sys; "
+                f"sys.exit(0 if importlib.util.find_spec({ADAPTER_MODULE!r}) else 3)",
+            ],
+            env=env,
+            cwd=self.ctx.workdir,
+            capture_output=True,
+            text=True,
+            timeout=self.ctx.setup_timeout,
+            check=False,
+        )
+        if probe.returncode != 0:
+            detail = (probe.stderr.strip().splitlines() or ["module not found"])[-1]
+            raise Skip(f"cannot import {ADAPTER_MODULE}: {detail}")
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock = ours
+        try:
+            log = self.open_log()
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    ADAPTER_MODULE,
+                    "--channel-fd",
+                    str(theirs.fileno()),
+                    "--lldb-dap",
+                    self.lctx.lldb_dap,
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=env,
+                cwd=self.ctx.workdir,
+                pass_fds=(theirs.fileno(),),
+                start_new_session=True,
+            )
+        finally:
+            theirs.close()
+        return DapClient(ours.fileno(), ours.fileno(), self.name)
+
+    def launch_arguments(self) -> dict[str, Any]:
+        return {
+            "program": str(self.lctx.program),
+            "args": [],
+            "cwd": str(self.ctx.workdir),
+            "stopOnEntry": False,
+        }
+
+    def start(self) -> None:
+        super().start()
+        assert self.client is not None
+        for message in self.client.backlog:
+            if message.get("event") == "jupyterDebugServer.target":
+                self.target_pid = _int(message.get("body", {}).get("pid"))
+
+    def close(self) -> None:
+        super().close()
+        kill_if_target(self.target_pid, self.lctx.program)
+
+
+class LldbRestMode(RestMode):
+    """Our REST ``step`` route with ``"debugger": "lldb"`` through a real jupyter server."""
+
+    def __init__(self, ctx: LldbContext) -> None:
+        super().__init__(ctx)
+        self.lctx = ctx
+        self.description = "our REST step route via jupyter server, debugger lldb"
+
+    def start(self) -> None:
+        # The server's Jupyter config dir is in the work dir (see RestMode._start_server):
+        # point it at the same lldb-dap as the other modes.
+        config_dir = self.ctx.workdir / "jupyter" / "config"
+        config_dir.mkdir(parents=True, exist_ok=True)
+        config = {"DebugServerApp": {"lldb_dap_path": self.lctx.lldb_dap}}
+        (config_dir / "jupyter_server_config.json").write_text(json.dumps(config) + "\n")
+        super().start()
+
+    def launch_spec(self) -> dict[str, Any]:
+        # The program is the executable; the breakpoint is in the C source.
+        return {
+            "debugger": "lldb",
+            "program": str(self.lctx.program),
+            "cwd": str(self.ctx.workdir),
+            "breakpoints": [{"path": str(self.ctx.target), "line": self.ctx.break_line}],
+        }
+
+    def close(self) -> None:
+        super().close()  # ends the server and joins the thread reading its stderr
+        if self.proc is not None and self.proc.stderr is not None:
+            self.proc.stderr.close()
+        kill_if_target(self.target_pid, self.lctx.program)
+
+
+def make_mode(name: str, ctx: LldbContext) -> Mode:
+    if name == "direct":
+        return DirectMode(ctx)
+    if name == "worker":
+        return LldbWorkerMode(ctx)
+    if name == "rest":
+        return LldbRestMode(ctx)
+    raise ValueError(name)
+
+
+# --------------------------------------------------------------------------------------
+# running and reporting
+
+
+def default_lldb_dap() -> str | None:
+    """What the worker and the server would pick: the package's ``find_lldb_dap()``."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.append(str(REPO_ROOT))
+    try:
+        discovery = importlib.import_module(DISCOVERY_MODULE)
+    except ImportError:
+        return shutil.which("lldb-dap")
+    found = discovery.find_lldb_dap()
+    return str(found) if found else None
+
+
+def lldb_version(lldb_dap: str) -> str:
+    """lldb-dap 19 has no --version: ask the lldb installed beside it (same LLVM)."""
+    folder, name = os.path.split(os.path.realpath(lldb_dap))
+    for sibling in (name.replace("lldb-dap", "lldb").replace("lldb-vscode", "lldb"), "lldb"):
+        candidate = os.path.join(folder, sibling)
+        if os.access(candidate, os.X_OK):
+            line = first_line([candidate, "--version"])  # "lldb version 19.1.7"
+            return line.removeprefix("lldb version ").strip() or "unknown"
+    return "unknown"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--steps", type=int, default=600, help="timed steps per mode (min)")
+    parser.add_argument("--rounds", type=int, default=12, help="interleaved rounds")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed steps per mode first")
+    parser.add_argument(
+        "--modes", default=",".join(ALL_MODES), help=f"comma-separated subset of {ALL_MODES}"
+    )
+    parser.add_argument(
+        "--lldb-dap",
+        default=None,
+        help="lldb-dap executable used by every mode (default: the package's find_lldb_dap())",
+    )
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--setup-timeout", type=float, default=60.0, help="seconds")
+    parser.add_argument("--step-timeout", type=float, default=15.0, help="seconds")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if the direct baseline failed or the worker/direct target was missed",
+    )
+    parser.add_argument("--keep-tmp", action="store_true", help="keep the work dir (logs)")
+    args = parser.parse_args(argv)
+    args.mode_list = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = [m for m in args.mode_list if m not in ALL_MODES]
+    if unknown or not args.mode_list:
+        parser.error(f"unknown mode(s) {unknown}; choose from {', '.join(ALL_MODES)}")
+    if args.steps < 1 or args.rounds < 1 or args.warmup < 0:
+        parser.error("--steps and --rounds must be >= 1, --warmup >= 0")
+    if args.lldb_dap:
+        found = shutil.which(args.lldb_dap)
+        if found is None:
+            parser.error(f"--lldb-dap {args.lldb_dap}: not an executable")
+        args.lldb_dap = os.path.abspath(found)
+    else:
+        args.lldb_dap = default_lldb_dap()
+        if not args.lldb_dap:
+            parser.error("no lldb-dap on PATH; install lldb (lldb-19) or pass --lldb-dap PATH")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    per_round = math.ceil(args.steps / args.rounds)
+    versions = {
+        "lldb-dap": args.lldb_dap,
+        "lldb": lldb_version(args.lldb_dap),
+        "gcc": first_line(["gcc", "--version"]),
+    }
+    workdir = Path(tempfile.mkdtemp(prefix="jds-lldb-bench-")).resolve()
+    ctx: LldbContext | None = None
+    modes: list[Mode] = []
+    try:
+        source, program = build_target(workdir, args.setup_timeout)
+        ctx = LldbContext(
+            workdir=workdir,
+            target=source,
+            break_line=find_break_line(source, BREAK_MARKER),
+            setup_timeout=args.setup_timeout,
+            step_timeout=args.step_timeout,
+            program=program,
+            lldb_dap=args.lldb_dap,
+        )
+        modes = [make_mode(name, ctx) for name in args.mode_list]
+        start_modes(modes)
+        run_rounds(modes, args.rounds, per_round, args.warmup)
+    finally:
+        for mode in modes:
+            mode.active = False
+            mode.close()
+        if ctx is not None:
+            leftovers = kill_leftovers(ctx.program)
+            if leftovers:
+                print(f"warning: killed target processes left behind: {leftovers}")
+        if args.keep_tmp:
+            print(f"work dir kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    result, all_met = report(modes, args, per_round, versions, RATIOS)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+    baseline_ok = all(m.samples for m in modes if m.name == BASELINE)
+    return 1 if args.check and not (all_met and baseline_ok) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
