@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import os
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -217,6 +218,21 @@ async def test_unavailable_debugger_is_refused(
     reply = await _rejected(api, manager, spawn_spy, {"debugger": debugger, "program": LOOP},
                             status=400, reason="debugger-unavailable",
                             needles=(f"'{debugger}'",))
+    assert probe["reason"] in reply["message"]
+
+
+async def test_unimportable_debugpy_is_refused(
+        api: Any, manager: Any, targets: Path, spawn_spy: SpawnSpy,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The real probe, in a server where `import debugpy` fails as if it were not installed.
+    monkeypatch.setitem(sys.modules, "debugpy", None)
+    status, debuggers = await api("GET", "debuggers", refresh=1)
+    probe = {d["name"]: d for d in debuggers}["debugpy"]
+    assert status == 200 and not probe["available"]
+    assert "debugpy cannot be imported" in probe["reason"]
+    assert "pip install debugpy" in probe["reason"]
+    reply = await _rejected(api, manager, spawn_spy, {"program": LOOP}, status=400,
+                            reason="debugger-unavailable", needles=("'debugpy'",))
     assert probe["reason"] in reply["message"]
 
 
