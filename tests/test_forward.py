@@ -300,7 +300,7 @@ def test_socket_owner_finds_the_peer_of_a_loopback_connection() -> None:
             continue  # no IPv6 loopback here
         with listener:
             listener.listen(1)
-            with socket.create_connection(listener.getsockname()[:2]) as peer:
+            with socket.create_connection(listener.getsockname()[:2]):
                 accepted, address = listener.accept()
                 with accepted:
                     assert socket_owner(address[:2], accepted.getsockname()[:2]) == os.getuid()
@@ -308,7 +308,6 @@ def test_socket_owner_finds_the_peer_of_a_loopback_connection() -> None:
                     assert socket_owner(accepted.getsockname()[:2], address[:2]) in (
                         os.getuid(), None)
                     assert socket_owner((host, 1), accepted.getsockname()[:2]) is None
-                    del peer
 
 
 def test_proc_table_rows_are_read_in_host_byte_order() -> None:
