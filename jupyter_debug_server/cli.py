@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import cli_commands
+from . import cli_commands, cli_forward, cli_tokens
 from .client import TOKEN_ENV, URL_ENV, DebugServerClient, DebugServerClientError, discover
 
 DEMO_DIR = "debug_demo"
@@ -131,9 +131,11 @@ def _report_failure(task: asyncio.Task[None]) -> None:
 #: Adds command groups to the parser: `register(subparsers, common)`. A command that
 #: talks to a server sets `run=<function(Context) -> int>` (it gets a connected client,
 #: and the server's refusals become exit status 1); one that does not sets `func`.
-#: The token, revoke, forward and mcp commands plug in here.
+#: The mcp command plugs in here too.
 COMMAND_GROUPS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
     cli_commands.register,
+    cli_tokens.register,
+    cli_forward.register,
 ]
 
 

@@ -284,15 +284,66 @@ def test_gdb_launch_then_a_core_file(cli: Cli, server: ServerProcess, tmp_path: 
     cli("stop", sid)
 
 
+def test_token_tokens_and_revoke(cli: Cli, server: ServerProcess) -> None:
+    model = cli.json("launch", "--stop-on-entry", "targets/loop.py")
+    sid = model["id"]
+    text = cli("token", sid[:8], "--ttl", "600")
+    first_line = text.splitlines()[0]
+    assert first_line.startswith("token ") and f" for session {sid}: scope control, " \
+        "expires " in first_line, text
+    token_id = first_line.split()[1]
+    secret = next(line.strip() for line in text.splitlines() if line.strip().startswith("jds_"))
+    assert f"JUPYTER_DEBUG_SERVER_TOKEN={secret} jupyter-debug-server forward {sid} " \
+        f"--stdio --url {cli.url.rstrip('/')}" in text
+    assert f"revoke it: jupyter-debug-server revoke {sid} {token_id}" in text
+    observe = cli.json("token", sid, "--scope", "observe")
+    assert observe["scope"] == "observe" and observe["secret"].startswith("jds_")
+    assert observe["session_id"] == sid
+
+    # The secret works, for this session's routes only; observe reads and never steps.
+    as_token = cli.raw("--url", cli.url, "--token", secret, "show", sid)
+    assert as_token.returncode == 0 and f"id:        {sid}" in as_token.stdout
+    reader = cli.raw("--url", cli.url, "--token", observe["secret"], "step", sid)
+    assert reader.returncode == 1 and reader.stderr.startswith("error: ")
+
+    listed = cli("tokens", sid)
+    assert listed.splitlines()[0].split() == ["ID", "SCOPE", "CREATED", "EXPIRES", "STATE"]
+    rows = {line.split()[0]: line.split() for line in listed.splitlines()[1:]}
+    assert rows[token_id][1] == "control" and rows[token_id][-1] == "active"
+    assert rows[observe["id"]][1] == "observe"
+    assert "jds_" not in listed and "jds_" not in cli("tokens", "--json", sid)
+
+    done = cli("revoke", sid, token_id)
+    assert done.strip() == f"token {token_id} of session {sid} is revoked"
+    assert cli.json("revoke", sid, observe["id"])["revoked"] is True  # idempotent per token
+    states = {t["id"]: (t["revoked"], t["active"]) for t in cli.json("tokens", sid)}
+    assert states == {token_id: (True, False), observe["id"]: (True, False)}
+    refused = cli.raw("--url", cli.url, "--token", secret, "show", sid)
+    assert refused.returncode == 1 and "revoked" in refused.stderr
+    assert cli("revoke", sid, "nosuchtoken", code=1) == (
+        f"error: session {sid} has no token with id 'nosuchtoken'\n")
+    # A token cannot mint tokens.
+    assert cli.raw("--url", cli.url, "--token", observe["secret"], "token", sid).returncode == 1
+    for bad in (["--ttl", "0"], ["--ttl", "1.5"], ["--scope", "admin"]):
+        usage = cli.raw("--url", cli.url, "token", sid, *bad)
+        assert usage.returncode == 2 and usage.stderr.startswith("usage: "), usage.stderr
+    over = cli("token", sid, "--ttl", str(10**9), code=1)
+    assert over.startswith("error: ttl 1000000000 is out of range")
+    cli("stop", sid)
+
+
 def test_unknown_session_is_exit_1_with_the_servers_message(cli: Cli) -> None:
-    for command in (["show"], ["step"], ["logs"], ["stop"], ["vars"]):
-        err = cli(*command, "nosuchsession", code=1)
+    for command, *rest in (["show"], ["step"], ["logs"], ["stop"], ["vars"], ["token"],
+                           ["tokens"], ["revoke", "x"], ["forward", "--stdio"]):
+        err = cli(command, "nosuchsession", *rest, code=1)
         assert err == "error: no debug session with id 'nosuchsession'\n"
 
 
 def test_usage_errors_are_exit_2(cli: Cli) -> None:
     for args in (["break", "abc", "no-line-here"], ["attach", "--core", "x.core"],
-                 ["launch"], ["step", "abc", "sideways"], ["launch", "-e", "1=x", "p.py"]):
+                 ["launch"], ["step", "abc", "sideways"], ["launch", "-e", "1=x", "p.py"],
+                 ["forward", "abc"], ["forward", "abc", "--stdio", "--port", "1"],
+                 ["forward", "abc", "--port", "70000"]):
         done = cli.raw("--url", cli.url, *args)
         assert done.returncode == 2, (args, done.stderr)
         assert done.stderr.startswith("usage: ")

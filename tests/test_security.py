@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import pwd
 import shutil
 import socket
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,9 +15,10 @@ import pytest
 
 from jupyter_debug_server.runner.debuggers import pydevd_attach
 
+from .support.os_users import other_user, system_python
+
 pytestmark = pytest.mark.timeout(120)
 
-OTHER_USER = "jds-intruder"
 SECRET = "s3cr3t-server-token-for-the-leak-test"
 
 
@@ -38,17 +37,6 @@ def _listeners(procs: list[psutil.Process]) -> tuple[list[Any], list[str]]:
             elif conn.family == socket.AF_UNIX and conn.laddr:
                 unix.append(conn.laddr)
     return inet, unix
-
-
-def _other_user() -> pwd.struct_passwd | None:
-    if os.geteuid() != 0:
-        return None
-    try:
-        return pwd.getpwnam(OTHER_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                        OTHER_USER], check=True, capture_output=True)
-        return pwd.getpwnam(OTHER_USER)
 
 
 _PROBE = r"""
@@ -96,7 +84,7 @@ async def test_session_opens_nothing_reachable_and_leaks_no_secret(
         assert SECRET not in "".join(f"{k}={v}" for k, v in p.environ().items())
     assert SECRET not in "".join(session._worker_stderr)
 
-    user = _other_user()
+    user = other_user()
     if user is None:
         pytest.skip("the second-OS-user check needs root to create a user; ran the rest")
     # Every port on this host that listens, and the session's own /proc files.
@@ -105,7 +93,7 @@ async def test_session_opens_nothing_reachable_and_leaks_no_secret(
         if c.status == psutil.CONN_LISTEN and c.laddr and c.pid in {p.pid for p in procs}]
     secret_files = [f"/proc/{p.pid}/environ" for p in procs]
     # The other user cannot run our interpreter (it may live under /root): use the system one.
-    python = shutil.which("python3", path="/usr/bin:/bin")
+    python = system_python()
     if python is None:
         pytest.skip("no /usr/bin/python3 for the other user to run; ran the rest")
     probe = await asyncio.create_subprocess_exec(

@@ -173,9 +173,10 @@ class DebugServerClient:
 
     # -- session tokens ------------------------------------------------------------
 
-    def create_token(self, session_id: str, ttl: float | None = None,
+    def create_token(self, session_id: str, ttl: int | None = None,
                      scope: str = "control") -> Json:
-        """Issue a session token: `{id, scope, created, expires, secret}` (secret shown once)."""
+        """Issue a session token: `{id, session_id, scope, created, expires, secret}` (the
+        secret is shown this once); `ttl` in whole seconds, default the server's."""
         body: Json = {"scope": scope}
         if ttl is not None:
             body["ttl"] = ttl

@@ -27,6 +27,35 @@ if TYPE_CHECKING:
 MOVING_STATES = frozenset({"starting", "running"})
 
 
+async def open_websocket(client: DebugServerClient, route: str,
+                         timeout: float = 30) -> WebSocketClientConnection:
+    """Open the WebSocket at `route` (under base_url) with the client's credential.
+
+    The server's refusal (401/403/404/409 before the upgrade) raises DebugServerClientError
+    with its sentence. tornado's HTTP client sets TCP_NODELAY on the stream it hands to the
+    WebSocket; we set it again so that stays true whatever tornado does by default.
+    """
+    transport = client.transport
+    scheme = "wss" if transport.scheme == "https" else "ws"
+    port = f":{transport.port}" if transport.port else ""
+    url = f"{scheme}://{transport.host}{port}{transport.base_path}{route}"
+    request = HTTPRequest(url, headers=auth_header(transport.token),
+                          connect_timeout=timeout, request_timeout=timeout,
+                          ssl_options=transport.ssl_context)
+    try:
+        connection = await websocket_connect(request)
+    except HTTPClientError as exc:
+        body = exc.response.body if exc.response is not None else b""
+        _decode(exc.code, exc.message or "", body or b"", "GET", route)
+        raise DebugServerClientError(exc.code, None, str(exc)) from None
+    except OSError as exc:
+        raise ServerNotFound(f"cannot reach the server at {transport.url}: "
+                             f"{exc.strerror or exc}") from None
+    if connection.protocol is not None:
+        connection.protocol.set_nodelay(True)
+    return connection
+
+
 class EventStream:
     """One open events WebSocket: JSON frames `{"type": "state"|"dap", …}`."""
 
@@ -36,25 +65,9 @@ class EventStream:
     @classmethod
     async def connect(cls, client: DebugServerClient, session_id: str,
                       timeout: float = 30) -> EventStream:
-        """Open the stream (tornado sets TCP_NODELAY on its client sockets)."""
-        transport = client.transport
-        scheme = "wss" if transport.scheme == "https" else "ws"
-        port = f":{transport.port}" if transport.port else ""
+        """Open the stream."""
         route = f"/api/debug/sessions/{_sid(session_id)}/events"
-        url = f"{scheme}://{transport.host}{port}{transport.base_path}{route}"
-        request = HTTPRequest(url, headers=auth_header(transport.token),
-                              connect_timeout=timeout, request_timeout=timeout,
-                              ssl_options=transport.ssl_context)
-        try:
-            connection = await websocket_connect(request)
-        except HTTPClientError as exc:
-            body = exc.response.body if exc.response is not None else b""
-            _decode(exc.code, exc.message or "", body or b"", "GET", route)
-            raise DebugServerClientError(exc.code, None, str(exc)) from None
-        except OSError as exc:
-            raise ServerNotFound(f"cannot reach the server at {transport.url}: "
-                                 f"{exc.strerror or exc}") from None
-        return cls(connection)
+        return cls(await open_websocket(client, route, timeout))
 
     async def next(self) -> Json | None:
         """The next frame, or None once the server closed the stream."""

@@ -5,6 +5,7 @@ Shared by the CLI and the magics so both say the same thing the same way.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from typing import Any
 
@@ -140,3 +141,27 @@ def breakpoints_text(sources: Sequence[Json]) -> str:
             rows.append([f"{source['path']}:{bp['line']}", "; ".join(notes)])
     return table(["BREAKPOINT", "NOTES"], rows) if rows else "no breakpoints"
 
+
+
+def token_issued(token: Json, url: str) -> str:
+    """The `token` text: the secret (shown this once), its expiry, how to use and revoke it."""
+    sid, secret = token["session_id"], token["secret"]
+    return (f"token {token['id']} for session {sid}: scope {token['scope']}, expires "
+            f"{token['expires']}\n"
+            f"secret (shown only now; it works for this session only):\n  {secret}\n"
+            "use it, e.g. from an IDE on another account or machine:\n"
+            f"  JUPYTER_DEBUG_SERVER_TOKEN={shlex.quote(secret)} jupyter-debug-server forward "
+            f"{sid} --stdio --url {shlex.quote(url)}\n"
+            f"revoke it: jupyter-debug-server revoke {sid} {token['id']}")
+
+
+def tokens_table(tokens: Sequence[Json]) -> str:
+    """The `tokens` table: one row per token, oldest first, never a secret."""
+    def state(t: Json) -> str:
+        if t.get("revoked"):
+            return "revoked"
+        return "active" if t.get("active") else "expired or ended"
+
+    return table(["ID", "SCOPE", "CREATED", "EXPIRES", "STATE"], [
+        [t["id"], t["scope"], str(t["created"])[:19], str(t["expires"])[:19], state(t)]
+        for t in tokens])

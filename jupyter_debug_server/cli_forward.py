@@ -1,0 +1,67 @@
+"""`jupyter-debug-server forward`: a local DAP endpoint for an IDE (see client/forward.py).
+
+Registered through `cli.COMMAND_GROUPS`; a thin wrapper over the client library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from typing import Any
+
+from .cli_commands import Context
+from .client import FINAL_STATES
+from .client.forward import PortForward, forward_stdio
+
+
+def run_forward(ctx: Context) -> int:
+    """Relay DAP between an IDE (stdio or a loopback port) and the session's tunnel."""
+    o = ctx.options
+    handler = logging.StreamHandler(sys.stderr)  # stdout belongs to DAP (--stdio)
+    handler.setFormatter(logging.Formatter("jupyter-debug-server forward: %(message)s"))
+    logger = logging.getLogger("jupyter_debug_server.forward")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    # The id as given, or the one session a prefix names; and it must still run.
+    model = ctx.on_session(ctx.client.session)
+    sid = str(model["id"])
+    if model["state"] in FINAL_STATES:
+        print(f"error: session {sid} is {model['state']}; there is nothing to forward to",
+              file=sys.stderr)
+        return 1
+    if o.port is None:
+        return asyncio.run(forward_stdio(ctx.client, sid))
+    return asyncio.run(PortForward(ctx.client, sid, o.host, o.port).run())
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port {text!r} is not a number from 0 to 65535")
+    return value
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add the `forward` command to the CLI's subparsers."""
+    text = ("serve the session's DAP to an IDE: on stdin/stdout (--stdio, a debug adapter "
+            "executable) or on a loopback TCP port (--port)")
+    p: argparse.ArgumentParser = sub.add_parser("forward", parents=[common], help=text,
+                                                description=text)
+    p.add_argument("session", help="session id (or a unique prefix of one)")
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--stdio", action="store_true",
+                      help="speak DAP on stdin/stdout (logs go to stderr)")
+    mode.add_argument("--port", type=_port, metavar="N",
+                      help="listen on this TCP port (0: pick a free one); prints "
+                      "'listening on HOST:PORT'")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on with --port (default 127.0.0.1; anything "
+                   "but loopback is warned about, and peers must still be your own user's "
+                   "processes on this host)")
+    p.set_defaults(run=run_forward, parser=p)
