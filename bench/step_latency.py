@@ -469,7 +469,9 @@ class RestMode(Mode):
         return "\n".join(list(self.tail)[-lines:])
 
     def _start_server(self) -> int:
-        jupyter_dir = self.ctx.workdir / "jupyter"
+        # One Jupyter dir (config, data with the extension's database, runtime) per
+        # server: a server that finds another one's sessions in its database reaps them.
+        jupyter_dir = self.ctx.workdir / f"jupyter-{self.name}"
         env = base_env([REPO_ROOT])
         env.update(
             {

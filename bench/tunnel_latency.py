@@ -1,0 +1,611 @@
+#!/usr/bin/env python
+"""Benchmark: DAP ``next`` -> ``stopped`` through the WebSocket tunnel and ``forward``.
+
+Modes (see bench/README.md):
+
+- ``direct``  the baseline: our worker for the chosen debugger driven over an inherited
+              socketpair (``--channel-fd``), exactly as the server drives it;
+- ``ws``      a session of a real ``jupyter server`` subprocess, driven as a DAP client
+              over ``GET /api/debug/sessions/{id}/dap`` (one DAP message per WebSocket
+              text frame) from a tornado client on an asyncio loop of this process;
+- ``forward`` the same through ``jupyter debug-server forward SESSION --port 0``: a plain
+              DAP-over-TCP client talks to the forwarder, which relays over the tunnel;
+- ``rest``    the REST ``step`` route of such a session (informational).
+
+Sessions are started first and stay stopped at the breakpoint; then the modes take turns in
+rounds whose order rotates, samples are pooled per mode, and the report gives the targets
+of DESIGN.md section 6: ws and forward each <= 1.5x and <= +1 ms the direct path.
+
+Usage: ``python bench/tunnel_latency.py [--debugger debugpy|gdb] [--steps 600] [--modes ...]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import re
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import IO, Any
+
+from dapclient import DapClient, DapError, Message
+from gdb_step_latency import (
+    AdapterMode,
+    GdbContext,
+    GdbRestMode,
+    build_target,
+    first_line,
+    kill_leftovers,
+)
+from step_latency import (
+    REPO_ROOT,
+    TARGET_SOURCE,
+    Context,
+    Mode,
+    RestMode,
+    Skip,
+    WorkerMode,
+    _stop_or_end,
+    base_env,
+    file_tail,
+    find_break_line,
+    report,
+    run_rounds,
+    start_modes,
+    stop_process,
+)
+
+ALL_MODES = ("direct", "ws", "forward", "rest")
+DEFAULT_MODES = ("direct", "ws", "forward")
+DEBUGGERS = ("debugpy", "gdb")
+TUNNEL_PATH = "/api/debug/sessions/{id}/dap"
+FORWARD_ARGV = ("-m", "jupyter_debug_server.cli", "forward")
+# What `forward --port 0` prints once it accepts connections.
+_LISTENING_RE = re.compile(r"listening on (?:127\.0\.0\.1|localhost|\[::1\]):(\d+)")
+URL_ENV = "JUPYTER_DEBUG_SERVER_URL"
+TOKEN_ENV = "JUPYTER_DEBUG_SERVER_TOKEN"
+
+# (numerator, denominator, target ratio or None for "informational")
+RATIOS: tuple[tuple[str, str, float | None], ...] = (
+    ("ws", "direct", 1.50),
+    ("forward", "direct", 1.50),
+    ("forward", "ws", None),
+    ("rest", "direct", None),
+    ("rest", "ws", None),
+)
+# (mode, baseline, most milliseconds the mode may add to the baseline's median)
+ADDED_MS: tuple[tuple[str, str, float], ...] = (
+    ("ws", "direct", 1.0),
+    ("forward", "direct", 1.0),
+)
+
+
+def nodelay_of(sock: socket.socket) -> bool:
+    return bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+
+# --------------------------------------------------------------------------------------
+# the WebSocket DAP client
+
+
+class WsDapClient(DapClient):
+    """`DapClient` whose messages come from WebSocket text frames, not a byte stream.
+
+    A tornado client runs on a private asyncio loop that turns only while this client
+    waits (as the ``mi`` mode of gdb_step_latency.py does); frames that arrive meanwhile
+    wait in the kernel's socket buffer. Each message is stamped with `perf_counter` in
+    tornado's message callback, i.e. the moment the frame is ours, before any queue hop.
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__(-1, -1, name)
+        self.loop = asyncio.new_event_loop()
+        # asyncio debug mode (python -X dev) slows every callback several-fold; it would
+        # make this mode, and only it, slower.
+        self.loop.set_debug(False)
+        self.conn: Any = None
+        self.inbox: deque[tuple[float, Message]] = deque()
+        self.received_at = 0.0
+        self.nodelay_by_tornado: bool | None = None
+        self._wake: asyncio.Future[None] | None = None
+
+    def _run(self, coro: Coroutine[Any, Any, Any], timeout: float, what: str) -> Any:
+        try:
+            return self.loop.run_until_complete(asyncio.wait_for(coro, timeout))
+        except TimeoutError:
+            raise DapError(
+                f"{self.name}: timed out after {timeout:g} s waiting for {what}"
+            ) from None
+
+    def connect(self, url: str, token: str, timeout: float) -> None:
+        """Open the WebSocket and make sure its socket has TCP_NODELAY."""
+        from tornado.httpclient import HTTPClientError, HTTPRequest
+        from tornado.websocket import websocket_connect
+
+        request = HTTPRequest(
+            url,
+            headers={"Authorization": f"token {token}"},
+            connect_timeout=timeout,
+            request_timeout=timeout,
+        )
+
+        async def open_socket() -> Any:
+            return await websocket_connect(request, on_message_callback=self._on_message)
+
+        try:
+            self.conn = self._run(open_socket(), timeout, "the WebSocket upgrade")
+        except HTTPClientError as exc:
+            raise DapError(f"{self.name}: the upgrade was refused: {exc}") from exc
+        # tornado's client calls set_nodelay(True) on every connection it creates
+        # (simple_httpclient._HTTPConnection._create_connection); check rather than trust,
+        # and set it if a future tornado stops doing so.
+        stream = self.conn.protocol.stream
+        self.nodelay_by_tornado = nodelay_of(stream.socket)
+        if not self.nodelay_by_tornado:
+            stream.set_nodelay(True)
+
+    def _on_message(self, raw: str | bytes | None) -> None:
+        stamp = time.perf_counter()
+        if raw is None:
+            self.closed = True
+        else:
+            # A binary frame or a non-object would be a server bug: fail the step on it.
+            message = json.loads(raw) if isinstance(raw, str) else None
+            if not isinstance(message, dict):
+                message = {
+                    "type": "event",
+                    "event": "terminated",
+                    "body": {"benchError": f"not a DAP message: {raw[:80]!r}"},
+                }
+            self.inbox.append((stamp, message))
+        waiter, self._wake = self._wake, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def send(self, message: Message) -> None:
+        if self.closed or self.conn is None:
+            raise DapError(f"{self.name}: the WebSocket is closed")
+        # tornado writes to the socket at once when its buffer is empty (it always is
+        # here); the returned future only reports completion.
+        self.conn.write_message(json.dumps(message, separators=(",", ":")))
+
+    def read_message(self, deadline: float) -> Message:
+        while not self.inbox:
+            if self.closed:
+                raise DapError(f"{self.name}: connection closed by the server")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            self._wake = self.loop.create_future()
+            with contextlib.suppress(TimeoutError):
+                self.loop.run_until_complete(asyncio.wait_for(self._wake, remaining))
+        self.received_at, message = self.inbox.popleft()
+        return message
+
+    def drain(self, timeout: float) -> None:
+        self.backlog.clear()
+        self.inbox.clear()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Close the WebSocket (bounded wait for the closing handshake) and the loop."""
+        if self.loop.is_closed():
+            return
+        try:
+            if self.conn is not None and not self.closed:
+                self.conn.close()
+                deadline = time.monotonic() + timeout
+                with contextlib.suppress(DapError, TimeoutError):
+                    while not self.closed:
+                        self.read_message(deadline)
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        finally:
+            self.closed = True
+            self.loop.close()
+
+
+# --------------------------------------------------------------------------------------
+# modes
+
+
+class DirectMode(WorkerMode):
+    """The baseline: our debugpy worker driven directly over its private channel."""
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.name = "direct"
+        self.description = f"debugpy: {self.description}"
+
+
+class GdbDirectMode(AdapterMode):
+    """The baseline: our gdb worker driven directly over its private channel."""
+
+    def __init__(self, ctx: GdbContext) -> None:
+        super().__init__(ctx)
+        self.name = "direct"
+        self.description = f"gdb: {self.description}"
+
+
+class TunnelMode(RestMode):
+    """A session of a real jupyter server (`RestMode` starts both), driven as a DAP client.
+
+    Subclasses open the client; stepping, the join and the checks are shared. Each tunnel
+    mode has its own server and session, so no mode's stop events are broadcast to another
+    mode's client while it is timed.
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.port: int | None = None
+        self.client: DapClient | None = None
+        self.thread_id: int | None = None
+
+    def _start_server(self) -> int:
+        self.port = super()._start_server()
+        return self.port
+
+    def open_client(self) -> DapClient:
+        raise NotImplementedError
+
+    def stamp(self, client: DapClient) -> float:
+        """When the message `client` returned last was received."""
+        return time.perf_counter()
+
+    def start(self) -> None:
+        super().start()  # server up, session created and stopped at the breakpoint
+        try:
+            self.client = self.open_client()
+            self._join(self.client)
+        except (DapError, OSError, ValueError, KeyError, TypeError) as exc:
+            raise Skip(f"{exc}") from exc
+
+    def _join(self, client: DapClient) -> None:
+        """initialize -> attach -> configurationDone, then the replayed stop is checked."""
+        timeout = self.ctx.setup_timeout
+        client.call(
+            "initialize",
+            {
+                "clientID": "jds-bench",
+                "clientName": "tunnel_latency",
+                "adapterID": "jupyter-debug-server",
+                "pathFormat": "path",
+                "linesStartAt1": True,
+                "columnsStartAt1": True,
+            },
+            timeout,
+        )
+        client.event("initialized", timeout)
+        client.call("attach", {}, timeout)
+        client.call("configurationDone", {}, timeout)
+        stop = client.wait_for(_stop_or_end(None), timeout, "the replayed 'stopped' event")
+        self._check_stop(stop)
+        trace = client.call("stackTrace", {"threadId": self.thread_id, "levels": 1}, timeout)
+        frames = trace.get("body", {}).get("stackFrames", [])
+        line = frames[0].get("line") if frames else None
+        if line != self.ctx.break_line:
+            raise DapError(f"the session is stopped at line {line}, not {self.ctx.break_line}")
+
+    def _check_stop(self, message: Message) -> None:
+        if message.get("type") == "response":
+            raise DapError(f"'next' failed: {message.get('message')}")
+        if message.get("event") != "stopped":
+            raise DapError(f"the target ended instead of stopping: {message}")
+        self.thread_id = int(message["body"]["threadId"])
+
+    def step(self) -> float:
+        client = self.client
+        assert client is not None
+        client.drop_events()
+        started = time.perf_counter()
+        seq = client.request("next", {"threadId": self.thread_id})
+        stop = client.wait_for(
+            _stop_or_end(seq), self.ctx.step_timeout, "the 'stopped' event after 'next'"
+        )
+        elapsed = self.stamp(client) - started
+        self._check_stop(stop)
+        client.response(seq, self.ctx.step_timeout)
+        return elapsed
+
+    def close_client(self) -> None:
+        client, self.client = self.client, None
+        if client is not None and not client.closed:
+            # The server answers `disconnect` itself; the session carries on until DELETE.
+            with contextlib.suppress(DapError, OSError):
+                client.call("disconnect", {}, 5.0)
+
+    def close(self) -> None:
+        self.close_client()
+        super().close()  # DELETE the session, end the server
+
+
+class WsMode(TunnelMode):
+    """DAP over the session's WebSocket tunnel, from a tornado client in this process."""
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.name = "ws"
+        self.description = "DAP over the WebSocket tunnel (tornado client, own asyncio loop)"
+
+    def open_client(self) -> DapClient:
+        client = WsDapClient(self.name)
+        path = TUNNEL_PATH.format(id=self.session_id)
+        try:
+            client.connect(f"ws://127.0.0.1:{self.port}{path}", self.token, self.ctx.setup_timeout)
+        except BaseException:
+            client.close()
+            raise
+        if not client.nodelay_by_tornado:
+            print("  ws: tornado's client socket lacked TCP_NODELAY; the bench set it")
+        return client
+
+    def stamp(self, client: DapClient) -> float:
+        assert isinstance(client, WsDapClient)
+        return client.received_at
+
+    def close_client(self) -> None:
+        client = self.client
+        super().close_client()
+        if isinstance(client, WsDapClient):
+            client.close()
+
+
+class ForwardMode(TunnelMode):
+    """DAP over TCP to `jupyter debug-server forward SESSION --port 0`, which relays."""
+
+    #: The checkout whose `jupyter_debug_server` runs the forwarder (--forward-path).
+    forward_path: Path = REPO_ROOT
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.name = "forward"
+        self.description = "DAP over TCP to `forward --port 0` (relays over the tunnel)"
+        self.forwarder: subprocess.Popen[bytes] | None = None
+        self.sock: socket.socket | None = None
+        self.forward_log = ctx.workdir / "forward.log"
+        self._forward_err: IO[bytes] | None = None
+
+    def open_client(self) -> DapClient:
+        port = self._start_forwarder()
+        self.sock = socket.create_connection(("127.0.0.1", port), self.ctx.setup_timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.setblocking(True)
+        self.sock.settimeout(None)  # DapClient waits with select and its own deadlines
+        return DapClient(self.sock.fileno(), self.sock.fileno(), self.name)
+
+    def _start_forwarder(self) -> int:
+        env = base_env([self.forward_path])
+        # Via the environment: keeps the token out of argv (and `ps`).
+        env[URL_ENV] = f"http://127.0.0.1:{self.port}"
+        env[TOKEN_ENV] = self.token
+        assert self.session_id is not None
+        self._forward_err = self.forward_log.open("wb")
+        self.forwarder = subprocess.Popen(
+            [sys.executable, *FORWARD_ARGV, self.session_id, "--port", "0"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self._forward_err,
+            env=env,
+            cwd=self.ctx.workdir,
+            start_new_session=True,
+        )
+        assert self.forwarder.stdout is not None
+        fd = self.forwarder.stdout.fileno()
+        seen = bytearray()
+        deadline = time.monotonic() + self.ctx.setup_timeout
+        while True:
+            match = _LISTENING_RE.search(seen.decode(errors="replace"))
+            if match:
+                return int(match.group(1))
+            remaining = deadline - time.monotonic()
+            ready = select.select([fd], [], [], max(remaining, 0))[0] if remaining > 0 else []
+            if not ready:
+                raise Skip(
+                    f"needs forward: no 'listening on 127.0.0.1:PORT' line within "
+                    f"{self.ctx.setup_timeout:g} s: {self._forward_tail(seen)}"
+                )
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                self.forwarder.wait(timeout=5)
+                raise Skip(
+                    f"needs forward: `{' '.join(FORWARD_ARGV[1:])}` exited with "
+                    f"{self.forwarder.returncode}: {self._forward_tail(seen)}"
+                )
+            seen += chunk
+
+    def _forward_tail(self, stdout: bytes | bytearray) -> str:
+        if self._forward_err is not None:
+            self._forward_err.flush()
+        text = bytes(stdout).decode(errors="replace") + "\n" + file_tail(self.forward_log, 6)
+        return text.strip()[-600:] or "(no output)"
+
+    def close_client(self) -> None:
+        super().close_client()
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        proc, self.forwarder = self.forwarder, None
+        if proc is not None:
+            # stop_process SIGKILLs the group if SIGTERM is not enough.
+            stop_process(proc, 10.0, terminate=True)
+            if proc.stdout is not None:
+                proc.stdout.close()
+        if self._forward_err is not None:
+            self._forward_err.close()
+            self._forward_err = None
+
+
+class GdbWsMode(WsMode, GdbRestMode):
+    """`ws` with a gdb session (GdbRestMode's launch spec and cleanup)."""
+
+
+class GdbForwardMode(ForwardMode, GdbRestMode):
+    """`forward` with a gdb session."""
+
+
+class GdbTunnelRestMode(GdbRestMode):
+    """`rest` with a gdb session."""
+
+
+def make_mode(name: str, ctx: Context) -> Mode:
+    """The mode `name` for the debugger `ctx` is for (a GdbContext means gdb)."""
+    if name == "direct":
+        return GdbDirectMode(ctx) if isinstance(ctx, GdbContext) else DirectMode(ctx)
+    if name == "ws":
+        return GdbWsMode(ctx) if isinstance(ctx, GdbContext) else WsMode(ctx)
+    if name == "forward":
+        return GdbForwardMode(ctx) if isinstance(ctx, GdbContext) else ForwardMode(ctx)
+    if name == "rest":
+        return GdbTunnelRestMode(ctx) if isinstance(ctx, GdbContext) else RestMode(ctx)
+    raise ValueError(name)
+
+
+# --------------------------------------------------------------------------------------
+# running and reporting
+
+
+def report_added(result: dict[str, Any], requested: set[str]) -> bool:
+    """Print the absolute targets (mode median - baseline median <= N ms); all met?"""
+    all_met = True
+    added: dict[str, Any] = {}
+    for mode, baseline, limit in ADDED_MS:
+        entry = result["ratios"].get(f"{mode}/{baseline}")
+        if entry is None:
+            if {mode, baseline} <= requested:
+                all_met = False
+                print(f"{mode} - {baseline}: not measured (target <= +{limit:.2f} ms)")
+            continue
+        delta = float(entry["delta_ms"])
+        met = delta <= limit
+        all_met = all_met and met
+        print(
+            f"{mode} - {baseline} = {delta:+.2f} ms "
+            f"(target <= +{limit:.2f} ms: {'met' if met else 'MISSED'})"
+        )
+        added[f"{mode}-{baseline}"] = {"delta_ms": delta, "target_ms": limit, "met": met}
+    result["added_ms"] = added
+    return all_met
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--debugger", choices=DEBUGGERS, default="debugpy")
+    parser.add_argument("--steps", type=int, default=600, help="timed steps per mode (min)")
+    parser.add_argument("--rounds", type=int, default=12, help="interleaved rounds")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed steps per mode first")
+    parser.add_argument(
+        "--modes",
+        default=",".join(DEFAULT_MODES),
+        help=f"comma-separated subset of {ALL_MODES} (default: {','.join(DEFAULT_MODES)})",
+    )
+    parser.add_argument("--gdb", default=shutil.which("gdb"), help="gdb executable (PATH)")
+    parser.add_argument(
+        "--forward-path",
+        type=Path,
+        default=REPO_ROOT,
+        help="checkout whose jupyter_debug_server runs `forward` (default: this one)",
+    )
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--setup-timeout", type=float, default=60.0, help="seconds")
+    parser.add_argument("--step-timeout", type=float, default=15.0, help="seconds")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if direct failed or a measured target (ratio or added ms) was missed",
+    )
+    parser.add_argument("--keep-tmp", action="store_true", help="keep the work dir (logs)")
+    args = parser.parse_args(argv)
+    args.mode_list = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = [m for m in args.mode_list if m not in ALL_MODES]
+    if unknown or not args.mode_list:
+        parser.error(f"unknown mode(s) {unknown}; choose from {', '.join(ALL_MODES)}")
+    if args.steps < 1 or args.rounds < 1 or args.warmup < 0:
+        parser.error("--steps and --rounds must be >= 1, --warmup >= 0")
+    if args.debugger == "gdb" and not args.gdb:
+        parser.error("no gdb on PATH; install gdb or pass --gdb PATH")
+    return args
+
+
+def make_context(args: argparse.Namespace, workdir: Path) -> Context:
+    if args.debugger == "gdb":
+        source, program = build_target(workdir, args.setup_timeout)
+        return GdbContext(
+            workdir=workdir,
+            target=source,
+            break_line=find_break_line(source, "/* BENCH-BREAK */"),
+            setup_timeout=args.setup_timeout,
+            step_timeout=args.step_timeout,
+            program=program,
+            gdb=args.gdb,
+        )
+    target = workdir / "loop.py"
+    shutil.copyfile(TARGET_SOURCE, target)
+    return Context(
+        workdir=workdir,
+        target=target,
+        break_line=find_break_line(target),
+        setup_timeout=args.setup_timeout,
+        step_timeout=args.step_timeout,
+    )
+
+
+def versions_of(debugger: str, gdb: str | None) -> dict[str, str]:
+    import tornado
+
+    versions = {"tornado": tornado.version}
+    if debugger == "gdb" and gdb:
+        versions["gdb"] = first_line([gdb, "--version"])
+    else:
+        import debugpy
+
+        versions["debugpy"] = debugpy.__version__
+    return versions
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    per_round = math.ceil(args.steps / args.rounds)
+    ForwardMode.forward_path = args.forward_path.resolve()
+    workdir = Path(tempfile.mkdtemp(prefix="jds-tunnel-bench-")).resolve()
+    ctx: Context | None = None
+    modes: list[Mode] = []
+    try:
+        ctx = make_context(args, workdir)
+        modes = [make_mode(name, ctx) for name in args.mode_list]
+        start_modes(modes)
+        run_rounds(modes, args.rounds, per_round, args.warmup)
+    finally:
+        for mode in modes:
+            mode.active = False
+            mode.close()
+        if isinstance(ctx, GdbContext):
+            leftovers = kill_leftovers(ctx)
+            if leftovers:
+                print(f"warning: killed target processes left behind: {leftovers}")
+        if args.keep_tmp:
+            print(f"work dir kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    versions = {"debugger": args.debugger, **versions_of(args.debugger, args.gdb)}
+    result, ratios_met = report(modes, args, per_round, versions, RATIOS)
+    added_met = report_added(result, {m.name for m in modes})
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+    baseline_ok = all(m.samples for m in modes if m.name == "direct")
+    return 1 if args.check and not (ratios_met and added_met and baseline_ok) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
