@@ -92,10 +92,10 @@ async def test_two_clients_see_every_event_and_only_their_own_responses(
     for client in (a, b):
         stop = await client.event("stopped", after=marks[id(client)])
         assert stop["body"]["reason"] == "step"
-    assert await session.wait_for(lambda: session.stopped is not None
-                                  and session.stopped["line"] == STEP_LINE, 30)
+    status, model = await api("GET", f"sessions/{session.id}")  # REST sees the new stop
+    assert status == 200 and model["stopped"]["line"] == STEP_LINE, model
     frames = (await b.body("stackTrace", {"threadId": thread}))["stackFrames"]
-    assert frames[0]["line"] == session.stopped["line"]
+    assert frames[0]["line"] == STEP_LINE
 
     # Run to the end without the breakpoint: both see the output and the exit.
     status, _ = await api("PUT", f"sessions/{sid}/breakpoints",
@@ -237,8 +237,8 @@ async def test_client_dropping_mid_step_reconnects_and_session_survives(
     await third.body("continue", {"threadId": thread})
     stop = await third.event("stopped", after=mark)  # the breakpoint, next iteration
     assert stop["body"]["reason"] == "breakpoint"
-    assert await session.wait_for(lambda: session.stopped is not None
-                                  and session.stopped["line"] == BREAK_LINE, 30)
+    status, model = await api("GET", f"sessions/{session.id}")
+    assert status == 200 and model["stopped"]["line"] == BREAK_LINE, model
     reply = await third.request("terminate")
     assert reply["success"], reply  # a control client may end the program
     await third.event("terminated")
@@ -389,3 +389,44 @@ class TestAuthorizerDecides:
             assert session.clients == 0 and session.state == "stopped"
         finally:
             await manager.terminate(session.id, "someone")
+
+
+@pytest.mark.usefixtures("targets")
+async def test_tunnel_steps_cost_the_debugger_no_request_of_the_session(
+        api: Any, manager: Any, tunnel: Any) -> None:
+    """A stop's location is learnt from the tunnel client's own stackTrace, or fetched when
+    a route needs it: the session asks nothing that would queue ahead of the next step."""
+    session = await _stopped_session(api, manager)
+    thread = session.stopped["thread_id"]
+    client = await tunnel(session.id)
+    await client.join()
+    await client.event("stopped")
+    asked: list[str] = []
+    channel = session.channel
+    real_send = channel.send_request
+
+    def counting(command: str, arguments: Any, on_response: Any) -> int:
+        asked.append(command)
+        return real_send(command, arguments, on_response)
+
+    channel.send_request = counting  # a spy: every request still reaches the debugger
+    try:
+        mark = len(client.messages)
+        await client.body("next", {"threadId": thread})
+        await client.event("stopped", after=mark)
+        frames = (await client.body("stackTrace", {"threadId": thread}))["stackFrames"]
+        assert frames[0]["line"] == STEP_LINE
+        status, model = await api("GET", f"sessions/{session.id}")
+        assert status == 200 and model["stopped"]["line"] == STEP_LINE, model
+        assert asked == ["next", "stackTrace"]  # the client's two, nothing of ours
+
+        mark = len(client.messages)
+        await client.body("next", {"threadId": thread})
+        await client.event("stopped", after=mark)
+        assert asked == ["next", "stackTrace", "next"]
+        status, model = await api("GET", f"sessions/{session.id}")  # nobody asked: we do
+        assert status == 200 and model["stopped"]["line"] == BREAK_LINE, model
+        assert asked == ["next", "stackTrace", "next", "stackTrace"]
+    finally:
+        channel.send_request = real_send  # type: ignore[method-assign]
+        await client.close()

@@ -132,7 +132,7 @@ class SessionManager:
         session = Session(new_session_id(), spec, owner, store=self.store, config=self.config,
                           blocking=self.blocking)
         self.sessions[session.id] = session
-        session.subscribe(self._on_session_event)
+        session.when_ended(self._on_session_end)
         await self.store.create_session(session.record())
         await self.store.add_audit(session.id, "create", owner, spec.public())
         self._emit("create", {"session_id": session.id, "debugger": spec.debugger,
@@ -145,13 +145,11 @@ class SessionManager:
                                    self.config.step_timeout)
         return session
 
-    def _on_session_event(self, event: dict[str, Any]) -> None:
+    def _on_session_end(self, session: Session) -> None:
         # A session's tokens die with it: connections they opened close at once. Soon, not
-        # now, so the other listeners (the token's own event stream) see the final state
-        # first; requests are refused meanwhile because the session is no longer active.
-        if event["type"] == "state" and event["session"]["state"] in FINAL_STATES:
-            asyncio.get_running_loop().call_soon(self.tokens.end_session,
-                                                 event["session"]["id"])
+        # now, so its event streams (a token's own among them) see the final state first;
+        # requests are refused meanwhile because the session is no longer active.
+        asyncio.get_running_loop().call_soon(self.tokens.end_session, session.id)
 
     def is_active(self, session_id: str) -> bool:
         """Whether this server runs the session and it has not ended."""
@@ -180,6 +178,7 @@ class SessionManager:
         """The model of a live or recorded session."""
         session = self.sessions.get(session_id)
         if session is not None:
+            await session.ensure_location()
             return session.model(base_url)
         row = await self.store.get_session(session_id)
         if row is None:
@@ -189,6 +188,9 @@ class SessionManager:
     async def list_models(self, base_url: str) -> list[dict[str, Any]]:
         """Every session: live ones as they are, earlier ones as recorded."""
         rows = await self.store.list_sessions()
+        for row in rows:
+            if row["id"] in self.sessions:
+                await self.sessions[row["id"]].ensure_location()
         return [self.sessions[r["id"]].model(base_url) if r["id"] in self.sessions
                 else stored_model(r, base_url) for r in rows]
 

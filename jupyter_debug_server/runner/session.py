@@ -37,6 +37,7 @@ Message = dict[str, Any]
 Listener = Callable[[Message], None]
 
 ACTIVE_STATES = frozenset({"starting", "running", "stopped"})
+_STEPPING_FIELDS = frozenset({"state", "stopped", "updated"})
 FINAL_STATES = frozenset({"exited", "terminated", "failed", "lost"})
 # The session owns its lifecycle; these would break it if sent raw.
 LIFECYCLE_COMMANDS = frozenset(
@@ -78,7 +79,8 @@ class Session:
         self.mux = DapMux(session_id, capabilities=lambda: self.capabilities,
                           on_response=self._on_client_response)
         self.worker: asyncio.subprocess.Process | None = None
-        self._listeners: set[Listener] = set()
+        self._listeners: set[Listener] = set()  # event streams: they show every stop's place
+        self._end_hooks: list[Callable[[Session], None]] = []
         self._changed = asyncio.Condition()
         self._stop_generation = 0
         self._generation_seq = itertools.count(1)
@@ -87,6 +89,8 @@ class Session:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._worker_stderr = ""
         self._dirty: dict[str, Any] = {}
+        # The stop whose location has been asked for (found or not): asked once per stop.
+        self._located: dict[str, Any] | None = None
         self._writing: asyncio.Future[None] | None = None
 
     # -- the model -------------------------------------------------------------
@@ -131,9 +135,15 @@ class Session:
         """Whether the session has not ended yet."""
         return self.state in ACTIVE_STATES
 
+    def when_ended(self, hook: Callable[[Session], None]) -> None:
+        """Call `hook` once the session reaches a final state (after its subscribers)."""
+        self._end_hooks.append(hook)
+
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call `listener` with every session event; returns the unsubscribe function."""
         self._listeners.add(listener)
+        if self._location_missing():
+            self._spawn(self.ensure_location())  # event clients show where it stopped
         return lambda: self._listeners.discard(listener)
 
     def _publish(self, event: Message) -> None:
@@ -156,9 +166,18 @@ class Session:
         fields["updated"] = self.updated
         if "stopped" in fields and fields["stopped"] is not None:
             self._stop_generation = next(self._generation_seq)
-        self._publish({"type": "state", "session": self.model()})
-        async with self._changed:
-            self._changed.notify_all()
+        if self._listeners:
+            self._publish({"type": "state", "session": self.model()})
+        if self.state in FINAL_STATES:
+            hooks, self._end_hooks = self._end_hooks, []
+            for hook in hooks:
+                hook(self)
+        await self._notify()
+        if set(fields) <= _STEPPING_FIELDS and fields.get("state") in ("running", "stopped"):
+            # Running and stopped flip twice per step and live only in this server: after
+            # a restart an active session is `lost` whichever it was. Not writing them keeps
+            # the store thread (and its GIL) off the stepping path.
+            return
         await self._persist(fields)
 
     async def _persist(self, fields: dict[str, Any]) -> None:
@@ -313,30 +332,70 @@ class Session:
             self.exit_code = body.get("exitCode")
         elif name == "terminated":
             self._spawn(self._on_terminated())
+        self.mux.broadcast(event)  # tunnel clients first: they are stepping
         self._publish({"type": "dap", "event": event})
-        self.mux.broadcast(event)
 
     async def _on_stopped(self, body: dict[str, Any]) -> None:
-        thread_id = body.get("threadId")
         stopped: dict[str, Any] = {
-            "thread_id": thread_id, "reason": body.get("reason"),
+            "thread_id": body.get("threadId"), "reason": body.get("reason"),
             "description": body.get("description"), "text": body.get("text"),
             "hit_breakpoint_ids": body.get("hitBreakpointIds"),
             "path": None, "line": None, "name": None, "frame_id": None,
         }
-        if thread_id is not None and self.channel is not None:
-            try:
-                frames = (await self.channel.request(
-                    "stackTrace", {"threadId": thread_id, "startFrame": 0, "levels": 1}
-                )).get("stackFrames", [])
-            except (DapRequestError, ChannelClosed):
-                frames = []
-            if frames:
-                top = frames[0]
-                stopped.update(path=(top.get("source") or {}).get("path"), line=top.get("line"),
-                               name=top.get("name"), frame_id=top.get("id"))
+        # REST and event clients are shown where it stopped with the stop itself. Tunnel
+        # clients ask for the stack on their own: a request of ours would queue in the
+        # debugger ahead of their next step, so the location is then learnt from their
+        # answer, or fetched when a route needs it (ensure_location).
+        if self._listeners or not self.mux.clients:
+            self._locate(stopped, await self._top_frames(stopped["thread_id"]))
+            self._located = stopped
         if self.active:
             await self._set(state="stopped", stopped=stopped)
+
+    async def _top_frames(self, thread_id: Any) -> list[dict[str, Any]]:
+        if thread_id is None or self.channel is None:
+            return []
+        try:
+            return list((await self.channel.request(
+                "stackTrace", {"threadId": thread_id, "startFrame": 0, "levels": 1}
+            )).get("stackFrames", []))
+        except (DapRequestError, ChannelClosed):
+            return []
+
+    def _locate(self, stopped: dict[str, Any], frames: list[dict[str, Any]]) -> None:
+        """Fill a stop's location from the top of its thread's stack."""
+        if frames:
+            top = frames[0]
+            stopped.update(path=(top.get("source") or {}).get("path"), line=top.get("line"),
+                           name=top.get("name"), frame_id=top.get("id"))
+
+    def _location_missing(self) -> bool:
+        return (self.state == "stopped" and self.stopped is not None
+                and self.stopped is not self._located
+                and self.stopped.get("thread_id") is not None)
+
+    async def ensure_location(self) -> None:
+        """Learn where the current stop is, if nobody has asked the debugger yet."""
+        if not self._location_missing():
+            return
+        generation = self._stop_generation
+        frames = await self._top_frames(self.stopped["thread_id"] if self.stopped else None)
+        if generation == self._stop_generation and self._location_missing():
+            self._fill_location(frames)
+
+    def _fill_location(self, frames: list[dict[str, Any]]) -> None:
+        """Complete the current stop's location (the same stop: no new generation)."""
+        assert self.stopped is not None
+        located = dict(self.stopped)
+        self._locate(located, frames)
+        self.stopped = self._located = located
+        if self._listeners:
+            self._publish({"type": "state", "session": self.model()})
+        self._spawn(self._notify())  # (not persisted: see _set on stepping fields)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
 
     async def _on_terminated(self) -> None:
         await self.output.flush()
@@ -398,10 +457,22 @@ class Session:
         if not client.closed:
             client.close()
             self.clients -= 1
+        if not self.mux.clients and self._location_missing():
+            self._spawn(self.ensure_location())  # nobody left to ask for the stack
 
     def _on_client_response(self, request: Message, response: Message) -> None:
-        """Keep the breakpoints route in step with breakpoints a tunnel client set."""
-        if request.get("command") != "setBreakpoints" or not response.get("success"):
+        """Learn from tunnel clients' answers: the stop's location from their stack, the
+        breakpoints route's state from the breakpoints they set."""
+        if not response.get("success"):
+            return
+        if request.get("command") == "stackTrace":
+            args = request.get("arguments") or {}
+            if (self._location_missing() and self.stopped is not None
+                    and args.get("threadId") == self.stopped["thread_id"]
+                    and not args.get("startFrame")):
+                self._fill_location((response.get("body") or {}).get("stackFrames") or [])
+            return
+        if request.get("command") != "setBreakpoints":
             return
         args = request.get("arguments") or {}
         path = (args.get("source") or {}).get("path")
@@ -466,6 +537,7 @@ class Session:
         finished = await self.wait_for(
             lambda: self._stop_generation != generation or not self.active,
             self.config.step_timeout if timeout is None else timeout)
+        await self.ensure_location()  # the route answers with the new location
         return {"completed": finished}
 
     async def pause(self, thread_id: int | None = None) -> dict[str, Any]:
@@ -478,6 +550,7 @@ class Session:
         finished = await self.wait_for(
             lambda: self._stop_generation != generation or not self.active,
             self.config.step_timeout)
+        await self.ensure_location()
         return {"completed": finished}
 
     async def stack(self, thread_id: int | None, start: int, levels: int) -> dict[str, Any]:
@@ -492,11 +565,14 @@ class Session:
     async def variables(self, frame_id: int | None, reference: int | None, start: int,
                         count: int) -> dict[str, Any]:
         """Variables of one reference, or of every scope of a frame (top frame by default)."""
-        stopped = self._require_stopped("read variables")
+        self._require_stopped("read variables")
         if reference is not None:
             body = await self.dap("variables", {"variablesReference": reference,
                                                 "start": start, "count": count})
             return _page(body.get("variables", []), start, count) | {"reference": reference}
+        if frame_id is None:
+            await self.ensure_location()
+        stopped = self._require_stopped("read variables")
         frame = frame_id if frame_id is not None else stopped["frame_id"]
         if frame is None:
             raise SessionStateError("the stopped thread has no frame to read variables from")
@@ -517,6 +593,8 @@ class Session:
         # Evaluating while running would run in the debugger's own thread, not the program's.
         self._require_stopped("evaluate")
         args: dict[str, Any] = {"expression": expression, "context": context}
+        if frame_id is None:
+            await self.ensure_location()
         if frame_id is None and self.stopped is not None:
             frame_id = self.stopped.get("frame_id")
         if frame_id is not None:
