@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tornado import web
 from tornado.websocket import WebSocketClosedError
 
 from .session_ws import CLOSE_POLICY, SessionWebSocket
@@ -14,17 +15,34 @@ _MAX_UNSENT = 2000
 
 
 class SessionEventsHandler(SessionWebSocket):
-    """Stream one session's events as JSON text frames (read-only for every client)."""
+    """Stream one session's events as JSON text frames (read-only for every client).
+
+    `?only=end` streams the current state and then only the final one: for a client that
+    waits for the end (the forward), without the cost of every stop's location and output.
+    """
 
     _unsubscribe: Any = None
     _unsent = 0
+    only_end = False
+
+    async def get(self, session_id: str, *args: Any, **kwargs: Any) -> None:
+        only = self.get_query_argument("only", None)
+        if only not in (None, "end"):
+            raise web.HTTPError(400, f"only={only!r} is not a filter of session events; "
+                                "use only=end, or no filter", reason="bad-argument")
+        self.only_end = only == "end"
+        await super().get(session_id, *args, **kwargs)
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)
         session = self.debug_session
         session.clients += 1
         self._send({"type": "state", "session": session.model(self.base_url)})
-        self._unsubscribe = session.subscribe(self._send)
+        if self.only_end:
+            self._unsubscribe = session.when_ended(lambda ended: self._send(
+                {"type": "state", "session": ended.model(self.base_url)}))
+        else:
+            self._unsubscribe = session.subscribe(self._send)
 
     def _send(self, event: dict[str, Any]) -> None:
         if self._unsent > _MAX_UNSENT:

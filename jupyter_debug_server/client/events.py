@@ -64,9 +64,11 @@ class EventStream:
 
     @classmethod
     async def connect(cls, client: DebugServerClient, session_id: str,
-                      timeout: float = 30) -> EventStream:
-        """Open the stream."""
+                      timeout: float = 30, *, only: str | None = None) -> EventStream:
+        """Open the stream (`only="end"`: the current state, then only the final one)."""
         route = f"/api/debug/sessions/{_sid(session_id)}/events"
+        if only is not None:
+            route += f"?only={only}"
         return cls(await open_websocket(client, route, timeout))
 
     async def next(self) -> Json | None:

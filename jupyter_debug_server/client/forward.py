@@ -252,7 +252,7 @@ class PortForward:
         """
         while True:
             try:
-                stream = await EventStream.connect(self.client, self.session_id)
+                stream = await EventStream.connect(self.client, self.session_id, only="end")
             except DebugServerClientError as exc:
                 return False, exc.message
             try:

@@ -15,13 +15,14 @@ import os
 import signal
 import socket
 import sys
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 from ..dap import ChannelClosed, DapChannel, DapMux, DapRequestError, MuxClient
-from ..store import utcnow_iso
+from ..store import iso_time
 from .debuggers.target import kill_group, process_start_time
 from .errors import DapError, SessionStateError
 from .launch_spec import LaunchSpec
@@ -63,7 +64,8 @@ class Session:
         self.config = config
         self.blocking = blocking  # the manager's executor for /proc reads and the like
         self.state = "starting"
-        self.created = self.updated = utcnow_iso()
+        self._updated_at = time.time()
+        self.created = iso_time(self._updated_at)
         self.pid: int | None = None
         self.pid_start_time: float | None = None
         self.exit_code: int | None = None
@@ -81,7 +83,9 @@ class Session:
         self.worker: asyncio.subprocess.Process | None = None
         self._listeners: set[Listener] = set()  # event streams: they show every stop's place
         self._end_hooks: list[Callable[[Session], None]] = []
-        self._changed = asyncio.Condition()
+        # Futures of wait_for() callers, resolved on every state change.
+        self._waiters: set[asyncio.Future[None]] = set()
+        self._event_count = 0  # stops and resumes seen: a late location fetch is stale
         self._stop_generation = 0
         self._generation_seq = itertools.count(1)
         self._terminating = False
@@ -135,9 +139,11 @@ class Session:
         """Whether the session has not ended yet."""
         return self.state in ACTIVE_STATES
 
-    def when_ended(self, hook: Callable[[Session], None]) -> None:
-        """Call `hook` once the session reaches a final state (after its subscribers)."""
+    def when_ended(self, hook: Callable[[Session], None]) -> Callable[[], None]:
+        """Call `hook` once the session reaches a final state (after its subscribers);
+        returns the function that cancels it."""
         self._end_hooks.append(hook)
+        return lambda: self._end_hooks.remove(hook) if hook in self._end_hooks else None
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call `listener` with every session event; returns the unsubscribe function."""
@@ -160,10 +166,23 @@ class Session:
 
     async def _set(self, **fields: Any) -> None:
         """Change state fields, persist them, tell subscribers and waiters."""
+        if self._apply(fields):
+            await self._persist(fields)
+
+    def _apply(self, fields: dict[str, Any]) -> bool:
+        """Change state fields and tell subscribers and waiters; whether to persist them.
+
+        Running and stopped flip twice per step and live only in this server (after a
+        restart an active session is `lost` whichever it was): they are not written, which
+        keeps the store thread (and its GIL) off the stepping path, and need no task.
+        """
         for key, value in fields.items():
             setattr(self, key, value)
-        self.updated = utcnow_iso()
-        fields["updated"] = self.updated
+        stepping = set(fields) <= _STEPPING_FIELDS and fields.get("state") in (
+            "running", "stopped")
+        self._updated_at = time.time()
+        if not stepping:
+            fields["updated"] = self.updated
         if "stopped" in fields and fields["stopped"] is not None:
             self._stop_generation = next(self._generation_seq)
         if self._listeners:
@@ -172,13 +191,13 @@ class Session:
             hooks, self._end_hooks = self._end_hooks, []
             for hook in hooks:
                 hook(self)
-        await self._notify()
-        if set(fields) <= _STEPPING_FIELDS and fields.get("state") in ("running", "stopped"):
-            # Running and stopped flip twice per step and live only in this server: after
-            # a restart an active session is `lost` whichever it was. Not writing them keeps
-            # the store thread (and its GIL) off the stepping path.
-            return
-        await self._persist(fields)
+        self._notify()
+        return not stepping
+
+    @property
+    def updated(self) -> str:
+        """When the state last changed (ISO 8601, UTC), formatted only when asked."""
+        return iso_time(self._updated_at)
 
     async def _persist(self, fields: dict[str, Any]) -> None:
         """Write changed fields; while a write is under way, later changes coalesce.
@@ -325,9 +344,11 @@ class Session:
                 self.id, pid=self.pid, pid_start_time=self.pid_start_time))
             return  # private to the worker and us
         elif name == "stopped":
-            self._spawn(self._on_stopped(body))
+            self._on_stopped(body)
         elif name == "continued":
-            self._spawn(self._set(state="running", stopped=None))
+            self._event_count += 1
+            if self.active:
+                self._apply({"state": "running", "stopped": None})
         elif name == "exited":
             self.exit_code = body.get("exitCode")
         elif name == "terminated":
@@ -335,7 +356,8 @@ class Session:
         self.mux.broadcast(event)  # tunnel clients first: they are stepping
         self._publish({"type": "dap", "event": event})
 
-    async def _on_stopped(self, body: dict[str, Any]) -> None:
+    def _on_stopped(self, body: dict[str, Any]) -> None:
+        self._event_count += 1
         stopped: dict[str, Any] = {
             "thread_id": body.get("threadId"), "reason": body.get("reason"),
             "description": body.get("description"), "text": body.get("text"),
@@ -347,10 +369,18 @@ class Session:
         # debugger ahead of their next step, so the location is then learnt from their
         # answer, or fetched when a route needs it (ensure_location).
         if self._listeners or not self.mux.clients:
-            self._locate(stopped, await self._top_frames(stopped["thread_id"]))
-            self._located = stopped
-        if self.active:
-            await self._set(state="stopped", stopped=stopped)
+            self._spawn(self._locate_then_stop(stopped))
+        elif self.active:
+            self._apply({"state": "stopped", "stopped": stopped})
+
+    async def _locate_then_stop(self, stopped: dict[str, Any]) -> None:
+        seen = self._event_count
+        frames = await self._top_frames(stopped["thread_id"])
+        if seen != self._event_count or not self.active:
+            return  # it ran (or stopped) again meanwhile: this stop is history
+        self._locate(stopped, frames)
+        self._located = stopped
+        self._apply({"state": "stopped", "stopped": stopped})
 
     async def _top_frames(self, thread_id: Any) -> list[dict[str, Any]]:
         if thread_id is None or self.channel is None:
@@ -391,11 +421,14 @@ class Session:
         self.stopped = self._located = located
         if self._listeners:
             self._publish({"type": "state", "session": self.model()})
-        self._spawn(self._notify())  # (not persisted: see _set on stepping fields)
+        self._notify()  # (not persisted: see _apply on stepping fields)
 
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
+    def _notify(self) -> None:
+        """Wake every wait_for() caller to re-check its predicate."""
+        waiters, self._waiters = self._waiters, set()
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def _on_terminated(self) -> None:
         await self.output.flush()
@@ -514,8 +547,13 @@ class Session:
     async def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Wait until `predicate()` holds (re-checked on every state change)."""
         async def waiter() -> None:
-            async with self._changed:
-                await self._changed.wait_for(predicate)
+            while not predicate():
+                waiter = asyncio.get_running_loop().create_future()
+                self._waiters.add(waiter)
+                try:
+                    await waiter
+                finally:
+                    self._waiters.discard(waiter)
         try:
             await asyncio.wait_for(waiter(), timeout)
         except asyncio.TimeoutError:

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .db import Store, StoreError, utcnow_iso
+from .db import Store, StoreError, iso_time, utcnow_iso
 
-__all__ = ["Store", "StoreError", "utcnow_iso"]
+__all__ = ["Store", "StoreError", "iso_time", "utcnow_iso"]

@@ -14,6 +14,7 @@ import os
 import pathlib
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -31,10 +32,15 @@ class StoreError(Exception):
     """An expected store failure, worded as a sentence for the user."""
 
 
+def iso_time(timestamp: float) -> str:
+    """A POSIX timestamp as ISO-8601 UTC with microseconds and a "Z" suffix."""
+    # Fixed width, so that stored times also sort correctly as text.
+    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def utcnow_iso() -> str:
     """Return the current UTC time as ISO-8601 with microseconds and a "Z" suffix."""
-    # Fixed width, so that stored times also sort correctly as text.
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso_time(time.time())
 
 
 def _states(states: Iterable[str]) -> list[str]:
