@@ -22,7 +22,6 @@ Usage: ``python bench/tunnel_latency.py [--debugger debugpy|gdb] [--steps 600] [
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import math
@@ -35,8 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import deque
-from collections.abc import Coroutine
 from pathlib import Path
 from typing import IO, Any
 
@@ -100,119 +97,115 @@ def nodelay_of(sock: socket.socket) -> bool:
 # the WebSocket DAP client
 
 
+def _mask(payload: bytes, key: bytes) -> bytes:
+    """RFC 6455 client masking, a word at a time (no per-byte Python loop)."""
+    repeated = (key * (len(payload) // 4 + 1))[: len(payload)]
+    size = len(payload)
+    return (int.from_bytes(payload, "big") ^ int.from_bytes(repeated, "big")).to_bytes(
+        size, "big")
+
+
 class WsDapClient(DapClient):
     """`DapClient` whose messages come from WebSocket text frames, not a byte stream.
 
-    A tornado client runs on a private asyncio loop that turns only while this client
-    waits (as the ``mi`` mode of gdb_step_latency.py does); frames that arrive meanwhile
-    wait in the kernel's socket buffer. Each message is stamped with `perf_counter` in
-    tornado's message callback, i.e. the moment the frame is ours, before any queue hop.
+    Blocking, like the byte-stream client of the direct mode, so the bench measures the
+    tunnel rather than an event loop of its own: ``websocket-client`` (a dependency of
+    jupyter_server) performs the upgrade; frames are then read and written on its socket
+    (TCP_NODELAY) with one ``recv`` per arrival. Each message is stamped with
+    `perf_counter` the moment its frame is complete.
     """
 
     def __init__(self, name: str) -> None:
         super().__init__(-1, -1, name)
-        self.loop = asyncio.new_event_loop()
-        # asyncio debug mode (python -X dev) slows every callback several-fold; it would
-        # make this mode, and only it, slower.
-        self.loop.set_debug(False)
+        self.sock: socket.socket | None = None
         self.conn: Any = None
-        self.inbox: deque[tuple[float, Message]] = deque()
         self.received_at = 0.0
-        self.nodelay_by_tornado: bool | None = None
-        self._wake: asyncio.Future[None] | None = None
-
-    def _run(self, coro: Coroutine[Any, Any, Any], timeout: float, what: str) -> Any:
-        try:
-            return self.loop.run_until_complete(asyncio.wait_for(coro, timeout))
-        except TimeoutError:
-            raise DapError(
-                f"{self.name}: timed out after {timeout:g} s waiting for {what}"
-            ) from None
+        self._in = bytearray()
 
     def connect(self, url: str, token: str, timeout: float) -> None:
-        """Open the WebSocket and make sure its socket has TCP_NODELAY."""
-        from tornado.httpclient import HTTPClientError, HTTPRequest
-        from tornado.websocket import websocket_connect
-
-        request = HTTPRequest(
-            url,
-            headers={"Authorization": f"token {token}"},
-            connect_timeout=timeout,
-            request_timeout=timeout,
-        )
-
-        async def open_socket() -> Any:
-            return await websocket_connect(request, on_message_callback=self._on_message)
+        """Open the WebSocket with TCP_NODELAY on its socket."""
+        import websocket
 
         try:
-            self.conn = self._run(open_socket(), timeout, "the WebSocket upgrade")
-        except HTTPClientError as exc:
+            self.conn = websocket.create_connection(
+                url, timeout=timeout, header=[f"Authorization: token {token}"],
+                sockopt=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+        except websocket.WebSocketBadStatusException as exc:
             raise DapError(f"{self.name}: the upgrade was refused: {exc}") from exc
-        # tornado's client calls set_nodelay(True) on every connection it creates
-        # (simple_httpclient._HTTPConnection._create_connection); check rather than trust,
-        # and set it if a future tornado stops doing so.
-        stream = self.conn.protocol.stream
-        self.nodelay_by_tornado = nodelay_of(stream.socket)
-        if not self.nodelay_by_tornado:
-            stream.set_nodelay(True)
-
-    def _on_message(self, raw: str | bytes | None) -> None:
-        stamp = time.perf_counter()
-        if raw is None:
-            self.closed = True
-        else:
-            # A binary frame or a non-object would be a server bug: fail the step on it.
-            message = json.loads(raw) if isinstance(raw, str) else None
-            if not isinstance(message, dict):
-                message = {
-                    "type": "event",
-                    "event": "terminated",
-                    "body": {"benchError": f"not a DAP message: {raw[:80]!r}"},
-                }
-            self.inbox.append((stamp, message))
-        waiter, self._wake = self._wake, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self.sock = self.conn.sock
+        assert self.sock is not None and nodelay_of(self.sock)
 
     def send(self, message: Message) -> None:
-        if self.closed or self.conn is None:
+        if self.closed or self.sock is None:
             raise DapError(f"{self.name}: the WebSocket is closed")
-        # tornado writes to the socket at once when its buffer is empty (it always is
-        # here); the returned future only reports completion.
-        self.conn.write_message(json.dumps(message, separators=(",", ":")))
+        payload = json.dumps(message, separators=(",", ":")).encode()
+        size = len(payload)
+        if size < 126:
+            header = bytes((0x81, 0x80 | size))
+        elif size < 1 << 16:
+            header = bytes((0x81, 0x80 | 126)) + size.to_bytes(2, "big")
+        else:
+            header = bytes((0x81, 0x80 | 127)) + size.to_bytes(8, "big")
+        key = os.urandom(4)
+        self.sock.sendall(header + key + _mask(payload, key))
+
+    def _frame(self) -> tuple[int, bytes] | None:
+        """One whole frame from the buffer: (opcode, payload), or None if incomplete."""
+        buf = self._in
+        if len(buf) < 2:
+            return None
+        size, at = buf[1] & 0x7F, 2
+        if size == 126:
+            if len(buf) < 4:
+                return None
+            size, at = int.from_bytes(buf[2:4], "big"), 4
+        elif size == 127:
+            if len(buf) < 10:
+                return None
+            size, at = int.from_bytes(buf[2:10], "big"), 10
+        if len(buf) < at + size:
+            return None
+        opcode, payload = buf[0] & 0x0F, bytes(buf[at:at + size])
+        del buf[: at + size]
+        return opcode, payload
 
     def read_message(self, deadline: float) -> Message:
-        while not self.inbox:
-            if self.closed:
-                raise DapError(f"{self.name}: connection closed by the server")
+        assert self.sock is not None
+        while True:
+            frame = self._frame()
+            if frame is not None:
+                opcode, payload = frame
+                if opcode == 0x8:
+                    self.closed = True
+                    raise DapError(f"{self.name}: connection closed by the server")
+                if opcode != 0x1:
+                    continue  # ping/pong: the server's keep-alive
+                self.received_at = time.perf_counter()
+                message = json.loads(payload)
+                if not isinstance(message, dict):
+                    raise DapError(f"{self.name}: not a DAP message: {payload[:80]!r}")
+                return message
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
-            self._wake = self.loop.create_future()
-            with contextlib.suppress(TimeoutError):
-                self.loop.run_until_complete(asyncio.wait_for(self._wake, remaining))
-        self.received_at, message = self.inbox.popleft()
-        return message
+            ready, _, _ = select.select([self.sock], [], [], remaining)
+            if not ready:
+                raise TimeoutError
+            data = self.sock.recv(65536)
+            if not data:
+                self.closed = True
+                raise DapError(f"{self.name}: connection closed by the server")
+            self._in += data
 
     def drain(self, timeout: float) -> None:
         self.backlog.clear()
-        self.inbox.clear()
 
     def close(self, timeout: float = 10.0) -> None:
-        """Close the WebSocket (bounded wait for the closing handshake) and the loop."""
-        if self.loop.is_closed():
-            return
-        try:
-            if self.conn is not None and not self.closed:
-                self.conn.close()
-                deadline = time.monotonic() + timeout
-                with contextlib.suppress(DapError, TimeoutError):
-                    while not self.closed:
-                        self.read_message(deadline)
-            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-        finally:
-            self.closed = True
-            self.loop.close()
+        """Close the WebSocket (closing handshake bounded by `timeout`)."""
+        if self.conn is not None and not self.closed:
+            with contextlib.suppress(Exception):
+                self.conn.close(timeout=timeout)
+        self.closed = True
 
 
 # --------------------------------------------------------------------------------------
@@ -335,7 +328,7 @@ class WsMode(TunnelMode):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.name = "ws"
-        self.description = "DAP over the WebSocket tunnel (tornado client, own asyncio loop)"
+        self.description = "DAP over the WebSocket tunnel (blocking client)"
 
     def open_client(self) -> DapClient:
         client = WsDapClient(self.name)
@@ -345,8 +338,6 @@ class WsMode(TunnelMode):
         except BaseException:
             client.close()
             raise
-        if not client.nodelay_by_tornado:
-            print("  ws: tornado's client socket lacked TCP_NODELAY; the bench set it")
         return client
 
     def stamp(self, client: DapClient) -> float:

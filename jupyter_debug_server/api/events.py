@@ -25,13 +25,12 @@ class SessionEventsHandler(SessionWebSocket):
     _unsent = 0
     only_end = False
 
-    async def get(self, session_id: str, *args: Any, **kwargs: Any) -> None:
+    def check_arguments(self) -> None:
         only = self.get_query_argument("only", None)
         if only not in (None, "end"):
             raise web.HTTPError(400, f"only={only!r} is not a filter of session events; "
                                 "use only=end, or no filter", reason="bad-argument")
         self.only_end = only == "end"
-        await super().get(session_id, *args, **kwargs)
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)

@@ -62,12 +62,17 @@ class SessionWebSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):
     async def get(self, session_id: str, *args: Any, **kwargs: Any) -> None:
         # Authorize before the upgrade and before saying whether the session exists.
         self.principal = await session_principal(self, session_id, "stream")
+        self.check_arguments()
         self.manager = await self.settings["debug_app"].ready()
         try:
             self.debug_session = await self.manager.live(session_id)
         except DebugServerError as exc:
             raise web.HTTPError(exc.status, exc.message, reason=exc.reason) from None
         await super().get(session_id, *args, **kwargs)
+
+    def check_arguments(self) -> None:
+        """Refuse bad query arguments (an HTTPError), after authorization and before the
+        session is looked up."""
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         """Close this connection when the token that opened it dies."""

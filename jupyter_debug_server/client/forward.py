@@ -21,6 +21,7 @@ import logging
 import os
 import pwd
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from tornado.websocket import WebSocketClientConnection, WebSocketClosedError
@@ -37,16 +38,26 @@ log = logging.getLogger("jupyter_debug_server.forward")
 Message = dict[str, Any]
 
 _READ_CHUNK = 64 * 1024
+# Bytes that may wait for an IDE that does not read before it is cut off.
+_MAX_IDE_BACKLOG = 32 * 1024 * 1024
+FrameHandler = Callable[[str | bytes | None], None]
 # After the session ends, how long open IDE connections may take to disconnect on their
 # own (they have been sent `terminated`) before the forward closes them and exits.
 _END_GRACE = 5.0
 
 
 class Tunnel:
-    """One DAP WebSocket to a session: one DAP message per text frame."""
+    """One DAP WebSocket to a session: one DAP message per text frame.
 
-    def __init__(self, connection: WebSocketClientConnection) -> None:
+    Frames are relayed as they are (the server checks what an IDE sends; what the server
+    sends is DAP already): no JSON work on the stepping path. The server's frames go to
+    `on_frame` straight from tornado's callback, without a queue and a task hop.
+    """
+
+    def __init__(self, connection: WebSocketClientConnection | None = None) -> None:
         self.connection = connection
+        self._handler: FrameHandler | None = None
+        self._early: list[str | bytes | None] = []  # frames before a handler was set
 
     @classmethod
     async def open(cls, client: DebugServerClient, session_id: str,
@@ -54,30 +65,33 @@ class Tunnel:
         """Join the session's DAP multiplexer; the server's refusal raises
         DebugServerClientError before any DAP byte flows."""
         route = f"/api/debug/sessions/{_sid(session_id)}/dap"
-        return cls(await open_websocket(client, route, timeout))
+        tunnel = cls()
+        tunnel.connection = await open_websocket(client, route, timeout,
+                                                 on_message=tunnel._on_frame)
+        return tunnel
 
-    async def receive(self) -> Message | None:
-        """The next message from the session, or None once the server closed the tunnel."""
-        while True:
-            raw = await self.connection.read_message()
-            if raw is None:
-                return None
-            try:
-                message = json.loads(raw)
-            except ValueError:
-                log.warning("ignoring a tunnel frame that is not JSON: %.80r", raw)
-                continue
-            if isinstance(message, dict):
-                return message
+    def _on_frame(self, raw: str | bytes | None) -> None:
+        if self._handler is None:
+            self._early.append(raw)
+        else:
+            self._handler(raw)
 
-    async def send(self, message: Message) -> None:
-        """Send one message; waits while the socket's buffer is full (back-pressure)."""
-        await self.connection.write_message(
-            json.dumps(message, separators=(",", ":"), ensure_ascii=False))
+    def on_frame(self, handler: FrameHandler) -> None:
+        """Deliver the server's frames (None once it closed the tunnel) to `handler`."""
+        self._handler = handler
+        early, self._early = self._early, []
+        for raw in early:
+            handler(raw)
+
+    def send_text(self, text: str) -> Any:
+        """Send one message's JSON text; the returned future resolves once it is written."""
+        assert self.connection is not None
+        return self.connection.write_message(text)
 
     @property
     def why_closed(self) -> str:
         """The server's close code and reason, as a phrase."""
+        assert self.connection is not None
         code, reason = self.connection.close_code, self.connection.close_reason
         if reason:
             return f"{reason} (code {code})"
@@ -85,7 +99,78 @@ class Tunnel:
 
     def close(self) -> None:
         """Leave the session's multiplexer (never ends the session)."""
-        self.connection.close()
+        if self.connection is not None:
+            self.connection.close()
+
+
+def _is_disconnect_response(text: str) -> bool:
+    if '"disconnect"' not in text:  # cheap test first: almost every frame is something else
+        return False
+    with contextlib.suppress(ValueError):
+        message = json.loads(text)
+        return bool(message.get("type") == "response" and message.get("command") == "disconnect")
+    return False
+
+
+def _last_seq(text: str) -> int:
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        return int(json.loads(text).get("seq") or 0)
+    return 0
+
+
+class _ToIde:
+    """tornado's callback for the server's frames: each is written to the IDE at once."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self.ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.last = ""  # the server's last frame: our closing events are numbered after it
+
+    def end(self, why: str) -> None:
+        if not self.ended.done():
+            self.ended.set_result(why)
+
+    def __call__(self, raw: str | bytes | None) -> None:
+        if self.ended.done():
+            return
+        if raw is None:
+            self.end("")  # the server closed the tunnel: relay() tells the IDE
+            return
+        if isinstance(raw, bytes):
+            log.warning("ignoring a binary tunnel frame of %d bytes", len(raw))
+            return
+        body = raw.encode()
+        try:
+            self.writer.write(b"Content-Length: %d\r\n\r\n%b" % (len(body), body))
+        except (ConnectionError, OSError, RuntimeError) as exc:
+            self.end(f"the IDE connection failed: {exc}")
+            return
+        self.last = raw
+        if _is_disconnect_response(raw):
+            self.end("the IDE disconnected (the session carries on)")
+        elif self.writer.transport.get_write_buffer_size() > _MAX_IDE_BACKLOG:
+            self.end(f"the IDE stopped reading ({_MAX_IDE_BACKLOG} bytes waited for it)")
+
+
+async def _from_ide(reader: asyncio.StreamReader, tunnel: Tunnel) -> str:
+    """Send the IDE's messages to the tunnel until the IDE or the server stops; why."""
+    decoder = FrameDecoder()
+    while True:
+        data = await reader.read(_READ_CHUNK)
+        if not data:
+            return "the IDE closed the connection"
+        try:
+            texts = [body.decode("utf-8") for body in decoder.feed_bodies(data)]
+        except (FramingError, UnicodeDecodeError) as exc:
+            return f"the IDE sent something that is not DAP: {exc}"
+        written = None
+        try:
+            for text in texts:
+                written = tunnel.send_text(text)
+            if written is not None:
+                await written  # back-pressure: the server reads as fast as we send
+        except WebSocketClosedError:
+            return f"the server closed the tunnel: {tunnel.why_closed}"
 
 
 async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
@@ -94,52 +179,27 @@ async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
 
     Ends after the IDE's `disconnect` is answered (the IDE is done; the session carries
     on). When the server closes the tunnel first, the IDE is told why with an `output`
-    event and `terminated`, so it shows the end instead of hanging.
+    event and `terminated`, so it shows the end instead of hanging. An IDE that stops
+    reading is cut off once _MAX_IDE_BACKLOG bytes wait for it (bounded memory).
     """
-    last_seq = 0
-
-    async def from_ide() -> str:
-        decoder = FrameDecoder()
-        while True:
-            data = await reader.read(_READ_CHUNK)
-            if not data:
-                return "the IDE closed the connection"
-            try:
-                messages = decoder.feed(data)
-            except FramingError as exc:
-                return f"the IDE sent something that is not DAP: {exc}"
-            for message in messages:
-                try:
-                    await tunnel.send(message)
-                except WebSocketClosedError:
-                    return f"the server closed the tunnel: {tunnel.why_closed}"
-
-    async def to_ide() -> str:
-        nonlocal last_seq
-        while True:
-            message = await tunnel.receive()
-            if message is None:
-                why = f"the server closed the tunnel: {tunnel.why_closed}"
-                await _tell_ide_it_ended(writer, last_seq, why)
-                return why
-            last_seq = max(last_seq, int(message.get("seq") or 0))
-            writer.write(encode(message))
-            await writer.drain()
-            if message.get("type") == "response" and message.get("command") == "disconnect":
-                return "the IDE disconnected (the session carries on)"
-
-    tasks = [asyncio.ensure_future(from_ide()), asyncio.ensure_future(to_ide())]
+    to_ide = _ToIde(writer)
+    tunnel.on_frame(to_ide)
+    reading = asyncio.ensure_future(_from_ide(reader, tunnel))
     try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        first = done.pop()
-        try:
-            return first.result()
-        except (ConnectionError, OSError) as exc:
-            return f"the IDE connection failed: {exc}"
+        await asyncio.wait([reading, to_ide.ended], return_when=asyncio.FIRST_COMPLETED)
+        if not to_ide.ended.done():
+            return reading.result()
+        why = to_ide.ended.result()
+        if not why:
+            why = f"the server closed the tunnel: {tunnel.why_closed}"
+            await _tell_ide_it_ended(writer, _last_seq(to_ide.last), why)
+        await writer.drain()
+        return why
+    except (ConnectionError, OSError) as exc:
+        return f"the IDE connection failed: {exc}"
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        reading.cancel()
+        await asyncio.gather(reading, return_exceptions=True)
 
 
 async def _tell_ide_it_ended(writer: asyncio.StreamWriter, last_seq: int, why: str) -> None:

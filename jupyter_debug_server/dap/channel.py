@@ -1,8 +1,11 @@
 """An asyncio DAP connection: framing over a stream pair, request/response matching.
 
 A channel is owned by one event loop. Responses and events are dispatched
-synchronously from the read loop, in arrival order, so a relay that forwards
-them in its callbacks never reorders a response and the events that follow it.
+synchronously as bytes arrive, in arrival order, so a relay that forwards them in
+its callbacks never reorders a response and the events that follow it. Channels on
+sockets and stdio are fed by an asyncio Protocol straight from the loop's read
+callback (no task wake-up per read: every hop of a step passes here); channels on
+a StreamReader (a subprocess's pipes) by a read task.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ class DapChannel:
 
     def __init__(
         self,
-        reader: asyncio.StreamReader,
+        reader: asyncio.StreamReader | None,
         writer: asyncio.StreamWriter,
         *,
         name: str,
@@ -68,6 +71,8 @@ class DapChannel:
         self._seq = itertools.count(1)
         self._pending: dict[int, tuple[str, Handler]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._feeder: _Feeder | None = None  # set when a Protocol feeds this channel
+        self._started = False
         self.closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         set_nodelay(writer.get_extra_info("socket"))
 
@@ -75,45 +80,66 @@ class DapChannel:
     async def from_socket(cls, sock: socket.socket, **kwargs: Any) -> DapChannel:
         """Wrap a connected socket (Unix or TCP) in a channel."""
         sock.setblocking(False)
-        if sock.family == socket.AF_UNIX:
-            reader, writer = await asyncio.open_unix_connection(sock=sock, limit=_READ_CHUNK)
-        else:
-            reader, writer = await asyncio.open_connection(sock=sock, limit=_READ_CHUNK)
-        return cls(reader, writer, **kwargs)
+        loop = asyncio.get_running_loop()
+        transport, feeder = await loop.connect_accepted_socket(_Feeder, sock=sock)
+        return cls._fed_by(transport, feeder, kwargs)
 
     @classmethod
     async def from_stdio(cls, **kwargs: Any) -> DapChannel:
         """Wrap this process's stdin/stdout (the standalone adapter mode)."""
         loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=_READ_CHUNK)
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        _, feeder = await loop.connect_read_pipe(_Feeder, sys.stdin)
         transport, protocol = await loop.connect_write_pipe(
             asyncio.streams.FlowControlMixin, sys.stdout
         )
-        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
-        return cls(reader, writer, **kwargs)
+        channel = cls._fed_by(transport, protocol, kwargs)
+        channel._feeder = feeder
+        feeder.channel = channel
+        return channel
+
+    @classmethod
+    def _fed_by(cls, transport: Any, protocol: Any, kwargs: dict[str, Any]) -> DapChannel:
+        writer = asyncio.StreamWriter(transport, protocol, None, asyncio.get_running_loop())
+        channel = cls(None, writer, **kwargs)
+        if isinstance(protocol, _Feeder):
+            channel._feeder = protocol
+            protocol.channel = channel
+        return channel
 
     # -- receiving -------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the read loop (idempotent)."""
-        if self._task is None:
+        """Start receiving (idempotent): until then, the peer's bytes wait."""
+        if self._started or self.is_closed:
+            return
+        self._started = True
+        if self._feeder is not None:
+            self._feeder.start()
+        else:
             self._task = asyncio.get_running_loop().create_task(
                 self._read_loop(), name=f"dap-read-{self.name}"
             )
 
+    def _feed(self, data: bytes) -> None:
+        """Dispatch every message `data` completes; a framing error drops the connection."""
+        try:
+            messages = self._decoder.feed(data)
+        except FramingError as exc:
+            log.warning("Dropping DAP connection %s: %s", self.name, exc)
+            self.close(f"{self.name}: {exc}")
+            return
+        for message in messages:
+            self._dispatch(message)
+
     async def _read_loop(self) -> None:
+        assert self._reader is not None
         why = f"{self.name}: peer closed the connection"
         try:
-            while True:
+            while not self.is_closed:
                 data = await self._reader.read(_READ_CHUNK)
                 if not data:
                     break
-                for message in self._decoder.feed(data):
-                    self._dispatch(message)
-        except FramingError as exc:
-            why = f"{self.name}: {exc}"
-            log.warning("Dropping DAP connection %s: %s", self.name, exc)
+                self._feed(data)
         except (ConnectionError, OSError) as exc:
             why = f"{self.name}: {exc}"
         except asyncio.CancelledError:
@@ -249,9 +275,64 @@ class DapChannel:
                 )
         with contextlib.suppress(Exception):
             self._writer.close()
+        if self._feeder is not None:
+            self._feeder.close()
         if self._task is not None and self._task is not asyncio.current_task():
             self._task.cancel()
 
     async def wait_closed(self) -> str:
         """Wait for the channel to close; return why."""
         return await asyncio.shield(self.closed)
+
+
+class _Feeder(asyncio.streams.FlowControlMixin, asyncio.Protocol):
+    """Feeds a channel from the loop's read callback; writes flow-controlled (drain)."""
+
+    channel: DapChannel | None = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.transport: asyncio.BaseTransport | None = None
+        self._early: list[bytes] = []  # bytes before the channel started
+        self._eof: str | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        with contextlib.suppress(AttributeError, RuntimeError):
+            transport.pause_reading()  # type: ignore[attr-defined]  # until start()
+
+    def start(self) -> None:
+        early, self._early = self._early, []
+        for data in early:
+            self.data_received(data)
+        if self._eof is not None and self.channel is not None:
+            self.channel.close(self._eof)
+            return
+        with contextlib.suppress(AttributeError, RuntimeError):
+            self.transport.resume_reading()  # type: ignore[union-attr]
+
+    def data_received(self, data: bytes) -> None:
+        channel = self.channel
+        if channel is None or not channel._started:
+            self._early.append(data)
+        elif not channel.is_closed:
+            channel._feed(data)
+
+    def eof_received(self) -> bool:
+        self._end("peer closed the connection")
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self._end(str(exc) if exc else "peer closed the connection")
+
+    def _end(self, why: str) -> None:
+        channel = self.channel
+        if channel is None or not channel._started:
+            self._eof = self._eof or f"{channel.name if channel else 'dap'}: {why}"
+        else:
+            channel.close(f"{channel.name}: {why}")
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()

@@ -37,8 +37,13 @@ class FrameDecoder:
 
     def feed(self, data: bytes) -> list[dict[str, Any]]:
         """Add bytes and return every message they complete, in order."""
+        return [decode_body(body) for body in self.feed_bodies(data)]
+
+    def feed_bodies(self, data: bytes) -> list[bytes]:
+        """Add bytes and return the bodies of every message they complete, unparsed (for
+        a relay whose far end checks them)."""
         self._buf += data
-        out: list[dict[str, Any]] = []
+        out: list[bytes] = []
         while True:
             if self._need is None:
                 end = self._buf.find(_HEADER_END)
@@ -53,7 +58,7 @@ class FrameDecoder:
             body = bytes(self._buf[: self._need])
             del self._buf[: self._need]
             self._need = None
-            out.append(decode_body(body))
+            out.append(body)
 
     def _parse_header(self, header: bytes) -> int:
         length: int | None = None
