@@ -21,6 +21,7 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 from ..dap import CONTROL, ROLES, FramingError, MuxClient
 from ..dap.framing import check_message
 from ..runner.errors import DebugServerError
+from ..websocket_write import write_text
 from .base import DebugAPIHandler
 from .events import _MAX_UNSENT
 from .session_auth import authenticate_token, presented_token, session_principal
@@ -154,7 +155,7 @@ class DapTunnel(WebSocketMixin, WebSocketHandler, DebugAPIHandler):
             return
         text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
         try:
-            future = self.write_message(text)
+            future = write_text(self.ws_connection, text)
         except WebSocketClosedError:
             return
         size = len(text)

@@ -28,6 +28,7 @@ from tornado.websocket import WebSocketClientConnection, WebSocketClosedError
 
 from ..dap.channel import set_nodelay
 from ..dap.framing import FrameDecoder, FramingError, encode
+from ..websocket_write import write_text
 from .api import FINAL_STATES, DebugServerClient, _sid
 from .errors import DebugServerClientError
 from .events import EventStream, open_websocket
@@ -86,7 +87,7 @@ class Tunnel:
     def send_text(self, text: str) -> Any:
         """Send one message's JSON text; the returned future resolves once it is written."""
         assert self.connection is not None
-        return self.connection.write_message(text)
+        return write_text(self.connection.protocol, text)
 
     @property
     def why_closed(self) -> str:
