@@ -87,10 +87,15 @@ class DapChannel:
     @classmethod
     async def from_stdio(cls, **kwargs: Any) -> DapChannel:
         """Wrap this process's stdin/stdout (the standalone adapter mode)."""
+        return await cls.from_pipes(sys.stdin, sys.stdout, **kwargs)
+
+    @classmethod
+    async def from_pipes(cls, reading: Any, writing: Any, **kwargs: Any) -> DapChannel:
+        """Wrap a pair of pipes (file objects): ours to read, and the peer's to write."""
         loop = asyncio.get_running_loop()
-        _, feeder = await loop.connect_read_pipe(_Feeder, sys.stdin)
+        _, feeder = await loop.connect_read_pipe(_Feeder, reading)
         transport, protocol = await loop.connect_write_pipe(
-            asyncio.streams.FlowControlMixin, sys.stdout
+            asyncio.streams.FlowControlMixin, writing
         )
         channel = cls._fed_by(transport, protocol, kwargs)
         channel._feeder = feeder

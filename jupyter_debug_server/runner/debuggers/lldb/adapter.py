@@ -21,7 +21,7 @@ from ..base import AdapterBase
 from ..dispatch import AdapterError, answer
 from ..native_target import NativeLaunch
 from .discovery import find_lldb_dap
-from .registry import REQUESTS
+from .registry import CHECKS, REQUESTS
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +51,20 @@ class LldbAdapter(AdapterBase):
         self.stopped_thread: int | None = None
 
     def on_request(self, message: Message) -> None:
-        """Our handler if the command has one, otherwise lldb-dap's."""
-        handler = REQUESTS.handlers.get(message["command"])
+        """Our handler if the command has one, otherwise lldb-dap's (after our check)."""
+        command = message["command"]
+        handler = REQUESTS.handlers.get(command)
         if handler is not None:
             worker.spawn_task(answer(self.client, handler, self, message), self.requests)
-        else:
-            self.forward(message)
+            return
+        check = CHECKS.get(command)
+        if check is not None:
+            try:
+                check(self, message)
+            except AdapterError as exc:
+                self.client.send_response(message, success=False, message=str(exc))
+                return
+        self.forward(message)
 
     def forward(self, message: Message, arguments: Any = None) -> None:
         """Relay a request to lldb-dap; its answer goes straight back to the client."""
@@ -136,12 +144,22 @@ class LldbAdapter(AdapterBase):
         env = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV_PREFIX)}
         # cwd "/": lldb reads .lldbinit from its working directory only when told to, and
         # no folder of the target's should be the debugger's.
-        self.lldb_proc = await asyncio.create_subprocess_exec(
-            path, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            env=env, cwd="/", start_new_session=True)
-        assert self.lldb_proc.stdout is not None and self.lldb_proc.stdin is not None
-        self.lldb = DapChannel(self.lldb_proc.stdout, self.lldb_proc.stdin, name="lldb-dap",
-                               on_event=self._on_event)
+        # Our own pipes, so the channel reads them from the loop's callback (no task hop).
+        to_lldb, from_lldb = os.pipe(), os.pipe()
+        try:
+            self.lldb_proc = await asyncio.create_subprocess_exec(
+                path, stdin=to_lldb[0], stdout=from_lldb[1], env=env, cwd="/",
+                start_new_session=True)
+        except BaseException:
+            os.close(to_lldb[1])
+            os.close(from_lldb[0])
+            raise
+        finally:
+            os.close(to_lldb[0])
+            os.close(from_lldb[1])
+        self.lldb = await DapChannel.from_pipes(
+            os.fdopen(from_lldb[0], "rb", buffering=0), os.fdopen(to_lldb[1], "wb", buffering=0),
+            name="lldb-dap", on_event=self._on_event)
         self.lldb.start()
         lldb = self.lldb
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ..dispatch import AdapterError
 from ..native_checks import ignore_count, side_effect_refusal
 from .adapter import PENDING
-from .registry import REQUESTS, request
+from .registry import CHECKS, request
 
 if TYPE_CHECKING:
     from .adapter import LldbAdapter
@@ -38,25 +38,21 @@ def _check_supported(self: LldbAdapter, command: str) -> None:
                            f"do not include {capability}); the gdb adapter offers it")
 
 
-async def _run_or_step(self: LldbAdapter, message: Message) -> None:
+def _run_or_step(self: LldbAdapter, message: Message) -> None:
     command = message["command"]
     if self.kind == "core":
         raise AdapterError(_CORE)
     _check_supported(self, command)
     if command == "pause":
         self.pause_pending = True
-    self.forward(message)
 
 
-async def _gated(self: LldbAdapter, message: Message) -> None:
+def _gated(self: LldbAdapter, message: Message) -> None:
     _check_supported(self, message["command"])
-    self.forward(message)
 
 
-for _command in _RUN_OR_STEP:
-    REQUESTS.request(_command)(_run_or_step)
-for _command in _GATED.keys() - set(_RUN_OR_STEP):
-    REQUESTS.request(_command)(_gated)
+CHECKS.update(dict.fromkeys(_RUN_OR_STEP, _run_or_step))
+CHECKS.update(dict.fromkeys(_GATED.keys() - set(_RUN_OR_STEP), _gated))
 
 
 @request("setBreakpoints")

@@ -5,7 +5,8 @@ Commands without a handler here go to lldb-dap unchanged.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..dispatch import Registry
 
@@ -14,3 +15,8 @@ if TYPE_CHECKING:
 
 REQUESTS: Registry[LldbAdapter] = Registry({"supportsTerminateRequest": True})
 request = REQUESTS.request
+
+#: Checks that run before a request goes to lldb-dap unchanged, synchronously: stepping
+#: requests pass here, and a task per step would cost every step a loop turn. A check
+#: raises AdapterError to refuse the request.
+CHECKS: dict[str, Callable[[LldbAdapter, dict[str, Any]], None]] = {}
