@@ -506,3 +506,25 @@ def test_standalone_stdio_adapter_with_binary_and_args_from_its_command_line(
         assert await asyncio.wait_for(proc.wait(), 30) == 0
 
     run(scenario)
+
+
+def test_no_init_file_of_the_targets_folder_is_read(
+        debugger: str, built: dict[str, Path], tmp_path: Path) -> None:
+    """A `.gdbinit`/`.lldbinit` beside the program (or in its cwd) is never loaded: it could
+    run anything as the user, and here it would stop the program in main."""
+    import shutil
+
+    program = tmp_path / "points"
+    shutil.copy(built["points"], program)
+    (tmp_path / ".gdbinit").write_text("echo INIT-RAN\\n\nbreak main\n")
+    (tmp_path / ".lldbinit").write_text("script print('INIT-RAN')\nbreakpoint set -n main\n")
+
+    async def scenario() -> None:
+        s = await NativeSession.launch(debugger, program)
+        exited = await s.client.wait_event("exited")
+        assert exited["body"]["exitCode"] == 123
+        assert not [e for e in s.client.events if e.get("event") == "stopped"]
+        assert "INIT-RAN" not in s.client.output("console")
+        await s.close()
+
+    run(scenario)
