@@ -92,6 +92,10 @@ async def test_two_clients_see_every_event_and_only_their_own_responses(
     for client in (a, b):
         stop = await client.event("stopped", after=marks[id(client)])
         assert stop["body"]["reason"] == "step"
+    # The stepper's response says the program runs (DAP): only the other gets `continued`.
+    continued = {name: [m for m in c.messages[marks[id(c)]:] if m.get("event") == "continued"]
+                 for name, c in (("a", a), ("b", b))}
+    assert (len(continued["a"]), len(continued["b"])) == (0, 1), continued
     status, model = await api("GET", f"sessions/{session.id}")  # REST sees the new stop
     assert status == 200 and model["stopped"]["line"] == STEP_LINE, model
     frames = (await b.body("stackTrace", {"threadId": thread}))["stackFrames"]

@@ -130,6 +130,8 @@ class MuxClient:
             self._pending.pop(seq, None)
             if response.get("success") and command in _RESUMING_COMMANDS:
                 self.mux.forget_stop()
+            elif command in _RESUMING_COMMANDS and self.mux.resuming is self:
+                self.mux.resuming = None  # refused: no `continued` is coming
             if response.get("closed"):
                 self.respond(request, success=False, message=(
                     f"session {self.mux.name} ended while {command!r} was pending"))
@@ -147,6 +149,8 @@ class MuxClient:
             return
         try:
             self._pending[seq] = upstream.send_request(command, arguments, on_response)
+            if command in _RESUMING_COMMANDS:
+                self.mux.resuming = self
         except ChannelClosed:
             self.respond(request, success=False, message=(
                 f"session {self.mux.name} ended; {command!r} cannot be answered"))
@@ -233,6 +237,11 @@ class DapMux:
         self._on_response = on_response
         self.stopped: Message | None = None
         self._ended: list[Message] = []
+        # The client whose resuming request is under way: its response already says the
+        # program runs, so the `continued` that follows is not sent to it (DAP: an adapter
+        # need not send `continued` for a request that implies it). One message fewer per
+        # step through every hop.
+        self.resuming: MuxClient | None = None
 
     def connect(self, send: Send, *, role: str, name: str) -> MuxClient:
         """Add a client; `send` hands a message to its transport (it must not block)."""
@@ -247,10 +256,13 @@ class DapMux:
         name = event.get("event")
         if name in _PRIVATE_EVENTS:
             return
+        skip = None
         if name == "stopped":
             self.stopped = event
+            self.resuming = None
         elif name == "continued":
             self.stopped = None
+            skip, self.resuming = self.resuming, None
         elif name == "exited":
             self.stopped = None
             self._ended = [event]
@@ -258,6 +270,8 @@ class DapMux:
             self.stopped = None
             self._ended = [e for e in self._ended if e.get("event") == "exited"] + [event]
         for client in list(self.clients):
+            if client is skip:
+                continue
             try:
                 client.send(event)
             except Exception:
