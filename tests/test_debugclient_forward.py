@@ -3,7 +3,7 @@
 tests/js/debugclient_forward.mjs spawns `python -m jupyter_debug_server.cli forward
 SESSION --stdio --url …` as its debug adapter executable and runs attach → breakpoint →
 continue → next → variables → disconnect against a session of a real server process:
-a debugpy one and a gdb one, both stopped on entry. It needs node and tests/js/node_modules
+a debugpy, a gdb and an lldb one, each stopped on entry. It needs node and tests/js/node_modules
 (`bash scripts/setup.sh test` installs both), so their absence fails this test.
 """
 
@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_debug_server.client import TOKEN_ENV, URL_ENV, DebugServerClient
+from jupyter_debug_server.runner.debuggers.lldb_adapter import find_lldb_dap
 
 from .support.native import compile_targets, marker_line
 from .support.server_process import ServerProcess
@@ -93,11 +94,14 @@ def test_debugclient_through_forward_on_debugpy(server: ServerProcess) -> None:
                      13, 12, ["result=1", "v=1"], token_on_argv=True)
 
 
-def test_debugclient_through_forward_on_gdb(server: ServerProcess) -> None:
-    if shutil.which("gdb") is None:
+@pytest.mark.parametrize("debugger", ["gdb", "lldb"])
+def test_debugclient_through_forward_on_native(server: ServerProcess, debugger: str) -> None:
+    if debugger == "gdb" and shutil.which("gdb") is None:
         pytest.fail(f"gdb is not installed; {SETUP_HINT}")
+    if debugger == "lldb" and find_lldb_dap() is None:
+        pytest.fail(f"lldb-dap is not installed; {SETUP_HINT}")
     source = server.root / "native" / "points.c"
     line = marker_line(source, "AFTER-RECURSE")
     # total = 0 + 4 + 16 + 36 + 64; recurse(40) returns 40
-    _run_debugclient(server, {"debugger": "gdb", "program": "native/points"}, source,
+    _run_debugclient(server, {"debugger": debugger, "program": "native/points"}, source,
                      line, line + 1, ["total=120", "levels=40"], token_on_argv=False)
