@@ -434,3 +434,63 @@ async def test_tunnel_steps_cost_the_debugger_no_request_of_the_session(
     finally:
         channel.send_request = real_send  # type: ignore[method-assign]
         await client.close()
+
+
+@pytest.mark.usefixtures("targets")
+async def test_a_client_that_stops_reading_is_cut_off_and_the_session_runs_on(
+        api: Any, manager: Any, jp_serverapp: Any, jp_http_port: int,
+        jp_base_url: str) -> None:
+    """Bounded memory per client: a tunnel client that reads nothing while 48 MiB of output
+    are broadcast is closed with 1008; the session is not held back and ends normally."""
+    import socket
+
+    import websocket
+
+    status, model = await api("POST", "sessions", {
+        "program": "targets/flood.py", "args": [str(48 * 1024 * 1024)],
+        "stop_on_entry": True})
+    assert status == 201 and model["state"] == "stopped", model
+    session = manager.get(model["id"])
+    url = (f"ws://127.0.0.1:{jp_http_port}{jp_base_url.rstrip('/')}"
+           f"/api/debug/sessions/{session.id}/dap")
+    token = jp_serverapp.identity_provider.token
+
+    def join() -> Any:
+        # A small receive buffer, so the server's side fills soon after we stop reading.
+        conn = websocket.create_connection(
+            url, timeout=30, header=[f"Authorization: token {token}"],
+            sockopt=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)])
+        for seq, command in enumerate(("initialize", "attach", "configurationDone"), 1):
+            conn.send(json.dumps({"type": "request", "seq": seq, "command": command,
+                                  "arguments": {"adapterID": "t"} if seq == 1 else {}}))
+            while True:
+                message = json.loads(conn.recv())
+                if message.get("type") == "response" and message["request_seq"] == seq:
+                    break
+        return conn
+
+    conn = await asyncio.to_thread(join)
+    try:
+        assert session.clients == 1
+        # The program floods its stdout; this client reads nothing meanwhile.
+        status, ended = await api("POST", f"sessions/{session.id}/continue", {})
+        assert status == 200, ended
+        assert await session.wait_for(lambda: not session.active, 90), session.state
+        assert session.state == "exited" and session.exit_code == 0
+        assert session.clients == 0  # the server let go of the slow client
+
+        def close_code() -> int | None:
+            try:
+                while True:  # what was sent before the cut-off, then the close frame
+                    frame = conn.recv_data_frame(control_frame=True)[1]
+                    if frame.opcode == websocket.ABNF.OPCODE_CLOSE:
+                        return int.from_bytes(frame.data[:2], "big")
+            except websocket.WebSocketConnectionClosedException:
+                return None  # the close frame sat behind unread data when tornado gave up
+
+        # Closed by the server: with 1008, or dropped once its close timed out.
+        assert await asyncio.to_thread(close_code) in (1008, None)
+    finally:
+        conn.close(timeout=5)
+    status, page = await api("GET", f"sessions/{session.id}/output", limit=1)
+    assert status == 200 and page["items"]  # output was kept for the REST routes
