@@ -213,15 +213,18 @@ class MiMode(Mode):
         kill_if_target(self.target_pid, self.gctx.program)
 
 
-class AdapterMode(WorkerMode):
-    """Our gdb worker over an inherited AF_UNIX socketpair, like the server drives it."""
+class NativeWorkerMode(WorkerMode):
+    """A native worker (gdb or lldb) over an inherited AF_UNIX socketpair, like the server
+    drives it; `module` and `worker_args` say which."""
 
-    def __init__(self, ctx: GdbContext) -> None:
+    def __init__(self, ctx: Context, *, module: str, worker_args: list[str], program: Path,
+                 log_name: str) -> None:
         super().__init__(ctx)
-        self.gctx = ctx
-        self.name = "adapter"
-        self.description = f"our gdb worker ({ADAPTER_MODULE} --channel-fd)"
-        self.log_path = ctx.workdir / "adapter.log"
+        self.module = module
+        self.worker_args = worker_args
+        self.program = program
+        self.description = f"our worker ({module} --channel-fd)"
+        self.log_path = ctx.workdir / log_name
 
     def spawn(self) -> DapClient:
         env = base_env([REPO_ROOT])
@@ -230,7 +233,7 @@ class AdapterMode(WorkerMode):
                 sys.executable,
                 "-c",
                 "import importlib.util, sys; "
-                f"sys.exit(0 if importlib.util.find_spec({ADAPTER_MODULE!r}) else 3)",
+                f"sys.exit(0 if importlib.util.find_spec({self.module!r}) else 3)",
             ],
             env=env,
             cwd=self.ctx.workdir,
@@ -241,21 +244,14 @@ class AdapterMode(WorkerMode):
         )
         if probe.returncode != 0:
             detail = (probe.stderr.strip().splitlines() or ["module not found"])[-1]
-            raise Skip(f"cannot import {ADAPTER_MODULE}: {detail}")
+            raise Skip(f"cannot import {self.module}: {detail}")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock = ours
         try:
             log = self.open_log()
             self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    ADAPTER_MODULE,
-                    "--channel-fd",
-                    str(theirs.fileno()),
-                    "--gdb",
-                    self.gctx.gdb,
-                ],
+                [sys.executable, "-m", self.module, "--channel-fd", str(theirs.fileno()),
+                 *self.worker_args],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -270,7 +266,7 @@ class AdapterMode(WorkerMode):
 
     def launch_arguments(self) -> dict[str, Any]:
         return {
-            "program": str(self.gctx.program),
+            "program": str(self.program),
             "args": [],
             "cwd": str(self.ctx.workdir),
             "stopOnEntry": False,
@@ -285,7 +281,18 @@ class AdapterMode(WorkerMode):
 
     def close(self) -> None:
         super().close()
-        kill_if_target(self.target_pid, self.gctx.program)
+        kill_if_target(self.target_pid, self.program)
+
+
+class AdapterMode(NativeWorkerMode):
+    """Our gdb worker over an inherited AF_UNIX socketpair, like the server drives it."""
+
+    def __init__(self, ctx: GdbContext) -> None:
+        super().__init__(ctx, module=ADAPTER_MODULE, worker_args=["--gdb", ctx.gdb],
+                         program=ctx.program, log_name="adapter.log")
+        self.gctx = ctx
+        self.name = "adapter"
+        self.description = f"our gdb worker ({ADAPTER_MODULE} --channel-fd)"
 
 
 class GdbRestMode(RestMode):

@@ -31,7 +31,6 @@ import math
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,15 +39,13 @@ from pathlib import Path
 from typing import Any
 
 from dapclient import DapClient
-from gdb_step_latency import BREAK_MARKER, build_target, first_line
+from gdb_step_latency import BREAK_MARKER, NativeWorkerMode, build_target, first_line
 from step_latency import (
     REPO_ROOT,
     Context,
     Mode,
     RestMode,
-    Skip,
     StockMode,
-    WorkerMode,
     base_env,
     find_break_line,
     kill_if_target,
@@ -153,78 +150,14 @@ class DirectMode(StockMode):
         kill_if_target(self.target_pid, self.lctx.program)
 
 
-class LldbWorkerMode(WorkerMode):
+class LldbWorkerMode(NativeWorkerMode):
     """Our lldb worker over an inherited AF_UNIX socketpair, like the server drives it."""
 
     def __init__(self, ctx: LldbContext) -> None:
-        super().__init__(ctx)
+        super().__init__(ctx, module=ADAPTER_MODULE, worker_args=["--lldb-dap", ctx.lldb_dap],
+                         program=ctx.program, log_name="worker.log")
         self.lctx = ctx
         self.description = f"our lldb worker ({ADAPTER_MODULE} --channel-fd)"
-        self.log_path = ctx.workdir / "worker.log"
-
-    def spawn(self) -> DapClient:
-        env = base_env([REPO_ROOT])
-        probe = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "import importlib.util, sys; "
-                f"sys.exit(0 if importlib.util.find_spec({ADAPTER_MODULE!r}) else 3)",
-            ],
-            env=env,
-            cwd=self.ctx.workdir,
-            capture_output=True,
-            text=True,
-            timeout=self.ctx.setup_timeout,
-            check=False,
-        )
-        if probe.returncode != 0:
-            detail = (probe.stderr.strip().splitlines() or ["module not found"])[-1]
-            raise Skip(f"cannot import {ADAPTER_MODULE}: {detail}")
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock = ours
-        try:
-            log = self.open_log()
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    ADAPTER_MODULE,
-                    "--channel-fd",
-                    str(theirs.fileno()),
-                    "--lldb-dap",
-                    self.lctx.lldb_dap,
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                env=env,
-                cwd=self.ctx.workdir,
-                pass_fds=(theirs.fileno(),),
-                start_new_session=True,
-            )
-        finally:
-            theirs.close()
-        return DapClient(ours.fileno(), ours.fileno(), self.name)
-
-    def launch_arguments(self) -> dict[str, Any]:
-        return {
-            "program": str(self.lctx.program),
-            "args": [],
-            "cwd": str(self.ctx.workdir),
-            "stopOnEntry": False,
-        }
-
-    def start(self) -> None:
-        super().start()
-        assert self.client is not None
-        for message in self.client.backlog:
-            if message.get("event") == "jupyterDebugServer.target":
-                self.target_pid = _int(message.get("body", {}).get("pid"))
-
-    def close(self) -> None:
-        super().close()
-        kill_if_target(self.target_pid, self.lctx.program)
 
 
 class LldbRestMode(RestMode):

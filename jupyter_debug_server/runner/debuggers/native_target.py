@@ -19,6 +19,10 @@ from .target import OutputSink, Target
 
 _PRIVATE_ENV_PREFIX = "JDS_"
 
+#: Signals the native debuggers pass to the program without stopping: shutdown requests
+#: reach it (DAP `terminate` sends SIGTERM), and job control is not an error.
+PASS_SIGNALS = ("SIGTERM", "SIGHUP", "SIGPIPE", "SIGCHLD", "SIGWINCH", "SIGCONT")
+
 STUB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "exec_stub.py")
 
 

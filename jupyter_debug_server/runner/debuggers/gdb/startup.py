@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..attachable import AttachRefused, explain_attach_failure, parse_pid
 from ..dispatch import AdapterError
-from ..native_target import launch_plan
+from ..native_target import PASS_SIGNALS, launch_plan
 from ..target import kill_group
 from .mi import MIConnection, MIError
 from .registry import request
@@ -22,9 +22,6 @@ if TYPE_CHECKING:
 Message = dict[str, Any]
 _START_TIMEOUT = 60.0
 _TERMINATE_GRACE = 3.0
-# Signals a debugger user does not want to stop at: shutdown requests pass through
-# to the program (DAP `terminate` sends SIGTERM), job control is not an error.
-_PASS_SIGNALS = ("SIGTERM", "SIGHUP", "SIGPIPE", "SIGCHLD", "SIGWINCH", "SIGCONT")
 
 
 @request("initialize")
@@ -43,7 +40,7 @@ async def _start_gdb(self: GdbAdapter) -> MIConnection:
         raise AdapterError("no gdb executable on PATH; install gdb (apt-get install gdb)")
     mi = await MIConnection.start(gdb, on_record=self.on_record)
     self.mi = mi
-    for signal_name in _PASS_SIGNALS:
+    for signal_name in PASS_SIGNALS:
         await mi.console(f"handle {signal_name} nostop noprint pass")
     return mi
 
@@ -186,7 +183,7 @@ async def terminate(self: GdbAdapter, message: Message) -> None:
         self.client.send_response(message)
         self.send_terminated()
         return
-    # SIGTERM passes through gdb to the program (see _PASS_SIGNALS) once it runs, so it
+    # SIGTERM passes through gdb to the program (see PASS_SIGNALS) once it runs, so it
     # may clean up; a program that ignores it is killed after a grace period.
     target = self.target
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ....dap import ChannelClosed, DapRequestError
 from ..attachable import AttachRefused, explain_attach_failure, parse_pid
 from ..dispatch import AdapterError
-from ..native_target import launch_plan
+from ..native_target import PASS_SIGNALS, launch_plan
 from ..target import kill_group
 from .registry import REQUESTS, request
 
@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 Message = dict[str, Any]
 _START_TIMEOUT = 60.0
 _TERMINATE_GRACE = 5.0
-# Signals the program gets without lldb stopping it (as the gdb adapter does).
-_PASS_SIGNALS = ("SIGTERM", "SIGHUP", "SIGPIPE", "SIGCHLD", "SIGWINCH", "SIGCONT")
 
 
 @request("initialize")
@@ -73,7 +71,7 @@ async def _attach_and_exec(self: LldbAdapter, program: str) -> None:
     self.exec_stop = loop.create_future()
     await lldb.request("attach", {"pid": self.launch.pid, "program": program})
     await self.lldb_initialized
-    for name in _PASS_SIGNALS:
+    for name in PASS_SIGNALS:
         await self.command(f"process handle {name} --stop false --notify false --pass true")
     await lldb.request("configurationDone")
     self.launch.release()
@@ -147,7 +145,7 @@ async def _terminate(self: LldbAdapter, message: Message) -> None:
         self.client.send_response(message)
         self.send_terminated()
         return
-    # SIGTERM passes through lldb (see _PASS_SIGNALS) so the program may clean up; one
+    # SIGTERM passes through lldb (see PASS_SIGNALS) so the program may clean up; one
     # that ignores it is killed after a grace period.
     target = self.target
 
