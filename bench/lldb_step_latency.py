@@ -47,8 +47,10 @@ from step_latency import (
     RestMode,
     StockMode,
     base_env,
+    bench_parser,
     find_break_line,
     kill_if_target,
+    parse_bench_args,
     report,
     run_rounds,
     start_modes,
@@ -231,34 +233,15 @@ def lldb_version(lldb_dap: str) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--steps", type=int, default=600, help="timed steps per mode (min)")
-    parser.add_argument("--rounds", type=int, default=12, help="interleaved rounds")
-    parser.add_argument("--warmup", type=int, default=20, help="untimed steps per mode first")
-    parser.add_argument(
-        "--modes", default=",".join(ALL_MODES), help=f"comma-separated subset of {ALL_MODES}"
-    )
+    parser = bench_parser(
+        __doc__, ALL_MODES,
+        "exit 1 if the direct baseline failed or the worker/direct target was missed")
     parser.add_argument(
         "--lldb-dap",
         default=None,
         help="lldb-dap executable used by every mode (default: the package's find_lldb_dap())",
     )
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    parser.add_argument("--setup-timeout", type=float, default=60.0, help="seconds")
-    parser.add_argument("--step-timeout", type=float, default=15.0, help="seconds")
-    parser.add_argument(
-        "--check",
-        action="store_true",
-        help="exit 1 if the direct baseline failed or the worker/direct target was missed",
-    )
-    parser.add_argument("--keep-tmp", action="store_true", help="keep the work dir (logs)")
-    args = parser.parse_args(argv)
-    args.mode_list = [m.strip() for m in args.modes.split(",") if m.strip()]
-    unknown = [m for m in args.mode_list if m not in ALL_MODES]
-    if unknown or not args.mode_list:
-        parser.error(f"unknown mode(s) {unknown}; choose from {', '.join(ALL_MODES)}")
-    if args.steps < 1 or args.rounds < 1 or args.warmup < 0:
-        parser.error("--steps and --rounds must be >= 1, --warmup >= 0")
+    args = parse_bench_args(parser, argv, ALL_MODES)
     if args.lldb_dap:
         found = shutil.which(args.lldb_dap)
         if found is None:

@@ -843,31 +843,42 @@ def find_break_line(path: Path, marker: str = BREAK_MARKER) -> int:
     raise SystemExit(f"{path} has no line marked {marker}")
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+def bench_parser(doc: str | None, all_modes: tuple[str, ...], check_help: str,
+                 default_modes: tuple[str, ...] | None = None) -> argparse.ArgumentParser:
+    """The options every benchmark here shares; each adds its own before parsing."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0] if doc else None)
     parser.add_argument("--steps", type=int, default=600, help="timed steps per mode (min)")
     parser.add_argument("--rounds", type=int, default=12, help="interleaved rounds")
     parser.add_argument("--warmup", type=int, default=20, help="untimed steps per mode first")
-    parser.add_argument(
-        "--modes", default=",".join(ALL_MODES), help=f"comma-separated subset of {ALL_MODES}"
-    )
+    defaults = default_modes or all_modes
+    parser.add_argument("--modes", default=",".join(defaults),
+                        help=f"comma-separated subset of {all_modes} "
+                             f"(default: {','.join(defaults)})")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--setup-timeout", type=float, default=60.0, help="seconds")
     parser.add_argument("--step-timeout", type=float, default=15.0, help="seconds")
-    parser.add_argument(
-        "--check",
-        action="store_true",
-        help="exit 1 if a baseline mode failed or a measured target ratio was missed",
-    )
+    parser.add_argument("--check", action="store_true", help=check_help)
     parser.add_argument("--keep-tmp", action="store_true", help="keep the work dir (logs)")
+    return parser
+
+
+def parse_bench_args(parser: argparse.ArgumentParser, argv: list[str] | None,
+                     all_modes: tuple[str, ...]) -> argparse.Namespace:
+    """Parse, and check what every benchmark checks (`args.mode_list` is the modes)."""
     args = parser.parse_args(argv)
     args.mode_list = [m.strip() for m in args.modes.split(",") if m.strip()]
-    unknown = [m for m in args.mode_list if m not in ALL_MODES]
+    unknown = [m for m in args.mode_list if m not in all_modes]
     if unknown or not args.mode_list:
-        parser.error(f"unknown mode(s) {unknown}; choose from {', '.join(ALL_MODES)}")
+        parser.error(f"unknown mode(s) {unknown}; choose from {', '.join(all_modes)}")
     if args.steps < 1 or args.rounds < 1 or args.warmup < 0:
         parser.error("--steps and --rounds must be >= 1, --warmup >= 0")
     return args
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = bench_parser(__doc__, ALL_MODES,
+                          "exit 1 if a baseline mode failed or a measured target ratio was missed")
+    return parse_bench_args(parser, argv, ALL_MODES)
 
 
 def main(argv: list[str] | None = None) -> int:
