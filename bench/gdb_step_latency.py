@@ -31,7 +31,6 @@ import math
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dapclient import DapClient, DapError
+from dapclient import DapError
 from step_latency import (
     REPO_ROOT,
     Context,
@@ -49,7 +48,6 @@ from step_latency import (
     RestMode,
     Skip,
     WorkerMode,
-    base_env,
     bench_parser,
     find_break_line,
     kill_if_target,
@@ -217,54 +215,12 @@ class MiMode(Mode):
 
 class NativeWorkerMode(WorkerMode):
     """A native worker (gdb or lldb) over an inherited AF_UNIX socketpair, like the server
-    drives it; `module` and `worker_args` say which."""
+    drives it; it launches `program` and reports the target's pid."""
 
     def __init__(self, ctx: Context, *, module: str, worker_args: list[str], program: Path,
                  log_name: str) -> None:
-        super().__init__(ctx)
-        self.module = module
-        self.worker_args = worker_args
+        super().__init__(ctx, module=module, worker_args=worker_args, log_name=log_name)
         self.program = program
-        self.description = f"our worker ({module} --channel-fd)"
-        self.log_path = ctx.workdir / log_name
-
-    def spawn(self) -> DapClient:
-        env = base_env([REPO_ROOT])
-        probe = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "import importlib.util, sys; "
-                f"sys.exit(0 if importlib.util.find_spec({self.module!r}) else 3)",
-            ],
-            env=env,
-            cwd=self.ctx.workdir,
-            capture_output=True,
-            text=True,
-            timeout=self.ctx.setup_timeout,
-            check=False,
-        )
-        if probe.returncode != 0:
-            detail = (probe.stderr.strip().splitlines() or ["module not found"])[-1]
-            raise Skip(f"cannot import {self.module}: {detail}")
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock = ours
-        try:
-            log = self.open_log()
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", self.module, "--channel-fd", str(theirs.fileno()),
-                 *self.worker_args],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                env=env,
-                cwd=self.ctx.workdir,
-                pass_fds=(theirs.fileno(),),
-                start_new_session=True,
-            )
-        finally:
-            theirs.close()
-        return DapClient(ours.fileno(), ours.fileno(), self.name)
 
     def launch_arguments(self) -> dict[str, Any]:
         return {

@@ -153,7 +153,41 @@ class Mode:
         raise NotImplementedError
 
 
-class DapMode(Mode):
+class Stepper:
+    """`next` → `stopped` through a DAP client: shared by the byte-stream modes here and the
+    tunnel modes of tunnel_latency.py (`stamp` is when the stop arrived)."""
+
+    ctx: Context
+    client: DapClient | None
+    thread_id: int | None
+
+    def _check_stop(self, message: Message) -> None:
+        if message.get("type") == "response":
+            raise DapError(f"'next' failed: {message.get('message')}")
+        if message.get("event") != "stopped":
+            raise DapError(f"the target ended instead of stopping: {message}")
+        self.thread_id = int(message["body"]["threadId"])
+
+    def step(self) -> float:
+        client = self.client
+        assert client is not None
+        client.drop_events()
+        started = time.perf_counter()
+        seq = client.request("next", {"threadId": self.thread_id})
+        stop = client.wait_for(
+            _stop_or_end(seq), self.ctx.step_timeout, "the 'stopped' event after 'next'"
+        )
+        elapsed = self.stamp(client) - started
+        self._check_stop(stop)
+        client.response(seq, self.ctx.step_timeout)
+        return elapsed
+
+    def stamp(self, client: DapClient) -> float:
+        """When the message `client` returned last was received (now, for a byte stream)."""
+        return time.perf_counter()
+
+
+class DapMode(Stepper, Mode):
     """A mode where our client speaks DAP directly to an adapter process."""
 
     def __init__(self, ctx: Context) -> None:
@@ -247,26 +281,6 @@ class DapMode(Mode):
             if message.get("type") == "event" and message.get("event") == "process":
                 self.target_pid = message.get("body", {}).get("systemProcessId")
 
-    def _check_stop(self, message: Message) -> None:
-        if message.get("type") == "response":
-            raise DapError(f"'next' failed: {message.get('message')}")
-        if message.get("event") != "stopped":
-            raise DapError(f"the target ended instead of stopping: {message}")
-        self.thread_id = int(message["body"]["threadId"])
-
-    def step(self) -> float:
-        client = self.client
-        assert client is not None
-        client.drop_events()
-        started = time.perf_counter()
-        seq = client.request("next", {"threadId": self.thread_id})
-        stop = client.wait_for(
-            _stop_or_end(seq), self.ctx.step_timeout, "the 'stopped' event after 'next'"
-        )
-        elapsed = time.perf_counter() - started
-        self._check_stop(stop)
-        client.response(seq, self.ctx.step_timeout)
-        return elapsed
 
     def close(self) -> None:
         client, self.client = self.client, None
@@ -364,11 +378,14 @@ class StockMode(DapMode):
 class WorkerMode(DapMode):
     """Our worker, driven over an inherited AF_UNIX socketpair like the server drives it."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, *, module: str = WORKER_MODULE,
+                 worker_args: Sequence[str] = (), log_name: str = "worker.log") -> None:
         super().__init__(ctx)
         self.name = "worker"
-        self.description = f"our worker ({WORKER_MODULE} --channel-fd)"
-        self.log_path = ctx.workdir / "worker.log"
+        self.module = module
+        self.worker_args = list(worker_args)
+        self.description = f"our worker ({module} --channel-fd)"
+        self.log_path = ctx.workdir / log_name
         self.sock: socket.socket | None = None
 
     def spawn(self) -> DapClient:
@@ -378,7 +395,7 @@ class WorkerMode(DapMode):
                 sys.executable,
                 "-c",
                 "import importlib.util, sys; "
-                f"sys.exit(0 if importlib.util.find_spec({WORKER_MODULE!r}) else 3)",
+                f"sys.exit(0 if importlib.util.find_spec({self.module!r}) else 3)",
             ],
             env=env,
             cwd=self.ctx.workdir,
@@ -389,13 +406,14 @@ class WorkerMode(DapMode):
         )
         if probe.returncode != 0:
             detail = (probe.stderr.strip().splitlines() or ["module not found"])[-1]
-            raise Skip(f"cannot import {WORKER_MODULE}: {detail}")
+            raise Skip(f"cannot import {self.module}: {detail}")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock = ours
         try:
             log = self.open_log()
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", WORKER_MODULE, "--channel-fd", str(theirs.fileno())],
+                [sys.executable, "-m", self.module, "--channel-fd", str(theirs.fileno()),
+                 *self.worker_args],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,

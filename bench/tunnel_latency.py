@@ -53,6 +53,7 @@ from step_latency import (
     Mode,
     RestMode,
     Skip,
+    Stepper,
     WorkerMode,
     _stop_or_end,
     base_env,
@@ -232,7 +233,7 @@ class GdbDirectMode(AdapterMode):
         self.description = f"gdb: {self.description}"
 
 
-class TunnelMode(RestMode):
+class TunnelMode(Stepper, RestMode):
     """A session of a real jupyter server (`RestMode` starts both), driven as a DAP client.
 
     Subclasses open the client; stepping, the join and the checks are shared. Each tunnel
@@ -252,10 +253,6 @@ class TunnelMode(RestMode):
 
     def open_client(self) -> DapClient:
         raise NotImplementedError
-
-    def stamp(self, client: DapClient) -> float:
-        """When the message `client` returned last was received."""
-        return time.perf_counter()
 
     def start(self) -> None:
         super().start()  # server up, session created and stopped at the breakpoint
@@ -290,27 +287,6 @@ class TunnelMode(RestMode):
         line = frames[0].get("line") if frames else None
         if line != self.ctx.break_line:
             raise DapError(f"the session is stopped at line {line}, not {self.ctx.break_line}")
-
-    def _check_stop(self, message: Message) -> None:
-        if message.get("type") == "response":
-            raise DapError(f"'next' failed: {message.get('message')}")
-        if message.get("event") != "stopped":
-            raise DapError(f"the target ended instead of stopping: {message}")
-        self.thread_id = int(message["body"]["threadId"])
-
-    def step(self) -> float:
-        client = self.client
-        assert client is not None
-        client.drop_events()
-        started = time.perf_counter()
-        seq = client.request("next", {"threadId": self.thread_id})
-        stop = client.wait_for(
-            _stop_or_end(seq), self.ctx.step_timeout, "the 'stopped' event after 'next'"
-        )
-        elapsed = self.stamp(client) - started
-        self._check_stop(stop)
-        client.response(seq, self.ctx.step_timeout)
-        return elapsed
 
     def close_client(self) -> None:
         client, self.client = self.client, None
