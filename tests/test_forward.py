@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 
 from jupyter_debug_server.client import TOKEN_ENV, URL_ENV, DebugServerClient
-from jupyter_debug_server.client.forward import Tunnel
+from jupyter_debug_server.client.forward import open_tunnel
 from jupyter_debug_server.client.peer_owner import owner_in_table, parse_address, socket_owner
 from jupyter_debug_server.dap import encode
 
@@ -81,10 +82,17 @@ async def _locals(ide: DapTestClient, thread: int) -> dict[str, str]:
     return {v["name"]: v["value"] for v in body["variables"]}
 
 
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
 def test_stdio_join_step_inspect_and_disconnect_leaves_the_session(
-        server: ServerProcess, client: DebugServerClient, env: dict[str, str]) -> None:
+        server: ServerProcess, client: DebugServerClient, env: dict[str, str], loop: str,
+        tmp_path: Path) -> None:
     sid = stopped_session(client)
     url = f"http://127.0.0.1:{server.port}/"
+    if loop == "asyncio":  # where uvloop is not installed, the standard loop serves
+        (tmp_path / "no_uvloop").mkdir()
+        (tmp_path / "no_uvloop" / "uvloop.py").write_text("raise ImportError('no uvloop')\n")
+        env = {**env, "PYTHONPATH": os.pathsep.join(
+            [str(tmp_path / "no_uvloop"), *filter(None, [env.get("PYTHONPATH")])])}
 
     async def scenario() -> None:
         forward = await ForwardProcess.start(url, server.token, sid[:8], "--stdio", env=env)
@@ -107,6 +115,7 @@ def test_stdio_join_step_inspect_and_disconnect_leaves_the_session(
             # Nothing but DAP on stdout: the channel never saw a framing error.
             assert not ide.channel.is_closed or "peer closed" in ide.channel.closed.result()
             assert "ended: the IDE disconnected" in "".join(forward.stderr)
+            assert f"({loop} event loop)" in "".join(forward.stderr)
         finally:
             await forward.stop()
 
@@ -279,13 +288,14 @@ def test_tunnel_socket_has_nodelay(server: ServerProcess, client: DebugServerCli
     sid = stopped_session(client)
 
     async def scenario() -> None:
-        tunnel = await Tunnel.open(client, sid)
+        tunnel = await open_tunnel(client, sid)
         try:
-            protocol: Any = tunnel.connection.protocol
-            sock = protocol.stream.socket
+            assert tunnel.transport is not None
+            sock = tunnel.transport.get_extra_info("socket")
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
         finally:
             tunnel.close()
+            await tunnel.closed
 
     asyncio.run(scenario())
     client.terminate(sid)
@@ -329,3 +339,23 @@ def test_proc_table_rows_are_read_in_host_byte_order() -> None:
     # A TIME_WAIT row belongs to no process any more.
     assert owner_in_table("\n".join([header, waiting]), ("127.0.0.1", 0xD431),
                           ("127.0.0.1", 8080)) is None
+
+
+def test_stdio_on_a_regular_file_is_refused_clearly(
+        server: ServerProcess, client: DebugServerClient, env: dict[str, str],
+        tmp_path: Path) -> None:
+    sid = stopped_session(client)
+    requests = tmp_path / "requests.txt"
+    requests.write_bytes(encode({"seq": 1, "type": "request", "command": "threads"}))
+    with requests.open("rb") as stdin:
+        done = subprocess.run(
+            [sys.executable, "-m", "jupyter_debug_server.cli", "forward", sid, "--stdio",
+             "--url", f"http://127.0.0.1:{server.port}/", "--token", server.token],
+            stdin=stdin, capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert done.returncode == 1, done
+    assert "forward --stdio needs stdin and stdout to be pipes or sockets" in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    # The refused forward left the session as it was: stopped, with no client.
+    model = client.session(sid)
+    assert (model["state"], model["clients"]) == ("stopped", 0)
+    client.terminate(sid)

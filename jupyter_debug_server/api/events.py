@@ -8,6 +8,7 @@ from typing import Any
 from tornado import web
 from tornado.websocket import WebSocketClosedError
 
+from ..websocket_write import write_text
 from .session_ws import CLOSE_POLICY, SessionWebSocket
 
 # A client this many messages behind is cut off rather than buffered without bound.
@@ -48,9 +49,11 @@ class SessionEventsHandler(SessionWebSocket):
             self.close(CLOSE_POLICY, f"client too slow: more than {_MAX_UNSENT} unsent events")
             return
         try:
-            future = self.write_message(json.dumps(event))
+            future = write_text(self.ws_connection, json.dumps(event))
         except WebSocketClosedError:
             return
+        if future is None:
+            return  # written already
         self._unsent += 1
         future.add_done_callback(self._sent)
 

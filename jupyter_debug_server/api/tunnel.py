@@ -21,6 +21,7 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 from ..dap import CONTROL, ROLES, FramingError, MuxClient
 from ..dap.framing import check_message
 from ..runner.errors import DebugServerError
+from ..websocket_read import BatchReadingProtocol
 from ..websocket_write import write_text
 from .base import DebugAPIHandler
 from .events import _MAX_UNSENT
@@ -134,6 +135,10 @@ class DapTunnel(WebSocketMixin, WebSocketHandler, DebugAPIHandler):
 
     # -- the connection ----------------------------------------------------------
 
+    def get_websocket_protocol(self) -> Any:
+        # A stepping client's requests are read with one read per arrival.
+        return BatchReadingProtocol.replacing(super().get_websocket_protocol())
+
     def open(self, *args: Any, **kwargs: Any) -> None:
         """Join the multiplexer."""
         super().open(*args, **kwargs)  # keep-alive pings
@@ -158,6 +163,8 @@ class DapTunnel(WebSocketMixin, WebSocketHandler, DebugAPIHandler):
             future = write_text(self.ws_connection, text)
         except WebSocketClosedError:
             return
+        if future is None:
+            return  # written already: nothing is waiting for the client
         size = len(text)
         self._unsent += 1
         self._unsent_bytes += size

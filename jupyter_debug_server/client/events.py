@@ -27,10 +27,8 @@ if TYPE_CHECKING:
 MOVING_STATES = frozenset({"starting", "running"})
 
 
-async def open_websocket(
-        client: DebugServerClient, route: str, timeout: float = 30,
-        on_message: Callable[[str | bytes | None], None] | None = None,
-) -> WebSocketClientConnection:
+async def open_websocket(client: DebugServerClient, route: str,
+                         timeout: float = 30) -> WebSocketClientConnection:
     """Open the WebSocket at `route` (under base_url) with the client's credential.
 
     The server's refusal (401/403/404/409 before the upgrade) raises DebugServerClientError
@@ -45,7 +43,7 @@ async def open_websocket(
                           connect_timeout=timeout, request_timeout=timeout,
                           ssl_options=transport.ssl_context)
     try:
-        connection = await websocket_connect(request, on_message_callback=on_message)
+        connection = await websocket_connect(request)
     except HTTPClientError as exc:
         body = exc.response.body if exc.response is not None else b""
         _decode(exc.code, exc.message or "", body or b"", "GET", route)

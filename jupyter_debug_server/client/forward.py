@@ -20,237 +20,257 @@ import json
 import logging
 import os
 import pwd
+import stat
 import sys
-from collections.abc import Callable
 from typing import Any
-
-from tornado.websocket import WebSocketClientConnection, WebSocketClosedError
 
 from ..dap.channel import set_nodelay
 from ..dap.framing import FrameDecoder, FramingError, encode
-from ..websocket_write import write_text
 from .api import FINAL_STATES, DebugServerClient, _sid
 from .errors import DebugServerClientError
-from .events import EventStream, open_websocket
+from .events import EventStream
 from .peer_owner import socket_owner
+from .websocket_client import WebSocketClient, WebSocketClosed, connect_websocket
 
 log = logging.getLogger("jupyter_debug_server.forward")
 
 Message = dict[str, Any]
 
-_READ_CHUNK = 64 * 1024
 # Bytes that may wait for an IDE that does not read before it is cut off.
 _MAX_IDE_BACKLOG = 32 * 1024 * 1024
-FrameHandler = Callable[[str | bytes | None], None]
 # After the session ends, how long open IDE connections may take to disconnect on their
-# own (they have been sent `terminated`) before the forward closes them and exits.
+# own (they have been sent `terminated`) before the forward closes them and exits; also
+# how long what is left for an IDE may take to be written once the relay ended.
 _END_GRACE = 5.0
 
 
-class Tunnel:
-    """One DAP WebSocket to a session: one DAP message per text frame.
-
-    Frames are relayed as they are (the server checks what an IDE sends; what the server
-    sends is DAP already): no JSON work on the stepping path. The server's frames go to
-    `on_frame` straight from tornado's callback, without a queue and a task hop.
-    """
-
-    def __init__(self, connection: WebSocketClientConnection | None = None) -> None:
-        self.connection = connection
-        self._handler: FrameHandler | None = None
-        self._early: list[str | bytes | None] = []  # frames before a handler was set
-
-    @classmethod
-    async def open(cls, client: DebugServerClient, session_id: str,
-                   timeout: float = 30) -> Tunnel:
-        """Join the session's DAP multiplexer; the server's refusal raises
-        DebugServerClientError before any DAP byte flows."""
-        route = f"/api/debug/sessions/{_sid(session_id)}/dap"
-        tunnel = cls()
-        tunnel.connection = await open_websocket(client, route, timeout,
-                                                 on_message=tunnel._on_frame)
-        return tunnel
-
-    def _on_frame(self, raw: str | bytes | None) -> None:
-        if self._handler is None:
-            self._early.append(raw)
-        else:
-            self._handler(raw)
-
-    def on_frame(self, handler: FrameHandler) -> None:
-        """Deliver the server's frames (None once it closed the tunnel) to `handler`."""
-        self._handler = handler
-        early, self._early = self._early, []
-        for raw in early:
-            handler(raw)
-
-    def send_text(self, text: str) -> Any:
-        """Send one message's JSON text; the returned future resolves once it is written."""
-        assert self.connection is not None
-        return write_text(self.connection.protocol, text)
-
-    @property
-    def why_closed(self) -> str:
-        """The server's close code and reason, as a phrase."""
-        assert self.connection is not None
-        code, reason = self.connection.close_code, self.connection.close_reason
-        if reason:
-            return f"{reason} (code {code})"
-        return f"code {code}" if code is not None else "the connection was lost"
-
-    def close(self) -> None:
-        """Leave the session's multiplexer (never ends the session)."""
-        if self.connection is not None:
-            self.connection.close()
+async def open_tunnel(client: DebugServerClient, session_id: str,
+                      timeout: float = 30) -> WebSocketClient:
+    """Join the session's DAP multiplexer (one DAP message per text frame); the server's
+    refusal raises DebugServerClientError before any DAP byte flows."""
+    route = f"/api/debug/sessions/{_sid(session_id)}/dap"
+    return await connect_websocket(client.transport, route, timeout)
 
 
-def _is_disconnect_response(text: str) -> bool:
-    if '"disconnect"' not in text:  # cheap test first: almost every frame is something else
+def _is_disconnect_response(body: bytes) -> bool:
+    if b'"disconnect"' not in body:  # cheap test first: almost every frame is something else
         return False
     with contextlib.suppress(ValueError):
-        message = json.loads(text)
+        message = json.loads(body)
         return bool(message.get("type") == "response" and message.get("command") == "disconnect")
     return False
 
 
-def _last_seq(text: str) -> int:
+def _last_seq(body: bytes) -> int:
     with contextlib.suppress(ValueError, TypeError, AttributeError):
-        return int(json.loads(text).get("seq") or 0)
+        return int(json.loads(body).get("seq") or 0)
     return 0
 
 
-class _ToIde:
-    """tornado's callback for the server's frames: each is written to the IDE at once."""
+class _Relay:
+    """DAP between one IDE's byte stream and the tunnel, moved in callbacks.
 
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self.writer = writer
+    A message from either side is relayed from the `data_received` that completes it, in
+    the same loop step, with no Task, future or JSON work per message (the server checks
+    what an IDE sends; what the server sends is DAP already). Ends after the IDE's
+    `disconnect` is answered (the IDE is done; the session carries on), when either side
+    closes, when the IDE sends something that is not DAP, or when an IDE that stopped
+    reading has _MAX_IDE_BACKLOG bytes waiting for it (bounded memory).
+    """
+
+    def __init__(self, tunnel: WebSocketClient) -> None:
+        self.tunnel = tunnel
         self.ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self.last = ""  # the server's last frame: our closing events are numbered after it
+        self.server_closed = False
+        self.last = b""  # the server's last message: our closing events are numbered after it
+        self._decoder = FrameDecoder()
+        self._ide_in: asyncio.ReadTransport | None = None
+        self._ide_out: asyncio.WriteTransport | None = None
+
+    def attach(self, ide_in: asyncio.ReadTransport, ide_out: asyncio.WriteTransport) -> None:
+        """Start relaying: the server's messages (and those that came early) go to
+        `ide_out`; `ide_in` stops being read while the tunnel cannot take more."""
+        self._ide_in, self._ide_out = ide_in, ide_out
+        self.tunnel.on_flow = self._tunnel_full
+        self.tunnel.on_message(self.to_ide)
+        if ide_in.is_closing():
+            self.end("the IDE closed the connection")
 
     def end(self, why: str) -> None:
         if not self.ended.done():
             self.ended.set_result(why)
 
-    def __call__(self, raw: str | bytes | None) -> None:
+    def _tunnel_full(self, full: bool) -> None:
+        if self._ide_in is not None and not self._ide_in.is_closing():
+            if full:
+                self._ide_in.pause_reading()
+            else:
+                self._ide_in.resume_reading()
+
+    def from_ide(self, data: bytes) -> None:
+        """Bytes from the IDE: each message they complete goes to the tunnel."""
         if self.ended.done():
             return
-        if raw is None:
-            self.end("")  # the server closed the tunnel: relay() tells the IDE
-            return
-        if isinstance(raw, bytes):
-            log.warning("ignoring a binary tunnel frame of %d bytes", len(raw))
-            return
-        body = raw.encode()
         try:
-            self.writer.write(b"Content-Length: %d\r\n\r\n%b" % (len(body), body))
-        except (ConnectionError, OSError, RuntimeError) as exc:
-            self.end(f"the IDE connection failed: {exc}")
+            bodies = self._decoder.feed_bodies(data)
+            for body in bodies:
+                body.decode("utf-8")  # a text frame must be UTF-8; say so here, not there
+        except (FramingError, UnicodeDecodeError) as exc:
+            self.end(f"the IDE sent something that is not DAP: {exc}")
             return
-        self.last = raw
-        if _is_disconnect_response(raw):
+        try:
+            for body in bodies:
+                self.tunnel.send_text(body)
+        except WebSocketClosed:
+            self.end(f"the server closed the tunnel: {self.tunnel.why_closed}")
+
+    def ide_closed(self, exc: Exception | None) -> None:
+        self.end(f"the IDE connection failed: {exc}" if exc else
+                 "the IDE closed the connection")
+
+    def to_ide(self, body: bytes | None) -> None:
+        """A message from the server (None: the tunnel closed), written to the IDE."""
+        if self.ended.done():
+            return
+        if body is None:
+            self.server_closed = True
+            self.end(f"the server closed the tunnel: {self.tunnel.why_closed}")
+            return
+        out = self._ide_out
+        if out is None or out.is_closing():
+            self.end("the IDE closed the connection")
+            return
+        out.write(b"Content-Length: %d\r\n\r\n%b" % (len(body), body))
+        self.last = body
+        if _is_disconnect_response(body):
             self.end("the IDE disconnected (the session carries on)")
-        elif self.writer.transport.get_write_buffer_size() > _MAX_IDE_BACKLOG:
+        elif out.get_write_buffer_size() > _MAX_IDE_BACKLOG:
             self.end(f"the IDE stopped reading ({_MAX_IDE_BACKLOG} bytes waited for it)")
 
-
-async def _from_ide(reader: asyncio.StreamReader, tunnel: Tunnel) -> str:
-    """Send the IDE's messages to the tunnel until the IDE or the server stops; why."""
-    decoder = FrameDecoder()
-    while True:
-        data = await reader.read(_READ_CHUNK)
-        if not data:
-            return "the IDE closed the connection"
-        try:
-            texts = [body.decode("utf-8") for body in decoder.feed_bodies(data)]
-        except (FramingError, UnicodeDecodeError) as exc:
-            return f"the IDE sent something that is not DAP: {exc}"
-        written = None
-        try:
-            for text in texts:
-                written = tunnel.send_text(text)
-            if written is not None:
-                await written  # back-pressure: the server reads as fast as we send
-        except WebSocketClosedError:
-            return f"the server closed the tunnel: {tunnel.why_closed}"
-
-
-async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                tunnel: Tunnel) -> str:
-    """Relay DAP between an IDE's byte stream and the tunnel until one side ends; why.
-
-    Ends after the IDE's `disconnect` is answered (the IDE is done; the session carries
-    on). When the server closes the tunnel first, the IDE is told why with an `output`
-    event and `terminated`, so it shows the end instead of hanging. An IDE that stops
-    reading is cut off once _MAX_IDE_BACKLOG bytes wait for it (bounded memory).
-    """
-    to_ide = _ToIde(writer)
-    tunnel.on_frame(to_ide)
-    reading = asyncio.ensure_future(_from_ide(reader, tunnel))
-    try:
-        await asyncio.wait([reading, to_ide.ended], return_when=asyncio.FIRST_COMPLETED)
-        if not to_ide.ended.done():
-            return reading.result()
-        why = to_ide.ended.result()
-        if not why:
-            why = f"the server closed the tunnel: {tunnel.why_closed}"
-            await _tell_ide_it_ended(writer, _last_seq(to_ide.last), why)
-        await writer.drain()
+    async def run(self) -> str:
+        """Wait until the relay ends; why. When the server closed the tunnel first, the
+        IDE is told why with an `output` event and `terminated`, so it shows the end
+        instead of hanging."""
+        why = await self.ended
+        out = self._ide_out
+        if self.server_closed and out is not None and not out.is_closing():
+            seq = _last_seq(self.last)
+            output: Message = {"type": "event", "event": "output", "seq": seq + 1,
+                               "body": {"category": "console",
+                                        "output": f"jupyter-debug-server forward: {why}\n"}}
+            ended: Message = {"type": "event", "event": "terminated", "seq": seq + 2}
+            out.write(encode(output) + encode(ended))
         return why
-    except (ConnectionError, OSError) as exc:
-        return f"the IDE connection failed: {exc}"
-    finally:
-        reading.cancel()
-        await asyncio.gather(reading, return_exceptions=True)
 
 
-async def _tell_ide_it_ended(writer: asyncio.StreamWriter, last_seq: int, why: str) -> None:
-    output: Message = {"type": "event", "event": "output", "seq": last_seq + 1,
-                       "body": {"category": "console",
-                                "output": f"jupyter-debug-server forward: {why}\n"}}
-    ended: Message = {"type": "event", "event": "terminated", "seq": last_seq + 2}
-    with contextlib.suppress(ConnectionError, OSError):
-        writer.write(encode(output) + encode(ended))
-        await writer.drain()
+class _IdeSide(asyncio.Protocol):
+    """An IDE's end of a relay: a TCP connection, or stdin or stdout."""
+
+    def __init__(self, relay: _Relay | None = None) -> None:
+        self.relay = relay
+        self.transport: Any = None
+        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.relay is not None:
+            self.relay.from_ide(data)
+
+    def eof_received(self) -> bool | None:
+        return None  # the IDE is done sending: close, which ends the relay
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.relay is not None:
+            self.relay.ide_closed(exc)
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+    # An IDE that does not read is cut off by the relay (see _MAX_IDE_BACKLOG).
+    def pause_writing(self) -> None:
+        pass
+
+    def resume_writing(self) -> None:
+        pass
 
 
-async def _finish(writer: asyncio.StreamWriter) -> None:
-    """Flush what is buffered for the IDE and close its stream."""
-    writer.close()
-    with contextlib.suppress(ConnectionError, OSError):
-        await writer.wait_closed()
+async def _finish(tunnel: WebSocketClient, *ide: _IdeSide) -> None:
+    """Leave the session's multiplexer (never ends the session), write what is left for
+    the IDE, and close its streams; an IDE that does not read is dropped after
+    _END_GRACE seconds."""
+    tunnel.close()
+    for side in ide:
+        if side.transport is not None:
+            side.transport.close()
+    waits = [tunnel.closed, *(side.lost for side in ide if side.transport is not None)]
+    _, late = await asyncio.wait(waits, timeout=_END_GRACE)
+    if late:
+        for side in ide:
+            if side.transport is not None and not side.lost.done():
+                side.transport.abort()
+        await asyncio.wait(late, timeout=_END_GRACE)
 
 
 # -- stdio ---------------------------------------------------------------------------
 
 
-async def _stdio_streams() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Non-blocking streams on duplicates of fds 0 and 1 (closing them leaves sys.stdout
-    alone, so the interpreter's exit does not trip over a closed stdout)."""
+def _loop_name() -> str:
+    module = type(asyncio.get_running_loop()).__module__
+    return "uvloop" if module.startswith("uvloop") else "asyncio"
+
+
+def _check_stdio() -> None:
+    """Refuse stdin/stdout that are not pipes, sockets or terminals, before the loop sees
+    them: uvloop (libuv) aborts the process on a descriptor that epoll cannot watch,
+    such as a regular file or /dev/null."""
+    for fd in (sys.stdin.fileno(), sys.stdout.fileno()):
+        mode = os.fstat(fd).st_mode
+        if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(fd)):
+            raise _not_pipes()
+
+
+def _not_pipes() -> DebugServerClientError:
+    return DebugServerClientError(
+        None, "bad-stdio", "forward --stdio needs stdin and stdout to be pipes or sockets "
+        "(an IDE runs it as a debug adapter executable), not regular files or devices")
+
+
+async def _connect_stdio(relay: _Relay) -> tuple[_IdeSide, _IdeSide]:
+    """Relay on non-blocking transports of duplicates of fds 0 and 1 (closing them leaves
+    sys.stdout alone, so the interpreter's exit does not trip over a closed stdout)."""
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=_READ_CHUNK)
     stdin = os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=0)
     stdout = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
+    reading, writing = _IdeSide(relay), _IdeSide(relay)
     try:
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
-        transport, protocol = await loop.connect_write_pipe(
-            lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader()), stdout)
-    except ValueError:
+        ide_in, _ = await loop.connect_read_pipe(lambda: reading, stdin)
+        ide_out, _ = await loop.connect_write_pipe(lambda: writing, stdout)
+    except (ValueError, OSError):
+        if reading.transport is not None:
+            reading.transport.close()
         stdin.close()
         stdout.close()
-        raise DebugServerClientError(
-            None, "bad-stdio", "forward --stdio needs stdin and stdout to be pipes (an "
-            "IDE runs it as a debug adapter executable), not regular files") from None
-    return reader, asyncio.StreamWriter(transport, protocol, None, loop)
+        raise _not_pipes() from None
+    relay.attach(ide_in, ide_out)
+    return reading, writing
 
 
 async def forward_stdio(client: DebugServerClient, session_id: str) -> int:
     """Serve one IDE on stdin/stdout until it disconnects or the tunnel closes; exit 0."""
-    tunnel = await Tunnel.open(client, session_id)
-    reader, writer = await _stdio_streams()
-    log.info("forwarding DAP on stdio to session %s", session_id)
-    why = await relay(reader, writer, tunnel)
-    tunnel.close()
-    await _finish(writer)
+    _check_stdio()
+    tunnel = await open_tunnel(client, session_id)
+    relay = _Relay(tunnel)
+    try:
+        sides = await _connect_stdio(relay)
+    except DebugServerClientError:
+        tunnel.close()
+        await tunnel.closed
+        raise
+    log.info("forwarding DAP on stdio to session %s (%s event loop)", session_id,
+             _loop_name())
+    why = await relay.run()
+    await _finish(tunnel, *sides)
     log.info("forward to session %s ended: %s", session_id, why)
     return 0
 
@@ -270,6 +290,40 @@ def _host_port(address: Any) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+class _IdeConnection(_IdeSide):
+    """An accepted TCP connection: not read from until its owner is known to be our user
+    and its tunnel is open (then it is a relay's IDE side)."""
+
+    def __init__(self, forward: PortForward) -> None:
+        super().__init__()
+        self.forward = forward
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.early = b""
+        self.transport.pause_reading()
+        set_nodelay(transport.get_extra_info("socket"))  # DAP is small request/response pairs
+        self.forward.serve(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.relay is None:
+            # uvloop starts reading after connection_made whatever it asked for: keep
+            # what came (nothing of it goes anywhere before the peer is known) and stop.
+            self.early += data
+            self.transport.pause_reading()
+        else:
+            self.relay.from_ide(data)
+
+    def start(self, relay: _Relay) -> None:
+        """Relay from now on, beginning with what was read before."""
+        self.relay = relay
+        relay.attach(self.transport, self.transport)
+        early, self.early = self.early, b""
+        if early:
+            relay.from_ide(early)
+        self.transport.resume_reading()
+
+
 class PortForward:
     """A TCP listener whose every accepted same-user connection is relayed to its own
     tunnel; runs until the session ends (or the credential stops working)."""
@@ -285,7 +339,8 @@ class PortForward:
 
     async def run(self) -> int:
         """Listen, print `listening on HOST:PORT`, serve; 0 once the session ended."""
-        server = await asyncio.start_server(self._accept, self.host, self.port)
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(lambda: _IdeConnection(self), self.host, self.port)
         bound = [sock.getsockname() for sock in server.sockets]
         for address in bound:
             if not ipaddress.ip_address(address[0].split("%", 1)[0]).is_loopback:
@@ -332,25 +387,37 @@ class PortForward:
             if model["state"] in FINAL_STATES:
                 return True, f"session {self.session_id} is {model['state']}"
 
-    async def _accept(self, reader: asyncio.StreamReader,
-                      writer: asyncio.StreamWriter) -> None:
-        """Serve one IDE connection (a task of its own, tracked until it ends)."""
-        task = asyncio.current_task()
-        assert task is not None
+    def serve(self, ide: _IdeConnection) -> None:
+        """Serve one IDE connection in a task of its own, tracked until it ends."""
+        task = asyncio.ensure_future(self._serve(ide))
         self._connections.add(task)
+        task.add_done_callback(self._connections.discard)
+
+    async def _serve(self, ide: _IdeConnection) -> None:
+        transport = ide.transport
+        tunnel: WebSocketClient | None = None
         try:
-            await self._serve(reader, writer)
+            tunnel = await self._join(ide)
+            if tunnel is not None:
+                relay = _Relay(tunnel)
+                ide.start(relay)
+                why = await relay.run()
+                log.info("connection from %s ended: %s",
+                         _host_port(transport.get_extra_info("peername")), why)
         except Exception:
             log.exception("serving an IDE connection failed")
         finally:
-            self._connections.discard(task)
-            await _finish(writer)
+            if tunnel is None:
+                transport.close()
+                await ide.lost
+            else:
+                await _finish(tunnel, ide)
 
-    async def _serve(self, reader: asyncio.StreamReader,
-                     writer: asyncio.StreamWriter) -> None:
-        set_nodelay(writer.get_extra_info("socket"))  # DAP is small request/response pairs
-        peer: Any = writer.get_extra_info("peername")
-        ours: Any = writer.get_extra_info("sockname")
+    async def _join(self, ide: _IdeConnection) -> WebSocketClient | None:
+        """The connection's tunnel, or None when it is refused (and why is logged)."""
+        transport = ide.transport
+        peer: Any = transport.get_extra_info("peername")
+        ours: Any = transport.get_extra_info("sockname")
         where = _host_port(peer)
         # Decide before reading a byte from it: nothing of the peer's reaches the session
         # unless the peer is our own user.
@@ -360,15 +427,11 @@ class PortForward:
                 _user(owner)
             log.warning("refused the connection from %s: it belongs to %s, and this forward "
                         "serves only %s", where, who, _user(self.uid))
-            return
+            return None
         try:
-            tunnel = await Tunnel.open(self.client, self.session_id)
+            tunnel = await open_tunnel(self.client, self.session_id)
         except DebugServerClientError as exc:
             log.warning("closing the connection from %s: %s", where, exc.message)
-            return
+            return None
         log.info("connection from %s joined session %s", where, self.session_id)
-        try:
-            why = await relay(reader, writer, tunnel)
-        finally:
-            tunnel.close()
-        log.info("connection from %s ended: %s", where, why)
+        return tunnel

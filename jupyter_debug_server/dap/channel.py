@@ -290,13 +290,25 @@ class DapChannel:
         return await asyncio.shield(self.closed)
 
 
-class _Feeder(asyncio.streams.FlowControlMixin, asyncio.Protocol):
-    """Feeds a channel from the loop's read callback; writes flow-controlled (drain)."""
+# What one read of a socket may return. asyncio's plain Protocol path allocates a fresh
+# 256 KiB bytes object for every recv(), which costs tens of µs per read where the kernel
+# hands out fresh pages; a BufferedProtocol reads into this one reused buffer instead.
+_READ_BUFFER = 64 * 1024
+
+
+class _Feeder(asyncio.streams.FlowControlMixin, asyncio.BufferedProtocol):
+    """Feeds a channel from the loop's read callback; writes flow-controlled (drain).
+
+    Sockets fill a reused buffer (get_buffer/buffer_updated); pipe transports, which
+    know no BufferedProtocol, call data_received.
+    """
 
     channel: DapChannel | None = None
 
     def __init__(self) -> None:
         super().__init__()
+        self._buffer = bytearray(_READ_BUFFER)
+        self._view = memoryview(self._buffer)
         self.transport: asyncio.BaseTransport | None = None
         self._early: list[bytes] = []  # bytes before the channel started
         self._eof: str | None = None
@@ -315,6 +327,12 @@ class _Feeder(asyncio.streams.FlowControlMixin, asyncio.Protocol):
             return
         with contextlib.suppress(AttributeError, RuntimeError):
             self.transport.resume_reading()  # type: ignore[union-attr]
+
+    def get_buffer(self, sizehint: int) -> bytearray:
+        return self._buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(self._view[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
         channel = self.channel

@@ -1,0 +1,232 @@
+"""Our WebSocket pieces against a real tornado server on loopback: the forward's client
+(client/websocket_client.py) and the tunnel's batch reader (websocket_read.py), on the
+standard loop and on uvloop (the forward's)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pytest
+import tornado.web
+import tornado.websocket
+import uvloop
+from tornado.httpserver import HTTPServer
+
+from jupyter_debug_server.client.errors import DebugServerClientError
+from jupyter_debug_server.client.transport import Transport
+from jupyter_debug_server.client.websocket_client import (
+    WebSocketClient,
+    WebSocketClosed,
+    connect_websocket,
+)
+from jupyter_debug_server.websocket_frames import CONTINUATION, PING, TEXT, mask, parse_head
+from jupyter_debug_server.websocket_read import BatchReadingProtocol
+
+pytestmark = pytest.mark.timeout(60)
+MAX_MESSAGE = 512 * 1024
+RUNNERS: dict[str, Callable[[Coroutine[Any, Any, None]], None]] = {
+    "asyncio": asyncio.run, "uvloop": uvloop.run}
+
+
+class ServerLog:
+    """What the server handlers saw; tests await entries without sleeping."""
+
+    def __init__(self) -> None:
+        self.entries: list[Any] = []
+        self._changed = asyncio.Event()
+
+    def append(self, entry: Any) -> None:
+        self.entries.append(entry)
+        self._changed.set()
+
+    def __contains__(self, entry: Any) -> bool:
+        return entry in self.entries
+
+    async def until(self, matches: Callable[[Any], bool]) -> Any:
+        async def seen() -> Any:
+            while True:
+                for entry in self.entries:
+                    if matches(entry):
+                        return entry
+                self._changed.clear()
+                await self._changed.wait()
+        return await asyncio.wait_for(seen(), 10)
+
+
+class Echo(tornado.websocket.WebSocketHandler):
+    """Echoes text; `close:CODE:REASON` closes; `ping` pings. What it saw goes to `log`."""
+
+    log: ServerLog
+
+    def initialize(self, log: ServerLog) -> None:
+        self.log = log
+
+    def get_websocket_protocol(self) -> Any:
+        return BatchReadingProtocol.replacing(super().get_websocket_protocol())
+
+    def open(self, *args: Any) -> None:
+        self.log.append(("protocol", type(self.ws_connection).__name__))
+
+    def on_message(self, message: str | bytes) -> None:
+        self.log.append(("message", message))
+        if isinstance(message, str) and message.startswith("close:"):
+            _, code, reason = message.split(":", 2)
+            self.close(int(code), reason)
+        elif message == "ping":
+            self.ping(b"are you there")
+        else:
+            self.write_message(message)
+
+    def on_pong(self, data: bytes) -> None:
+        self.log.append(("pong", data))
+
+    def on_close(self) -> None:
+        self.log.append(("closed", self.close_code))
+
+
+class Refuse(tornado.web.RequestHandler):
+    def get(self) -> None:
+        self.set_status(403)
+        self.finish({"reason": "token-refused", "message": "the token was revoked"})
+
+
+async def _serve(log: ServerLog) -> tuple[HTTPServer, Transport]:
+    app = tornado.web.Application([(r"/echo", Echo, {"log": log}), (r"/refuse", Refuse)],
+                                  websocket_max_message_size=MAX_MESSAGE)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.setblocking(False)
+    server = HTTPServer(app)
+    server.add_sockets([listener])
+    return server, Transport(f"http://127.0.0.1:{listener.getsockname()[1]}", "secret")
+
+
+class Inbox:
+    """Messages a client received, awaited without sleeping."""
+
+    def __init__(self, client: WebSocketClient) -> None:
+        self.items: list[bytes | None] = []
+        self._changed = asyncio.Event()
+        client.on_message(self._add)
+
+    def _add(self, payload: bytes | None) -> None:
+        self.items.append(payload)
+        self._changed.set()
+
+    async def wait(self, count: int) -> list[bytes | None]:
+        async def enough() -> list[bytes | None]:
+            while len(self.items) < count:
+                self._changed.clear()
+                await self._changed.wait()
+            return self.items[:count]
+        return await asyncio.wait_for(enough(), 10)
+
+
+def _client_frame(opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0) -> bytes:
+    """A masked client frame, built by hand (so tests can fragment and misbehave)."""
+    key = b"\x01\x02\x03\x04"
+    size = len(payload)
+    head = bytes(((0x80 if fin else 0) | rsv | opcode, 0x80 | (size if size < 126 else 126)))
+    if size >= 126:
+        head += size.to_bytes(2, "big")
+    return head + key + mask(payload, key)
+
+
+@pytest.mark.parametrize("loop", sorted(RUNNERS))
+def test_frames_in_one_write_fragments_big_messages_and_pings(loop: str) -> None:
+    async def scenario() -> None:
+        log = ServerLog()
+        server, transport = await _serve(log)
+        client = await connect_websocket(transport, "/echo", 10)
+        inbox = Inbox(client)
+        try:
+            assert client.transport is not None
+            sock = client.transport.get_extra_info("socket")
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+            # Three messages in one TCP write: three echoes, in order.
+            client.transport.write(b"".join(_client_frame(TEXT, f'{{"n":{n}}}'.encode())
+                                            for n in (1, 2, 3)))
+            assert await inbox.wait(3) == [b'{"n":1}', b'{"n":2}', b'{"n":3}']
+            # One message in three fragments, with a ping between them: one echo.
+            client.transport.write(_client_frame(TEXT, b"frag", fin=False)
+                                   + _client_frame(PING, b"hi")
+                                   + _client_frame(CONTINUATION, b"men", fin=False))
+            client.transport.write(_client_frame(CONTINUATION, b"ted"))
+            assert (await inbox.wait(4))[3] == b"fragmented"
+            # A message far larger than one read, both ways (non-ASCII, too).
+            big = json.dumps({"text": "é" * 150_000}, ensure_ascii=False).encode()
+            client.send_text(big)
+            assert (await inbox.wait(5))[4] == big
+            # The server pings: our client answers.
+            client.send_text(b"ping")
+            assert (await log.until(lambda e: e[0] == "pong"))[1] == b"are you there"
+            assert ("protocol", "BatchReadingProtocol") in log
+            # The server closes with a code and reason: the handler hears the end.
+            client.send_text(b"close:4003:the token expired")
+            assert (await inbox.wait(6))[5] is None
+            await asyncio.wait_for(client.closed, 10)
+            assert (client.close_code, client.close_reason) == (4003, "the token expired")
+            assert client.why_closed == "the token expired (code 4003)"
+            with pytest.raises(WebSocketClosed):
+                client.send_text(b"too late")
+        finally:
+            client.close()
+            server.stop()
+
+    RUNNERS[loop](scenario())
+
+
+@pytest.mark.parametrize("loop", sorted(RUNNERS))
+def test_client_close_refusal_and_protocol_errors(loop: str) -> None:
+    async def scenario() -> None:
+        log = ServerLog()
+        server, transport = await _serve(log)
+        try:
+            # The client closes: a close handshake, the server sees code 1000.
+            client = await connect_websocket(transport, "/echo", 10)
+            client.close()
+            await asyncio.wait_for(client.closed, 10)
+            await log.until(lambda e: e == ("closed", 1000))
+            # A refusal before the upgrade carries the server's own sentence.
+            with pytest.raises(DebugServerClientError) as refused:
+                await connect_websocket(transport, "/refuse", 10)
+            assert (refused.value.status, refused.value.reason) == (403, "token-refused")
+            assert refused.value.message == "the token was revoked"
+            # A frame with reserved bits (an extension nobody offered) ends the connection.
+            client = await connect_websocket(transport, "/echo", 10)
+            inbox = Inbox(client)
+            assert client.transport is not None
+            client.transport.write(_client_frame(TEXT, b"x", rsv=0x40))
+            assert await inbox.wait(1) == [None]
+            # A message over the server's limit: closed with 1009.
+            client = await connect_websocket(transport, "/echo", 10)
+            inbox = Inbox(client)
+            client.send_text(b"x" * (MAX_MESSAGE + 1))
+            assert await inbox.wait(1) == [None]
+            assert client.close_code == 1009
+            # Nobody listening: a clear error, not a hang.
+            free = socket.socket()
+            free.bind(("127.0.0.1", 0))
+            port = free.getsockname()[1]
+            free.close()
+            with pytest.raises(DebugServerClientError, match="cannot reach the server"):
+                await connect_websocket(Transport(f"http://127.0.0.1:{port}"), "/echo", 10)
+        finally:
+            server.stop()
+
+    RUNNERS[loop](scenario())
+
+
+def test_frame_heads_are_parsed_whole_or_not_at_all() -> None:
+    frame = _client_frame(TEXT, b"y" * 300)
+    assert parse_head(frame[:3]) is None  # the 16-bit length is not all there yet
+    head = parse_head(frame)
+    assert head is not None
+    assert (head.fin, head.opcode, head.masked, head.length, head.start) == (
+        True, TEXT, True, 300, 4)
+    assert mask(mask(b"payload", b"abcd"), b"abcd") == b"payload"
