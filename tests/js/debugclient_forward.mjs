@@ -20,15 +20,8 @@
 // Prints one "ok - ..." line per check and, last, "N passed, 0 failed"; a failure prints
 // "not ok - ...", the recent DAP traffic and the forward's stderr, and exits 1.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import testsupport from '@vscode/debugadapter-testsupport';
-
-const { DebugClient } = testsupport;
-const STEP_TIMEOUT_MS = 30_000;
-const HISTORY = 30;
+import { Harness, RecordingClient, writeShim } from './harness.mjs';
 
 function options() {
   let parsed;
@@ -65,96 +58,17 @@ function options() {
   };
 }
 
-/** DebugClient that keeps the recent traffic for a failure report. */
-class RecordingClient extends DebugClient {
-  constructor(...args) {
-    super(...args);
-    this.history = [];
-  }
-
-  record(line) {
-    this.history.push(line.length > 400 ? `${line.slice(0, 400)}...` : line);
-    if (this.history.length > HISTORY) this.history.shift();
-  }
-
-  dispatch(body) {
-    this.record(`<- ${body}`);
-    super.dispatch(body);
-  }
-
-  doSend(command, args, clb) {
-    this.record(`-> ${command} ${JSON.stringify(args ?? {})}`);
-    super.doSend(command, args, clb);
-  }
-}
-
 const opts = options();
-const shimDir = mkdtempSync(join(tmpdir(), 'jds-forward-'));
-const shim = join(shimDir, 'forward_shim.py');
-writeFileSync(shim, 'import runpy, sys\n'
+const shim = writeShim('jds-forward-', 'forward_shim.py', 'import runpy, sys\n'
   + `sys.argv[1:] = ${JSON.stringify(opts.args)}\n`
   + 'runpy.run_module("jupyter_debug_server.cli", run_name="__main__", alter_sys=True)\n');
 
-const dc = new RecordingClient(process.env.JDS_PYTHON || 'python3', shim, 'jds-forward',
+const dc = new RecordingClient(process.env.JDS_PYTHON || 'python3', shim.file, 'jds-forward',
   { env: process.env });
-dc.defaultTimeout = STEP_TIMEOUT_MS;
-
-let passed = 0;
-let stderrTail = '';
-let adapter;
-
-function check(condition, what, detail = '') {
-  if (!condition) throw new Error(`${what}${detail ? `: ${detail}` : ''}`);
-  passed += 1;
-  console.log(`ok - ${what}`);
-}
-
-/** Reject after `ms` or when the forward dies early, whichever comes first. */
-function step(promise, what, ms = STEP_TIMEOUT_MS) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout, adapter.died]).finally(() => clearTimeout(timer))
-    .catch((err) => {
-      const values = err instanceof Error && 'actual' in err
-        ? ` (got ${JSON.stringify(err.actual)}, expected ${JSON.stringify(err.expected)})` : '';
-      throw new Error(`${what}: ${err instanceof Error ? err.message : err}${values}`);
-    });
-}
-
-function finish(code) {
-  dc.stopAdapter();
-  rmSync(shimDir, { recursive: true, force: true });
-  process.exit(code);
-}
-
-function fail(err) {
-  console.log(`not ok - ${err.message}`);
-  console.log('--- recent DAP traffic (-> sent, <- received) ---');
-  for (const line of dc.history) console.log(line);
-  console.log('--- forward stderr (tail) ---');
-  console.log(stderrTail.trimEnd() || '(empty)');
-  console.log(`${passed} passed, 1 failed`);
-  finish(1);
-}
+const harness = new Harness(dc, { name: 'forward', tempDir: shim.dir, timeoutMs: opts.timeoutMs });
+const { check, step } = harness;
 
 async function scenario() {
-  await dc.start(); // spawn the forward and talk DAP over its stdin/stdout
-  const proc = dc._adapterProcess;
-  proc.stderr.on('data', (data) => { stderrTail = (stderrTail + data).slice(-8000); });
-  proc.stdin.on('error', () => {}); // EPIPE after an early exit: reported as the exit
-  let leaving = false;
-  adapter = {};
-  adapter.exited = new Promise((resolveExit) => {
-    proc.on('exit', (code, signal) => resolveExit(code ?? signal));
-  });
-  adapter.died = adapter.exited.then((code) => {
-    if (leaving) return new Promise(() => {});
-    throw new Error(`the forward exited early (${code})`);
-  });
-  adapter.died.catch(() => {});
-
   const initialized = dc.waitForEvent('initialized');
   const init = await step(dc.initializeRequest({
     adapterID: 'jds-forward', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path',
@@ -192,34 +106,13 @@ async function scenario() {
   check(frame.line === opts.nextLine, `next: stopped (step) at line ${opts.nextLine}`,
     JSON.stringify(frame));
 
-  const scopes = await step(dc.scopesRequest({ frameId: frame.id }), 'scopes');
-  const locals = scopes.body.scopes.find((scope) => scope.name === 'Locals');
-  check(locals && locals.variablesReference > 0, 'scopes: Locals', JSON.stringify(scopes.body));
-  const variables = await step(
-    dc.variablesRequest({ variablesReference: locals.variablesReference }), 'variables');
-  const byName = new Map(variables.body.variables.map((v) => [v.name, v]));
-  for (const [name, value] of opts.expect) {
-    check(byName.get(name)?.value === value, `variables: ${name} = ${value}`,
-      `got ${JSON.stringify(byName.get(name))} among ${[...byName.keys()].join(', ')}`);
-  }
+  await harness.checkLocals(frame.id, opts.expect);
 
-  leaving = true;
+  harness.expectExit();
   await step(dc.disconnectRequest({}), 'disconnect');
   check(true, 'disconnect');
-  const code = await step(adapter.exited, 'the forward\'s exit after disconnect');
+  const code = await step(harness.exited, 'the forward\'s exit after disconnect');
   check(code === 0, 'the forward exited with code 0', `exit ${code}`);
 }
 
-process.on('uncaughtException', fail);
-const overall = setTimeout(
-  () => fail(new Error(`overall timeout: not finished within ${opts.timeoutMs} ms`)),
-  opts.timeoutMs);
-
-scenario().then(() => {
-  clearTimeout(overall);
-  console.log(`${passed} passed, 0 failed`);
-  finish(0);
-}, (err) => {
-  clearTimeout(overall);
-  fail(err);
-});
+harness.run(scenario);

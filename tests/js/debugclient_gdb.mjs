@@ -19,16 +19,12 @@
 // Prints one "ok - ..." line per check and, last, "N passed, 0 failed"; any failure
 // prints "not ok - ...", the adapter's recent DAP messages and stderr, and exits 1.
 
-import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import testsupport from '@vscode/debugadapter-testsupport';
+import { Harness, RecordingClient, writeShim } from './harness.mjs';
 
-const { DebugClient } = testsupport;
 const ADAPTER_MODULE = 'jupyter_debug_server.runner.debuggers.gdb_adapter';
-const STEP_TIMEOUT_MS = 30_000;
-const HISTORY = 30;
 
 function usage(message) {
   console.error(`debugclient_gdb: ${message}`);
@@ -74,26 +70,13 @@ function options() {
   };
 }
 
-/** DebugClient that keeps what a failure report needs: recent messages, capabilities. */
-class RecordingClient extends DebugClient {
+/** RecordingClient that keeps what hitBreakpoint() does not return: capabilities, stop. */
+class GdbClient extends RecordingClient {
   constructor(...args) {
     super(...args);
-    this.history = [];
     this.capabilities = undefined;
     this.lastStopped = undefined;
     this.on('stopped', (event) => { this.lastStopped = event; });
-  }
-
-  dispatch(body) {
-    this.history.push(`<- ${body.length > 400 ? `${body.slice(0, 400)}...` : body}`);
-    if (this.history.length > HISTORY) this.history.shift();
-    super.dispatch(body);
-  }
-
-  doSend(command, args, clb) {
-    this.history.push(`-> ${command} ${JSON.stringify(args ?? {})}`);
-    if (this.history.length > HISTORY) this.history.shift();
-    super.doSend(command, args, clb);
   }
 
   initializeRequest(args) {
@@ -105,78 +88,17 @@ class RecordingClient extends DebugClient {
 }
 
 const opts = options();
-const shimDir = mkdtempSync(join(tmpdir(), 'jds-debugclient-'));
-const shim = join(shimDir, 'gdb_adapter_shim.py');
-writeFileSync(shim, `import runpy\nrunpy.run_module(${JSON.stringify(ADAPTER_MODULE)}, `
+const shim = writeShim('jds-debugclient-', 'gdb_adapter_shim.py',
+  `import runpy\nrunpy.run_module(${JSON.stringify(ADAPTER_MODULE)}, `
   + 'run_name="__main__", alter_sys=True)\n');
 
 const python = process.env.JDS_PYTHON || 'python3';
-const dc = new RecordingClient(python, shim, 'jupyter-debug-server-gdb',
+const dc = new GdbClient(python, shim.file, 'jupyter-debug-server-gdb',
   { cwd: process.cwd(), env: process.env });
-dc.defaultTimeout = STEP_TIMEOUT_MS; // waitForEvent's own timeout (stdio mode only)
-
-let passed = 0;
-let stderrTail = '';
-let adapterExit;
-
-function check(condition, what, detail = '') {
-  if (!condition) throw new Error(`${what}${detail ? `: ${detail}` : ''}`);
-  passed += 1;
-  console.log(`ok - ${what}`);
-}
-
-/** Reject after `ms` or when the adapter dies, whichever comes first. */
-function step(promise, what, ms = STEP_TIMEOUT_MS) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout, adapterExit.died]).finally(() => clearTimeout(timer))
-    .catch((err) => {
-      const assertion = err instanceof Error && 'actual' in err;
-      const values = assertion ? ` (got ${JSON.stringify(err.actual)}, `
-        + `expected ${JSON.stringify(err.expected)})` : '';
-      throw new Error(`${what}: ${err instanceof Error ? err.message : err}${values}`);
-    });
-}
-
-function cleanup() {
-  dc.stopAdapter();
-  rmSync(shimDir, { recursive: true, force: true });
-}
-
-function fail(err) {
-  console.log(`not ok - ${err.message}`);
-  console.log('--- recent DAP traffic (-> sent, <- received) ---');
-  for (const line of dc.history) console.log(line);
-  console.log('--- adapter stderr (tail) ---');
-  console.log(stderrTail.trimEnd() || '(empty)');
-  console.log(`${passed} passed, 1 failed`);
-  cleanup();
-  process.exit(1);
-}
+const harness = new Harness(dc, { name: 'adapter', tempDir: shim.dir, timeoutMs: opts.timeoutMs });
+const { check, step } = harness;
 
 async function scenario() {
-  await dc.start(); // no port: spawn `python shim` and talk DAP over its stdin/stdout
-  const proc = dc._adapterProcess;
-  proc.stderr.on('data', (data) => { stderrTail = (stderrTail + data).slice(-8000); });
-  let disconnecting = false;
-  adapterExit = { code: undefined };
-  adapterExit.exited = new Promise((resolveExit, rejectExit) => {
-    proc.on('exit', (code, signal) => {
-      adapterExit.code = code ?? signal;
-      resolveExit(adapterExit.code);
-    });
-    proc.on('error', (err) => rejectExit(new Error(`cannot run the adapter: ${err.message}`)));
-  });
-  // A write to a dead adapter's stdin fails with EPIPE; its exit is reported instead.
-  proc.stdin.on('error', () => {});
-  adapterExit.died = adapterExit.exited.then((code) => {
-    if (disconnecting) return new Promise(() => {}); // an exit is expected from now on
-    throw new Error(`the adapter exited early (${code})`);
-  });
-  adapterExit.died.catch(() => {}); // raced in step(); never unhandled on its own
-
   const program = opts.program;
   const source = opts.source;
   const launchArgs = { program, args: [], cwd: dirname(program) };
@@ -206,38 +128,13 @@ async function scenario() {
   check(frame.line === opts.nextLine && frame.name === 'main',
     `next: stopped (step) in main at line ${opts.nextLine}`, JSON.stringify(frame));
 
-  const scopes = await step(dc.scopesRequest({ frameId: frame.id }), 'scopes');
-  const locals = scopes.body.scopes.find((scope) => scope.name === 'Locals');
-  check(locals && locals.variablesReference > 0, 'scopes: Locals',
-    JSON.stringify(scopes.body));
+  await harness.checkLocals(frame.id, opts.expect);
 
-  const variables = await step(
-    dc.variablesRequest({ variablesReference: locals.variablesReference }), 'variables');
-  const byName = new Map(variables.body.variables.map((v) => [v.name, v]));
-  for (const [name, value] of opts.expect) {
-    check(byName.get(name)?.value === value, `variables: ${name} = ${value}`,
-      `got ${JSON.stringify(byName.get(name))} among ${[...byName.keys()].join(', ')}`);
-  }
-
-  disconnecting = true;
+  harness.expectExit();
   await step(dc.disconnectRequest({ terminateDebuggee: true }), 'disconnect');
   check(true, 'disconnect');
-  const code = await step(adapterExit.exited, 'adapter exit after disconnect');
+  const code = await step(harness.exited, 'adapter exit after disconnect');
   check(code === 0, 'the adapter exited with code 0', `exit ${code}`);
 }
 
-process.on('uncaughtException', fail);
-
-const overall = setTimeout(
-  () => fail(new Error(`overall timeout: not finished within ${opts.timeoutMs} ms`)),
-  opts.timeoutMs);
-
-scenario().then(() => {
-  clearTimeout(overall);
-  console.log(`${passed} passed, 0 failed`);
-  cleanup();
-  process.exit(0);
-}, (err) => {
-  clearTimeout(overall);
-  fail(err);
-});
+harness.run(scenario);
