@@ -26,25 +26,21 @@ import argparse
 import asyncio
 import contextlib
 import importlib
-import json
-import math
-import os
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dapclient import DapError
 from step_latency import (
     REPO_ROOT,
     Context,
     Mode,
+    NativeContext,
     RestMode,
     Skip,
     WorkerMode,
@@ -52,9 +48,8 @@ from step_latency import (
     find_break_line,
     kill_if_target,
     parse_bench_args,
-    report,
-    run_rounds,
-    start_modes,
+    plain_launch,
+    run_bench,
 )
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -74,29 +69,10 @@ RATIOS: tuple[tuple[str, str, float | None], ...] = (
 
 
 @dataclass
-class GdbContext(Context):
-    """``target`` is the C source (breakpoints go there); ``program`` is the executable."""
+class GdbContext(NativeContext):
+    """A native context whose debugger is the executable ``gdb``."""
 
-    program: Path
     gdb: str
-
-
-def kill_leftovers(ctx: GdbContext) -> list[int]:
-    """SIGKILL every process that still runs our program (checked via /proc); their pids."""
-    needle = str(ctx.program).encode() + b"\0"
-    killed = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if cmdline.startswith(needle):
-            with contextlib.suppress(OSError):
-                os.kill(int(entry.name), signal.SIGKILL)
-                killed.append(int(entry.name))
-    return killed
 
 
 # --------------------------------------------------------------------------------------
@@ -223,12 +199,7 @@ class NativeWorkerMode(WorkerMode):
         self.program = program
 
     def launch_arguments(self) -> dict[str, Any]:
-        return {
-            "program": str(self.program),
-            "args": [],
-            "cwd": str(self.ctx.workdir),
-            "stopOnEntry": False,
-        }
+        return plain_launch(self.program, self.ctx.workdir)
 
     def start(self) -> None:
         super().start()
@@ -253,28 +224,32 @@ class AdapterMode(NativeWorkerMode):
         self.description = f"our gdb worker ({ADAPTER_MODULE} --channel-fd)"
 
 
-class GdbRestMode(RestMode):
-    """Our REST ``step`` route with ``"debugger": "gdb"`` through a real jupyter server."""
+class NativeRestMode(RestMode):
+    """Our REST ``step`` route with a native ``debugger`` (gdb or lldb) through a real
+    jupyter server."""
 
-    def __init__(self, ctx: GdbContext) -> None:
+    def __init__(self, ctx: NativeContext, debugger: str) -> None:
         super().__init__(ctx)
-        self.gctx = ctx
-        self.description = "our REST step route via jupyter server, debugger gdb"
+        self.debugger = debugger
+        self.program = ctx.program
+        self.description = f"our REST step route via jupyter server, debugger {debugger}"
 
     def launch_spec(self) -> dict[str, Any]:
         # The program is the executable; the breakpoint is in the C source.
-        return {
-            "debugger": "gdb",
-            "program": str(self.gctx.program),
-            "cwd": str(self.ctx.workdir),
-            "breakpoints": [{"path": str(self.ctx.target), "line": self.ctx.break_line}],
-        }
+        return {**super().launch_spec(), "debugger": self.debugger, "program": str(self.program)}
 
     def close(self) -> None:
         super().close()  # ends the server and joins the thread reading its stderr
         if self.proc is not None and self.proc.stderr is not None:
             self.proc.stderr.close()
-        kill_if_target(self.target_pid, self.gctx.program)
+        kill_if_target(self.target_pid, self.program)
+
+
+class GdbRestMode(NativeRestMode):
+    """Our REST ``step`` route with ``"debugger": "gdb"`` through a real jupyter server."""
+
+    def __init__(self, ctx: GdbContext) -> None:
+        super().__init__(ctx, "gdb")
 
 
 def _int(value: Any) -> int | None:
@@ -326,6 +301,25 @@ def build_target(workdir: Path, timeout: float) -> tuple[Path, Path]:
     return source, program
 
 
+N = TypeVar("N", bound=NativeContext)
+
+
+def native_context(kind: type[N], workdir: Path, args: argparse.Namespace,
+                   **debugger: str) -> N:
+    """Build loop.c in ``workdir``: the context of a native benchmark (``debugger``: its
+    executable, as the field of ``kind`` names it)."""
+    source, program = build_target(workdir, args.setup_timeout)
+    return kind(
+        workdir=workdir,
+        target=source,
+        break_line=find_break_line(source, BREAK_MARKER),
+        setup_timeout=args.setup_timeout,
+        step_timeout=args.step_timeout,
+        program=program,
+        **debugger,
+    )
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = bench_parser(__doc__, ALL_MODES,
                           "exit 1 if the mi baseline failed or the adapter/mi target was missed")
@@ -340,47 +334,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if str(REPO_ROOT) not in sys.path:
         sys.path.append(str(REPO_ROOT))  # the mi mode imports MIConnection in-process
-    per_round = math.ceil(args.steps / args.rounds)
     versions = {
         "gdb": first_line([args.gdb, "--version"]),
         "gcc": first_line(["gcc", "--version"]),
     }
-    workdir = Path(tempfile.mkdtemp(prefix="jds-gdb-bench-")).resolve()
-    ctx: GdbContext | None = None
-    modes: list[Mode] = []
-    try:
-        source, program = build_target(workdir, args.setup_timeout)
-        ctx = GdbContext(
-            workdir=workdir,
-            target=source,
-            break_line=find_break_line(source, BREAK_MARKER),
-            setup_timeout=args.setup_timeout,
-            step_timeout=args.step_timeout,
-            program=program,
-            gdb=args.gdb,
-        )
-        modes = [make_mode(name, ctx) for name in args.mode_list]
-        start_modes(modes)
-        run_rounds(modes, args.rounds, per_round, args.warmup)
-    finally:
-        for mode in modes:
-            mode.active = False
-            mode.close()
-        if ctx is not None:
-            leftovers = kill_leftovers(ctx)
-            if leftovers:
-                print(f"warning: killed target processes left behind: {leftovers}")
-        if args.keep_tmp:
-            print(f"work dir kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    result, all_met = report(modes, args, per_round, versions, RATIOS)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
-        print(f"\nwrote {args.json}")
-    baseline_ok = all(m.samples for m in modes if m.name == BASELINE)
-    return 1 if args.check and not (all_met and baseline_ok) else 0
+    return run_bench(
+        args,
+        prefix="jds-gdb-bench-",
+        make_context=lambda workdir: native_context(GdbContext, workdir, args, gdb=args.gdb),
+        make_mode=make_mode,
+        versions=lambda: versions,
+        ratios=RATIOS,
+        baselines=(BASELINE,),
+    )
 
 
 if __name__ == "__main__":

@@ -24,36 +24,25 @@ Usage: ``python bench/lldb_step_latency.py [--steps 600] [--rounds 12] [--modes 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import json
-import math
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from dapclient import DapClient
-from gdb_step_latency import BREAK_MARKER, NativeWorkerMode, build_target, first_line
+from gdb_step_latency import NativeRestMode, NativeWorkerMode, first_line, native_context
 from step_latency import (
     REPO_ROOT,
-    Context,
     Mode,
-    RestMode,
+    NativeContext,
     StockMode,
-    base_env,
     bench_parser,
-    find_break_line,
     kill_if_target,
     parse_bench_args,
-    report,
-    run_rounds,
-    start_modes,
+    plain_launch,
+    run_bench,
 )
 
 ADAPTER_MODULE = "jupyter_debug_server.runner.debuggers.lldb_adapter"
@@ -70,36 +59,10 @@ RATIOS: tuple[tuple[str, str, float | None], ...] = (
 
 
 @dataclass
-class LldbContext(Context):
-    """``target`` is the C source (breakpoints go there); ``program`` is the executable."""
+class LldbContext(NativeContext):
+    """A native context whose debugger is the executable ``lldb_dap``."""
 
-    program: Path
     lldb_dap: str
-
-
-def kill_leftovers(program: Path) -> list[int]:
-    """SIGKILL every process that still runs ``program`` (checked via /proc); their pids."""
-    needle = str(program).encode() + b"\0"
-    killed = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if cmdline.startswith(needle):
-            with contextlib.suppress(OSError):
-                os.kill(int(entry.name), signal.SIGKILL)
-                killed.append(int(entry.name))
-    return killed
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 # --------------------------------------------------------------------------------------
@@ -122,26 +85,12 @@ class DirectMode(StockMode):
         self.description = f"{ctx.lldb_dap} on stdio, launching the program itself"
         self.log_path = ctx.workdir / "direct-lldb-dap.log"
 
-    def spawn(self) -> DapClient:
-        self.proc = subprocess.Popen(
-            [self.lctx.lldb_dap],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.open_log(),
-            env=base_env([]),
-            cwd=self.ctx.workdir,
-            bufsize=0,
-            start_new_session=True,
-        )
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        return DapClient(self.proc.stdout.fileno(), self.proc.stdin.fileno(), self.name)
+    def adapter_argv(self) -> list[str]:
+        return [self.lctx.lldb_dap]
 
     def launch_arguments(self) -> dict[str, Any]:
         return {
-            "program": str(self.lctx.program),
-            "args": [],
-            "cwd": str(self.ctx.workdir),
-            "stopOnEntry": False,
+            **plain_launch(self.lctx.program, self.ctx.workdir),
             # lldb's default turns ASLR off via personality(), which many containers
             # refuse; our worker's exec stub runs the program with ASLR on, so keep it on.
             "disableASLR": False,
@@ -162,13 +111,12 @@ class LldbWorkerMode(NativeWorkerMode):
         self.description = f"our lldb worker ({ADAPTER_MODULE} --channel-fd)"
 
 
-class LldbRestMode(RestMode):
+class LldbRestMode(NativeRestMode):
     """Our REST ``step`` route with ``"debugger": "lldb"`` through a real jupyter server."""
 
     def __init__(self, ctx: LldbContext) -> None:
-        super().__init__(ctx)
+        super().__init__(ctx, "lldb")
         self.lctx = ctx
-        self.description = "our REST step route via jupyter server, debugger lldb"
 
     def start(self) -> None:
         # The server's Jupyter config dir is in the work dir (see RestMode._start_server):
@@ -178,21 +126,6 @@ class LldbRestMode(RestMode):
         config = {"DebugServerApp": {"lldb_dap_path": self.lctx.lldb_dap}}
         (config_dir / "jupyter_server_config.json").write_text(json.dumps(config) + "\n")
         super().start()
-
-    def launch_spec(self) -> dict[str, Any]:
-        # The program is the executable; the breakpoint is in the C source.
-        return {
-            "debugger": "lldb",
-            "program": str(self.lctx.program),
-            "cwd": str(self.ctx.workdir),
-            "breakpoints": [{"path": str(self.ctx.target), "line": self.ctx.break_line}],
-        }
-
-    def close(self) -> None:
-        super().close()  # ends the server and joins the thread reading its stderr
-        if self.proc is not None and self.proc.stderr is not None:
-            self.proc.stderr.close()
-        kill_if_target(self.target_pid, self.lctx.program)
 
 
 def make_mode(name: str, ctx: LldbContext) -> Mode:
@@ -256,48 +189,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    per_round = math.ceil(args.steps / args.rounds)
     versions = {
         "lldb-dap": args.lldb_dap,
         "lldb": lldb_version(args.lldb_dap),
         "gcc": first_line(["gcc", "--version"]),
     }
-    workdir = Path(tempfile.mkdtemp(prefix="jds-lldb-bench-")).resolve()
-    ctx: LldbContext | None = None
-    modes: list[Mode] = []
-    try:
-        source, program = build_target(workdir, args.setup_timeout)
-        ctx = LldbContext(
-            workdir=workdir,
-            target=source,
-            break_line=find_break_line(source, BREAK_MARKER),
-            setup_timeout=args.setup_timeout,
-            step_timeout=args.step_timeout,
-            program=program,
-            lldb_dap=args.lldb_dap,
-        )
-        modes = [make_mode(name, ctx) for name in args.mode_list]
-        start_modes(modes)
-        run_rounds(modes, args.rounds, per_round, args.warmup)
-    finally:
-        for mode in modes:
-            mode.active = False
-            mode.close()
-        if ctx is not None:
-            leftovers = kill_leftovers(ctx.program)
-            if leftovers:
-                print(f"warning: killed target processes left behind: {leftovers}")
-        if args.keep_tmp:
-            print(f"work dir kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    result, all_met = report(modes, args, per_round, versions, RATIOS)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
-        print(f"\nwrote {args.json}")
-    baseline_ok = all(m.samples for m in modes if m.name == BASELINE)
-    return 1 if args.check and not (all_met and baseline_ok) else 0
+    return run_bench(
+        args,
+        prefix="jds-lldb-bench-",
+        make_context=lambda workdir: native_context(
+            LldbContext, workdir, args, lldb_dap=args.lldb_dap),
+        make_mode=make_mode,
+        versions=lambda: versions,
+        ratios=RATIOS,
+        baselines=(BASELINE,),
+    )
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -78,6 +78,26 @@ class Context:
     step_timeout: float
 
 
+@dataclass
+class NativeContext(Context):
+    """``target`` is the C source (breakpoints go there); ``program`` is the executable."""
+
+    program: Path
+
+
+def python_context(workdir: Path, args: argparse.Namespace) -> Context:
+    """Copy loop.py into ``workdir``: the context of a Python (debugpy) benchmark."""
+    target = workdir / "loop.py"
+    shutil.copyfile(TARGET_SOURCE, target)
+    return Context(
+        workdir=workdir,
+        target=target,
+        break_line=find_break_line(target),
+        setup_timeout=args.setup_timeout,
+        step_timeout=args.step_timeout,
+    )
+
+
 def base_env(extra_path: list[Path]) -> dict[str, str]:
     env = dict(os.environ)
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
@@ -109,6 +129,30 @@ def kill_if_target(pid: int | None, target: Path) -> None:
     if str(target).encode() in cmdline:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
+
+
+def plain_launch(program: Path, workdir: Path) -> dict[str, Any]:
+    """DAP ``launch`` arguments that run ``program`` in ``workdir``, without arguments, and
+    do not stop on entry (the breakpoint is the first stop)."""
+    return {"program": str(program), "args": [], "cwd": str(workdir), "stopOnEntry": False}
+
+
+def kill_leftovers(program: Path) -> list[int]:
+    """SIGKILL every process that still runs ``program`` (checked via /proc); their pids."""
+    needle = str(program).encode() + b"\0"
+    killed = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if cmdline.startswith(needle):
+            with contextlib.suppress(OSError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
+    return killed
 
 
 def stop_process(proc: subprocess.Popen[Any] | None, grace: float, *, terminate: bool) -> None:
@@ -168,6 +212,32 @@ class Stepper:
             raise DapError(f"the target ended instead of stopping: {message}")
         self.thread_id = int(message["body"]["threadId"])
 
+    def _initialize(self, client: DapClient, client_name: str, adapter_id: str,
+                    **capabilities: Any) -> None:
+        """Send DAP `initialize` as this bench's client (`capabilities` go after the rest)."""
+        client.call(
+            "initialize",
+            {
+                "clientID": "jds-bench",
+                "clientName": client_name,
+                "adapterID": adapter_id,
+                "pathFormat": "path",
+                "linesStartAt1": True,
+                "columnsStartAt1": True,
+                **capabilities,
+            },
+            self.ctx.setup_timeout,
+        )
+
+    def _first_stop(self, client: DapClient, what: str) -> tuple[Message, int | None]:
+        """Wait for the first stop (`what` names it) and check it; it and its top line."""
+        timeout = self.ctx.setup_timeout
+        stop = client.wait_for(_stop_or_end(None), timeout, what)
+        self._check_stop(stop)
+        trace = client.call("stackTrace", {"threadId": self.thread_id, "levels": 1}, timeout)
+        frames = trace.get("body", {}).get("stackFrames", [])
+        return stop, frames[0].get("line") if frames else None
+
     def step(self) -> float:
         client = self.client
         assert client is not None
@@ -226,19 +296,7 @@ class DapMode(Stepper, Mode):
 
     def _handshake(self, client: DapClient) -> None:
         timeout = self.ctx.setup_timeout
-        client.call(
-            "initialize",
-            {
-                "clientID": "jds-bench",
-                "clientName": "step_latency",
-                "adapterID": "debugpy",
-                "pathFormat": "path",
-                "linesStartAt1": True,
-                "columnsStartAt1": True,
-                "supportsRunInTerminalRequest": False,
-            },
-            timeout,
-        )
+        self._initialize(client, "step_latency", "debugpy", supportsRunInTerminalRequest=False)
         launch_seq = client.request("launch", self.launch_arguments())
 
         def launch_reply_or_initialized(m: Message) -> bool:
@@ -267,11 +325,7 @@ class DapMode(Stepper, Mode):
         client.call("configurationDone", {}, timeout)
         if not launch_answered:
             client.response(launch_seq, timeout)
-        stop = client.wait_for(_stop_or_end(None), timeout, "the first 'stopped' event")
-        self._check_stop(stop)
-        trace = client.call("stackTrace", {"threadId": self.thread_id, "levels": 1}, timeout)
-        frames = trace.get("body", {}).get("stackFrames", [])
-        line = frames[0].get("line") if frames else None
+        stop, line = self._first_stop(client, "the first 'stopped' event")
         if line != self.ctx.break_line:
             raise DapError(
                 f"first stop is at line {line}, not at the breakpoint (line "
@@ -331,9 +385,13 @@ class StockMode(DapMode):
     def _extra_path(self) -> list[Path]:
         return [NODELAY_SITE] if self.nodelay else []
 
+    def adapter_argv(self) -> list[str]:
+        """The adapter to run on stdio."""
+        return [sys.executable, "-m", "debugpy.adapter"]
+
     def spawn(self) -> DapClient:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "debugpy.adapter"],
+            self.adapter_argv(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.open_log(),
@@ -427,12 +485,7 @@ class WorkerMode(DapMode):
         return DapClient(ours.fileno(), ours.fileno(), self.name)
 
     def launch_arguments(self) -> dict[str, Any]:
-        return {
-            "program": str(self.ctx.target),
-            "args": [],
-            "cwd": str(self.ctx.workdir),
-            "stopOnEntry": False,
-        }
+        return plain_launch(self.ctx.target, self.ctx.workdir)
 
     def end_writing(self) -> None:
         if self.sock is not None:
@@ -899,40 +952,68 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parse_bench_args(parser, argv, ALL_MODES)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    per_round = math.ceil(args.steps / args.rounds)
-    import debugpy
+def run_bench(
+    args: argparse.Namespace,
+    *,
+    prefix: str,
+    make_context: Callable[[Path], Context],
+    make_mode: Callable[[str, Any], Mode],
+    versions: Callable[[], dict[str, str]],
+    ratios: Sequence[tuple[str, str, float | None]],
+    baselines: tuple[str, ...],
+    extra_report: Callable[[dict[str, Any], set[str]], bool] | None = None,
+) -> int:
+    """Run a benchmark in a fresh work dir, clean up, report; return the exit status.
 
-    workdir = Path(tempfile.mkdtemp(prefix="jds-bench-")).resolve()
-    target = workdir / "loop.py"
-    shutil.copyfile(TARGET_SOURCE, target)
-    ctx = Context(
-        workdir=workdir,
-        target=target,
-        break_line=find_break_line(target),
-        setup_timeout=args.setup_timeout,
-        step_timeout=args.step_timeout,
-    )
-    modes = [make_mode(name, ctx) for name in args.mode_list]
+    Shared by every benchmark here: ``make_context`` sets up the target in the work dir,
+    ``versions`` is asked after the run, ``extra_report`` prints further targets (all
+    met?), and ``--check`` also fails when a ``baselines`` mode has no samples.
+    """
+    per_round = math.ceil(args.steps / args.rounds)
+    workdir = Path(tempfile.mkdtemp(prefix=prefix)).resolve()
+    ctx: Context | None = None
+    modes: list[Mode] = []
     try:
+        ctx = make_context(workdir)
+        modes = [make_mode(name, ctx) for name in args.mode_list]
         start_modes(modes)
         run_rounds(modes, args.rounds, per_round, args.warmup)
     finally:
         for mode in modes:
             mode.active = False
             mode.close()
+        if isinstance(ctx, NativeContext):
+            leftovers = kill_leftovers(ctx.program)
+            if leftovers:
+                print(f"warning: killed target processes left behind: {leftovers}")
         if args.keep_tmp:
             print(f"work dir kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    result, all_met = report(modes, args, per_round, {"debugpy": debugpy.__version__})
+    result, all_met = report(modes, args, per_round, versions(), ratios)
+    if extra_report is not None:
+        all_met = extra_report(result, {m.name for m in modes}) and all_met
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
         print(f"\nwrote {args.json}")
-    baselines_ok = all(m.samples for m in modes if m.name in ("stock", "nodelay"))
+    baselines_ok = all(m.samples for m in modes if m.name in baselines)
     return 1 if args.check and not (all_met and baselines_ok) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import debugpy
+
+    return run_bench(
+        args,
+        prefix="jds-bench-",
+        make_context=lambda workdir: python_context(workdir, args),
+        make_mode=make_mode,
+        versions=lambda: {"debugpy": debugpy.__version__},
+        ratios=RATIOS,
+        baselines=("stock", "nodelay"),
+    )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import re
 import select
@@ -32,38 +31,26 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import IO, Any
 
 from dapclient import DapClient, DapError, Message
-from gdb_step_latency import (
-    AdapterMode,
-    GdbContext,
-    GdbRestMode,
-    build_target,
-    first_line,
-    kill_leftovers,
-)
+from gdb_step_latency import AdapterMode, GdbContext, GdbRestMode, first_line, native_context
 from step_latency import (
     REPO_ROOT,
-    TARGET_SOURCE,
     Context,
     Mode,
     RestMode,
     Skip,
     Stepper,
     WorkerMode,
-    _stop_or_end,
     base_env,
     bench_parser,
     file_tail,
-    find_break_line,
     parse_bench_args,
-    report,
-    run_rounds,
-    start_modes,
+    python_context,
+    run_bench,
     stop_process,
 )
 
@@ -265,26 +252,11 @@ class TunnelMode(Stepper, RestMode):
     def _join(self, client: DapClient) -> None:
         """initialize -> attach -> configurationDone, then the replayed stop is checked."""
         timeout = self.ctx.setup_timeout
-        client.call(
-            "initialize",
-            {
-                "clientID": "jds-bench",
-                "clientName": "tunnel_latency",
-                "adapterID": "jupyter-debug-server",
-                "pathFormat": "path",
-                "linesStartAt1": True,
-                "columnsStartAt1": True,
-            },
-            timeout,
-        )
+        self._initialize(client, "tunnel_latency", "jupyter-debug-server")
         client.event("initialized", timeout)
         client.call("attach", {}, timeout)
         client.call("configurationDone", {}, timeout)
-        stop = client.wait_for(_stop_or_end(None), timeout, "the replayed 'stopped' event")
-        self._check_stop(stop)
-        trace = client.call("stackTrace", {"threadId": self.thread_id, "levels": 1}, timeout)
-        frames = trace.get("body", {}).get("stackFrames", [])
-        line = frames[0].get("line") if frames else None
+        _, line = self._first_stop(client, "the replayed 'stopped' event")
         if line != self.ctx.break_line:
             raise DapError(f"the session is stopped at line {line}, not {self.ctx.break_line}")
 
@@ -487,25 +459,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def make_context(args: argparse.Namespace, workdir: Path) -> Context:
     if args.debugger == "gdb":
-        source, program = build_target(workdir, args.setup_timeout)
-        return GdbContext(
-            workdir=workdir,
-            target=source,
-            break_line=find_break_line(source, "/* BENCH-BREAK */"),
-            setup_timeout=args.setup_timeout,
-            step_timeout=args.step_timeout,
-            program=program,
-            gdb=args.gdb,
-        )
-    target = workdir / "loop.py"
-    shutil.copyfile(TARGET_SOURCE, target)
-    return Context(
-        workdir=workdir,
-        target=target,
-        break_line=find_break_line(target),
-        setup_timeout=args.setup_timeout,
-        step_timeout=args.step_timeout,
-    )
+        return native_context(GdbContext, workdir, args, gdb=args.gdb)
+    return python_context(workdir, args)
 
 
 def versions_of(debugger: str, gdb: str | None) -> dict[str, str]:
@@ -523,37 +478,17 @@ def versions_of(debugger: str, gdb: str | None) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    per_round = math.ceil(args.steps / args.rounds)
     ForwardMode.forward_path = args.forward_path.resolve()
-    workdir = Path(tempfile.mkdtemp(prefix="jds-tunnel-bench-")).resolve()
-    ctx: Context | None = None
-    modes: list[Mode] = []
-    try:
-        ctx = make_context(args, workdir)
-        modes = [make_mode(name, ctx) for name in args.mode_list]
-        start_modes(modes)
-        run_rounds(modes, args.rounds, per_round, args.warmup)
-    finally:
-        for mode in modes:
-            mode.active = False
-            mode.close()
-        if isinstance(ctx, GdbContext):
-            leftovers = kill_leftovers(ctx)
-            if leftovers:
-                print(f"warning: killed target processes left behind: {leftovers}")
-        if args.keep_tmp:
-            print(f"work dir kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    versions = {"debugger": args.debugger, **versions_of(args.debugger, args.gdb)}
-    result, ratios_met = report(modes, args, per_round, versions, RATIOS)
-    added_met = report_added(result, {m.name for m in modes})
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
-        print(f"\nwrote {args.json}")
-    baseline_ok = all(m.samples for m in modes if m.name == "direct")
-    return 1 if args.check and not (ratios_met and added_met and baseline_ok) else 0
+    return run_bench(
+        args,
+        prefix="jds-tunnel-bench-",
+        make_context=lambda workdir: make_context(args, workdir),
+        make_mode=make_mode,
+        versions=lambda: {"debugger": args.debugger, **versions_of(args.debugger, args.gdb)},
+        ratios=RATIOS,
+        baselines=("direct",),
+        extra_report=report_added,
+    )
 
 
 if __name__ == "__main__":

@@ -6,13 +6,12 @@ import asyncio
 import contextlib
 import os
 import shutil
-import signal
 from typing import TYPE_CHECKING, Any
 
-from ..attachable import AttachRefused, explain_attach_failure, parse_pid
+from ..attachable import explain_attach_failure
 from ..dispatch import AdapterError
+from ..native_startup import START_TIMEOUT, attach_pid, start_arguments, terminate_launched
 from ..native_target import PASS_SIGNALS, launch_plan
-from ..target import kill_group
 from .mi import MIConnection, MIError
 from .registry import request
 
@@ -20,7 +19,6 @@ if TYPE_CHECKING:
     from .adapter import GdbAdapter
 
 Message = dict[str, Any]
-_START_TIMEOUT = 60.0
 _TERMINATE_GRACE = 3.0
 
 
@@ -51,11 +49,8 @@ async def _begin(self: GdbAdapter, message: Message) -> Message | None:
         raise AdapterError(f"send 'initialize' before '{message['command']}'")
     if self.kind is not None:
         raise AdapterError(f"this session has already been started with '{self.kind}'")
-    args = dict(message.get("arguments") or {})
-    if args.get("coreFile"):
-        await _start_core(self, message, args)
-        return None
-    return args
+    return await start_arguments(message, self.options.binary,
+                                 lambda program, core: _start_core(self, message, program, core))
 
 
 @request("launch")
@@ -69,13 +64,13 @@ async def launch(self: GdbAdapter, message: Message) -> None:
     mi = await _start_gdb(self)
     self.launch = await self.start_native(argv, cwd, env, ptracer=mi.pid)
     try:
-        await asyncio.wait_for(_attach_and_exec(self, mi), _START_TIMEOUT)
+        await asyncio.wait_for(_attach_and_exec(self, mi), START_TIMEOUT)
     except MIError as exc:
         self.launch.abort()
         raise AdapterError(f"gdb could not take control of {argv[0]!r}: {exc}") from None
     except asyncio.TimeoutError:
         self.launch.abort()
-        raise AdapterError(f"{argv[0]!r} did not start within {_START_TIMEOUT:.0f} s") from None
+        raise AdapterError(f"{argv[0]!r} did not start within {START_TIMEOUT:.0f} s") from None
     self.client.send_response(message)
     self.client.send_event("initialized")
 
@@ -102,10 +97,7 @@ async def attach(self: GdbAdapter, message: Message) -> None:
     args = await _begin(self, message)
     if args is None:
         return
-    try:
-        pid = parse_pid(args.get("processId", args.get("pid")))
-    except AttachRefused as exc:
-        raise AdapterError(exc.message) from None
+    pid = attach_pid(args)
     self.kind = "attach"
     mi = await _start_gdb(self)
     program = args.get("program")
@@ -116,7 +108,7 @@ async def attach(self: GdbAdapter, message: Message) -> None:
         await mi.command(f"-target-attach {pid}")
     except MIError as exc:
         raise AdapterError(explain_attach_failure(pid, f"gdb: {exc.message}")) from None
-    await asyncio.wait_for(attached, _START_TIMEOUT)
+    await asyncio.wait_for(attached, START_TIMEOUT)
     self.client.send_event("jupyterDebugServer.target", {"pid": pid, "startTime": None})
     self.client.send_response(message)
     self.client.send_event("initialized")
@@ -126,12 +118,8 @@ def _absolute(path: str) -> str:
     return os.path.abspath(path)  # no I/O: string work on the current directory
 
 
-async def _start_core(self: GdbAdapter, message: Message, args: Message) -> None:
+async def _start_core(self: GdbAdapter, message: Message, program: str, core: str) -> None:
     """A core file, from `launch` or `attach` (clients use either)."""
-    program = args.get("program") or self.options.binary
-    core = args.get("coreFile")
-    if not isinstance(program, str) or not program or not isinstance(core, str):
-        raise AdapterError("a core file needs 'program', the executable that dumped it")
     self.kind = "core"
     await _open_core(self, await _start_gdb(self), program, core)
     self.client.send_response(message)
@@ -179,26 +167,13 @@ async def configuration_done(self: GdbAdapter, message: Message) -> None:
 
 @request("terminate")
 async def terminate(self: GdbAdapter, message: Message) -> None:
-    if self.target is None or self.target.proc.returncode is not None:
-        self.client.send_response(message)
-        self.send_terminated()
-        return
-    # SIGTERM passes through gdb to the program (see PASS_SIGNALS) once it runs, so it
-    # may clean up; a program that ignores it is killed after a grace period.
-    target = self.target
-
-    async def ladder() -> None:
-        kill_group(target.pid, signal.SIGTERM)
+    async def resume() -> None:
         if self.stopped_thread is not None and self.mi is not None:
             with contextlib.suppress(MIError, ConnectionError):
                 await self.mi.command("-exec-continue")
-        try:
-            await asyncio.wait_for(asyncio.shield(self.finished), _TERMINATE_GRACE)
-        except asyncio.TimeoutError:
-            await self.kill_target()
 
-    self.spawn(ladder())
-    self.client.send_response(message)
+    terminate_launched(self, message, grace=_TERMINATE_GRACE, resume=resume,
+                       kill=self.kill_target)
 
 
 @request("disconnect")
@@ -207,7 +182,7 @@ async def disconnect(self: GdbAdapter, message: Message) -> None:
     terminate_debuggee = args.get("terminateDebuggee", self.kind == "launch")
     if self.target is not None and self.target.proc.returncode is None and terminate_debuggee:
         await self.kill_target()
-        await asyncio.wait_for(asyncio.shield(self.finished), _START_TIMEOUT)
+        await asyncio.wait_for(asyncio.shield(self.finished), START_TIMEOUT)
     elif self.mi is not None and not self.mi.exited.done():
         if self.kind == "attach":
             with contextlib.suppress(MIError, ConnectionError):

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 from typing import TYPE_CHECKING, Any
 
 from ....dap import ChannelClosed, DapRequestError
-from ..attachable import AttachRefused, explain_attach_failure, parse_pid
+from ..attachable import explain_attach_failure
 from ..dispatch import AdapterError
+from ..native_startup import START_TIMEOUT, attach_pid, start_arguments, terminate_launched
 from ..native_target import PASS_SIGNALS, launch_plan
-from ..target import kill_group
 from .registry import REQUESTS, request
 
 if TYPE_CHECKING:
     from .adapter import LldbAdapter
 
 Message = dict[str, Any]
-_START_TIMEOUT = 60.0
 _TERMINATE_GRACE = 5.0
 
 
@@ -35,17 +33,18 @@ async def _initialize(self: LldbAdapter, message: Message) -> None:
     self.client.send_response(message, body=capabilities)
 
 
-def _require_unstarted(self: LldbAdapter, command: str) -> None:
+async def _begin(self: LldbAdapter, message: Message) -> Message | None:
+    """Checks common to launch and attach; None if a core file was opened instead."""
     if self.lldb is None or self.kind is not None:
-        raise AdapterError(f"send 'initialize' (once) before '{command}'")
+        raise AdapterError(f"send 'initialize' (once) before '{message['command']}'")
+    return await start_arguments(message, self.options.binary,
+                                 lambda program, core: _open_core(self, message, program, core))
 
 
 @request("launch")
 async def _launch(self: LldbAdapter, message: Message) -> None:
-    _require_unstarted(self, "launch")
-    args = dict(message.get("arguments") or {})
-    if args.get("coreFile"):
-        await _open_core(self, message, args)
+    args = await _begin(self, message)
+    if args is None:
         return
     argv, cwd, env = launch_plan(args, self.options.binary, self.options.args)
     self.kind = "launch"
@@ -54,7 +53,7 @@ async def _launch(self: LldbAdapter, message: Message) -> None:
     assert self.lldb_proc is not None
     self.launch = await self.start_native(argv, cwd, env, ptracer=self.lldb_proc.pid)
     try:
-        await asyncio.wait_for(_attach_and_exec(self, argv[0]), _START_TIMEOUT)
+        await asyncio.wait_for(_attach_and_exec(self, argv[0]), START_TIMEOUT)
     except (DapRequestError, asyncio.TimeoutError) as exc:
         self.launch.abort()
         raise AdapterError(f"lldb-dap could not take control of {argv[0]!r}: {exc}") from None
@@ -81,34 +80,25 @@ async def _attach_and_exec(self: LldbAdapter, program: str) -> None:
 
 @request("attach")
 async def _attach(self: LldbAdapter, message: Message) -> None:
-    _require_unstarted(self, "attach")
-    args = dict(message.get("arguments") or {})
-    if args.get("coreFile"):
-        await _open_core(self, message, args)
+    args = await _begin(self, message)
+    if args is None:
         return
-    try:
-        pid = parse_pid(args.get("processId", args.get("pid")))
-    except AttachRefused as exc:
-        raise AdapterError(exc.message) from None
+    pid = attach_pid(args)
     self.kind = "attach"
     forwarded: Message = {"pid": pid}
     if isinstance(args.get("program"), str) and args["program"]:
         forwarded["program"] = args["program"]
     try:
         await asyncio.wait_for(self.require_lldb().request("attach", forwarded),
-                               _START_TIMEOUT)
+                               START_TIMEOUT)
     except DapRequestError as exc:
         raise AdapterError(explain_attach_failure(pid, f"lldb: {exc.message}")) from None
     self.client.send_event("jupyterDebugServer.target", {"pid": pid, "startTime": None})
     self.client.send_response(message)  # lldb-dap's own `initialized` follows
 
 
-async def _open_core(self: LldbAdapter, message: Message, args: Message) -> None:
+async def _open_core(self: LldbAdapter, message: Message, program: str, core: str) -> None:
     """A core file, from `launch` or `attach` (clients use either; lldb-dap wants attach)."""
-    program = args.get("program") or self.options.binary
-    core = args.get("coreFile")
-    if not isinstance(program, str) or not program or not isinstance(core, str):
-        raise AdapterError("a core file needs 'program', the executable that dumped it")
     self.kind = "core"
     try:
         await self.require_lldb().request("attach", {"program": program, "coreFile": core})
@@ -138,29 +128,16 @@ async def _configuration_done(self: LldbAdapter, message: Message) -> None:
 
 @request("terminate")
 async def _terminate(self: LldbAdapter, message: Message) -> None:
-    if self.target is None or self.target.proc.returncode is not None:
-        if self.kind == "attach":
-            raise AdapterError("'terminate' ends a program this session launched; use "
-                               "'disconnect' to detach from a process it attached to")
-        self.client.send_response(message)
-        self.send_terminated()
-        return
-    # SIGTERM passes through lldb (see PASS_SIGNALS) so the program may clean up; one
-    # that ignores it is killed after a grace period.
-    target = self.target
+    if self.kind == "attach":  # an attached process is never the session's target
+        raise AdapterError("'terminate' ends a program this session launched; use "
+                           "'disconnect' to detach from a process it attached to")
 
-    async def ladder() -> None:
-        kill_group(target.pid, signal.SIGTERM)
+    async def resume() -> None:
         if self.stopped_thread is not None and self.lldb is not None:
             with contextlib.suppress(DapRequestError, ChannelClosed):
                 await self.lldb.request("continue", {"threadId": self.stopped_thread})
-        try:
-            await asyncio.wait_for(asyncio.shield(self.finished), _TERMINATE_GRACE)
-        except asyncio.TimeoutError:
-            target.kill()
 
-    self.spawn(ladder())
-    self.client.send_response(message)
+    terminate_launched(self, message, grace=_TERMINATE_GRACE, resume=resume)
 
 
 @request("disconnect")
@@ -170,10 +147,10 @@ async def _disconnect(self: LldbAdapter, message: Message) -> None:
     if self.lldb is not None and not self.lldb.is_closed:
         with contextlib.suppress(DapRequestError, ChannelClosed):
             await asyncio.wait_for(self.lldb.request(
-                "disconnect", {"terminateDebuggee": bool(terminate)}), _START_TIMEOUT)
+                "disconnect", {"terminateDebuggee": bool(terminate)}), START_TIMEOUT)
     if self.target is not None and terminate:
         if self.target.proc.returncode is None:
             self.target.kill()
-        await asyncio.wait_for(asyncio.shield(self.finished), _START_TIMEOUT)
+        await asyncio.wait_for(asyncio.shield(self.finished), START_TIMEOUT)
     self.client.send_response(message)
     self.send_terminated()

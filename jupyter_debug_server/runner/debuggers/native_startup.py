@@ -1,0 +1,81 @@
+"""What the gdb and lldb adapters' start-up requests share (see gdb/ and lldb/startup.py).
+
+Owned by the worker's event loop. Both native adapters read `launch` and `attach`
+alike (either may name a core file), refuse a pid the same way, and end a launched
+program with the same SIGTERM-then-SIGKILL ladder; only the debugger calls differ,
+and those are passed in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .attachable import AttachRefused, parse_pid
+from .base import AdapterBase
+from .dispatch import AdapterError
+from .target import kill_group
+
+Message = dict[str, Any]
+
+#: Seconds a debugger has to take control of the program, and the program to end.
+START_TIMEOUT = 60.0
+
+
+async def start_arguments(message: Message, default_program: str | None,
+                          open_core: Callable[[str, str], Awaitable[None]]) -> Message | None:
+    """The arguments of a `launch` or `attach`; None once a core file they name is open.
+
+    Clients use either request for a core file: `open_core(program, core)` opens it
+    and answers the request. AdapterError if the core file comes without a program.
+    """
+    args = dict(message.get("arguments") or {})
+    if not args.get("coreFile"):
+        return args
+    program = args.get("program") or default_program
+    core = args.get("coreFile")
+    if not isinstance(program, str) or not program or not isinstance(core, str):
+        raise AdapterError("a core file needs 'program', the executable that dumped it")
+    await open_core(program, core)
+    return None
+
+
+def attach_pid(args: Message) -> int:
+    """The pid an `attach` names, if a debugger may attach to it (AdapterError why not)."""
+    try:
+        return parse_pid(args.get("processId", args.get("pid")))
+    except AttachRefused as exc:
+        raise AdapterError(exc.message) from None
+
+
+def terminate_launched(adapter: AdapterBase, message: Message, *, grace: float,
+                       resume: Callable[[], Awaitable[None]],
+                       kill: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Answer `terminate`: SIGTERM the launched program, kill it if it outlives `grace` s.
+
+    SIGTERM passes through the debugger to the program (see PASS_SIGNALS) once it
+    runs, so `resume` lets a stopped program go on and clean up. `kill` ends one that
+    ignores the signal (None: SIGKILL its process group). Without a running program
+    the session just ends.
+    """
+    target = adapter.target
+    if target is None or target.proc.returncode is not None:
+        adapter.client.send_response(message)
+        adapter.send_terminated()
+        return
+
+    async def ladder() -> None:
+        kill_group(target.pid, signal.SIGTERM)
+        await resume()
+        try:
+            await asyncio.wait_for(asyncio.shield(adapter.finished), grace)
+        except asyncio.TimeoutError:
+            if kill is None:
+                target.kill()
+            else:
+                await kill()
+
+    adapter.spawn(ladder())
+    adapter.client.send_response(message)
