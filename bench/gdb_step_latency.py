@@ -35,22 +35,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bench_adapters import WorkerMode, plain_launch
+from bench_context import Context, NativeContext, find_break_line
+from bench_modes import Mode, Skip
+from bench_process import REPO_ROOT, kill_if_target
+from bench_run import bench_parser, parse_bench_args, run_bench
+from bench_server import RestMode
 from dapclient import DapError
-from step_latency import (
-    REPO_ROOT,
-    Context,
-    Mode,
-    NativeContext,
-    RestMode,
-    Skip,
-    WorkerMode,
-    bench_parser,
-    find_break_line,
-    kill_if_target,
-    parse_bench_args,
-    plain_launch,
-    run_bench,
-)
 
 BENCH_DIR = Path(__file__).resolve().parent
 TARGET_SOURCE = BENCH_DIR / "targets" / "loop.c"

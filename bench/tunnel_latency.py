@@ -35,24 +35,14 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from bench_adapters import WorkerMode
+from bench_context import Context, python_context
+from bench_modes import Mode, Skip, Stepper
+from bench_process import REPO_ROOT, base_env, file_tail, stop_process
+from bench_run import bench_parser, parse_bench_args, run_bench
+from bench_server import RestMode
 from dapclient import DapClient, DapError, Message
 from gdb_step_latency import AdapterMode, GdbContext, GdbRestMode, first_line, native_context
-from step_latency import (
-    REPO_ROOT,
-    Context,
-    Mode,
-    RestMode,
-    Skip,
-    Stepper,
-    WorkerMode,
-    base_env,
-    bench_parser,
-    file_tail,
-    parse_bench_args,
-    python_context,
-    run_bench,
-    stop_process,
-)
 
 ALL_MODES = ("direct", "ws", "forward", "rest")
 DEFAULT_MODES = ("direct", "ws", "forward")
