@@ -9,6 +9,7 @@ import math
 import os
 import platform
 import shutil
+import signal
 import statistics
 import tempfile
 import time
@@ -217,6 +218,10 @@ def parse_bench_args(parser: argparse.ArgumentParser, argv: list[str] | None,
     return args
 
 
+def _terminated(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def run_bench(
     args: argparse.Namespace,
     *,
@@ -235,6 +240,9 @@ def run_bench(
     met?), and ``--check`` also fails when a ``baselines`` mode has no samples.
     """
     per_round = math.ceil(args.steps / args.rounds)
+    # SIGTERM (a `timeout`, a CI cancel) unwinds like Ctrl-C, so the `finally` below
+    # still stops the servers, workers and targets this run started.
+    signal.signal(signal.SIGTERM, _terminated)
     workdir = Path(tempfile.mkdtemp(prefix=prefix)).resolve()
     ctx: Context | None = None
     modes: list[Mode] = []
