@@ -27,6 +27,14 @@ _CHUNK = 64 * 1024
 _YIELD_AFTER = 256 * 1024
 
 
+def _missing(pending: bytes) -> int:
+    """How many more bytes complete the frame that `pending` starts (0: not known yet)."""
+    head = parse_head(pending)
+    if head is None:
+        return 0
+    return max(head.start + (4 if head.masked else 0) + head.length - len(pending), 0)
+
+
 class BatchReadingProtocol(WebSocketProtocol13):
     """tornado's server protocol, reading frames in batches (see the module's text)."""
 
@@ -52,7 +60,13 @@ class BatchReadingProtocol(WebSocketProtocol13):
         since_yield = 0
         try:
             while not self.client_terminated:
-                data = await self.stream.read_bytes(_CHUNK, partial=True)
+                missing = _missing(pending)
+                if missing > _CHUNK:
+                    # The rest of a large frame in one read: appending chunk by chunk
+                    # would copy what came so far again at every read.
+                    data = await self.stream.read_bytes(missing)
+                else:
+                    data = await self.stream.read_bytes(_CHUNK, partial=True)
                 self._wire_bytes_in += len(data)
                 pending = await self._handle_frames(pending + data if pending else data)
                 since_yield += len(data)

@@ -94,9 +94,10 @@ class Refuse(tornado.web.RequestHandler):
         self.finish({"reason": "token-refused", "message": "the token was revoked"})
 
 
-async def _serve(log: ServerLog) -> tuple[HTTPServer, Transport]:
+async def _serve(log: ServerLog,
+                 max_message: int = MAX_MESSAGE) -> tuple[HTTPServer, Transport]:
     app = tornado.web.Application([(r"/echo", Echo, {"log": log}), (r"/refuse", Refuse)],
-                                  websocket_max_message_size=MAX_MESSAGE)
+                                  websocket_max_message_size=max_message)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
@@ -217,6 +218,26 @@ def test_client_close_refusal_and_protocol_errors(loop: str) -> None:
             with pytest.raises(DebugServerClientError, match="cannot reach the server"):
                 await connect_websocket(Transport(f"http://127.0.0.1:{port}"), "/echo", 10)
         finally:
+            server.stop()
+
+    RUNNERS[loop](scenario())
+
+
+@pytest.mark.parametrize("loop", sorted(RUNNERS))
+def test_messages_of_many_megabytes_cross_whole_in_both_directions(loop: str) -> None:
+    # Hundreds of reads each way, through the large-frame paths of both readers.
+    async def scenario() -> None:
+        server, transport = await _serve(ServerLog(), max_message=64 * 1024 * 1024)
+        client = await connect_websocket(transport, "/echo", 10)
+        inbox = Inbox(client)
+        try:
+            big = json.dumps({"bytes": "x" * (24 * 1024 * 1024)}).encode()
+            client.send_text(big)
+            client.send_text(b'{"after":1}')  # the frame behind it is not lost
+            echoed = await inbox.wait(2)
+            assert echoed[0] == big and echoed[1] == b'{"after":1}'
+        finally:
+            client.close()
             server.stop()
 
     RUNNERS[loop](scenario())

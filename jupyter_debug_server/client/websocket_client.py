@@ -21,6 +21,7 @@ import ssl
 from collections.abc import Callable
 from typing import cast
 
+from ..dap.framing import DEFAULT_MAX_MESSAGE
 from ..websocket_frames import (
     BINARY,
     CLOSE,
@@ -37,11 +38,11 @@ from .transport import Transport, _decode, auth_header
 log = logging.getLogger("jupyter_debug_server.client")
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-# The largest message accepted from the server (the server's own DAP limit).
-MAX_MESSAGE = 64 * 1024 * 1024
+# The largest message accepted from the server (the largest DAP message anyone takes).
+MAX_MESSAGE = DEFAULT_MAX_MESSAGE
 _MAX_RESPONSE_HEAD = 64 * 1024
 # How long a close handshake may take before the connection is dropped.
-CLOSE_TIMEOUT = 5.0
+_CLOSE_TIMEOUT = 5.0
 
 #: Called with each text message's payload, and with None once the connection is closed.
 MessageHandler = Callable[[bytes | None], None]
@@ -100,7 +101,10 @@ class WebSocketClient(asyncio.Protocol):
         self.on_flow: Callable[[bool], None] | None = None
         self._handler: MessageHandler | None = None
         self._early: list[bytes | None] = []
-        self._buffer = b""
+        self._buffer = b""  # an incomplete frame head, or the upgrade's answer so far
+        self._parts: list[bytes] = []  # an incomplete frame whose size is known...
+        self._have = 0  # ...how many bytes of it are here...
+        self._need = 0  # ...and how many it has in all (0: none is pending)
         self._head: tuple[int, str, dict[str, str]] | None = None  # a refusal's head
         self._fragments: list[bytes] | None = None
         self._sent_close = False
@@ -141,12 +145,9 @@ class WebSocketClient(asyncio.Protocol):
         assert self.transport is not None
         self.transport.write(_client_frame(TEXT, payload))
 
-    def write_buffer_size(self) -> int:
-        return self.transport.get_write_buffer_size() if self.transport is not None else 0
-
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the close handshake (the server then closes the TCP connection); the
-        connection is dropped if that takes longer than CLOSE_TIMEOUT."""
+        connection is dropped if that takes longer than _CLOSE_TIMEOUT."""
         if self.transport is None or self.transport.is_closing():
             return
         if not self.upgraded.done() or self.upgraded.exception() is not None:
@@ -156,7 +157,7 @@ class WebSocketClient(asyncio.Protocol):
             self._sent_close = True
             self.transport.write(_client_frame(CLOSE, code.to_bytes(2, "big") + reason.encode()))
         if self._abort is None:
-            self._abort = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT,
+            self._abort = asyncio.get_running_loop().call_later(_CLOSE_TIMEOUT,
                                                                 self.transport.abort)
 
     @property
@@ -179,7 +180,13 @@ class WebSocketClient(asyncio.Protocol):
         self.transport.write(self._request)
 
     def data_received(self, data: bytes) -> None:
-        if self._buffer:
+        if self._need:  # the rest of a large frame: join the parts once, when all are here
+            self._parts.append(data)
+            self._have += len(data)
+            if self._have < self._need:
+                return
+            data, self._parts, self._have, self._need = b"".join(self._parts), [], 0, 0
+        elif self._buffer:
             data = self._buffer + data
             self._buffer = b""
         if not self.upgraded.done():
@@ -305,7 +312,10 @@ class WebSocketClient(asyncio.Protocol):
                 return
             end = head.start + head.length
             if len(data) < end:
-                break
+                # Wait for the whole frame without re-copying what came so far at every
+                # read (a large message arrives in many reads).
+                self._parts, self._have, self._need = [data[at:]], len(data) - at, end - at
+                return
             at = end
             if not self._frame(head.fin, head.opcode, data[head.start:end]):
                 return
