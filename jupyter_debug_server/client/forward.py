@@ -348,6 +348,8 @@ class PortForward:
                             "can connect; only connections from uid %d on this host are "
                             "served", _host_port(address), self.uid)
         print(f"listening on {_host_port(bound[0])}", flush=True)
+        log.info("forwarding DAP on %s to session %s (%s event loop)", _host_port(bound[0]),
+                 self.session_id, _loop_name())
         try:
             ended, why = await self._watch_session()
         finally:
