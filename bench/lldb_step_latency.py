@@ -35,9 +35,9 @@ from typing import Any
 from bench_adapters import StockMode, plain_launch
 from bench_context import NativeContext
 from bench_modes import Mode
+from bench_native import NativeRestMode, NativeWorkerMode, first_line, native_context
 from bench_process import REPO_ROOT, kill_if_target
 from bench_run import bench_parser, parse_bench_args, run_bench
-from gdb_step_latency import NativeRestMode, NativeWorkerMode, first_line, native_context
 
 ADAPTER_MODULE = "jupyter_debug_server.runner.debuggers.lldb_adapter"
 DISCOVERY_MODULE = "jupyter_debug_server.runner.debuggers.lldb.discovery"

@@ -38,11 +38,11 @@ from typing import IO, Any
 from bench_adapters import WorkerMode
 from bench_context import Context, python_context
 from bench_modes import Mode, Skip, Stepper
+from bench_native import AdapterMode, GdbContext, GdbRestMode, first_line, native_context
 from bench_process import REPO_ROOT, base_env, file_tail, stop_process
 from bench_run import bench_parser, parse_bench_args, run_bench
 from bench_server import RestMode
 from dapclient import DapClient, DapError, Message
-from gdb_step_latency import AdapterMode, GdbContext, GdbRestMode, first_line, native_context
 
 ALL_MODES = ("direct", "ws", "forward", "rest")
 DEFAULT_MODES = ("direct", "ws", "forward")
