@@ -82,24 +82,26 @@ async def _locals(ide: DapTestClient, thread: int) -> dict[str, str]:
     return {v["name"]: v["value"] for v in body["variables"]}
 
 
-def _on_loop(loop: str, env: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    """The forward's environment for `loop`: "asyncio" is what runs where uvloop is not
+@pytest.fixture(params=["uvloop", "asyncio"])
+def loop_env(request: pytest.FixtureRequest, env: dict[str, str],
+             tmp_path: Path) -> tuple[str, dict[str, str]]:
+    """The forward's loop and environment: "asyncio" is what runs where uvloop is not
     installed (an import of it fails)."""
+    loop = str(request.param)
     if loop == "uvloop":
-        return env
+        return loop, env
     (tmp_path / "no_uvloop").mkdir()
     (tmp_path / "no_uvloop" / "uvloop.py").write_text("raise ImportError('no uvloop')\n")
-    return {**env, "PYTHONPATH": os.pathsep.join(
+    return loop, {**env, "PYTHONPATH": os.pathsep.join(
         [str(tmp_path / "no_uvloop"), *filter(None, [env.get("PYTHONPATH")])])}
 
 
-@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
 def test_stdio_join_step_inspect_and_disconnect_leaves_the_session(
-        server: ServerProcess, client: DebugServerClient, env: dict[str, str], loop: str,
-        tmp_path: Path) -> None:
+        server: ServerProcess, client: DebugServerClient,
+        loop_env: tuple[str, dict[str, str]]) -> None:
+    loop, env = loop_env
     sid = stopped_session(client)
     url = f"http://127.0.0.1:{server.port}/"
-    env = _on_loop(loop, env, tmp_path)
 
     async def scenario() -> None:
         forward = await ForwardProcess.start(url, server.token, sid[:8], "--stdio", env=env)
@@ -132,13 +134,12 @@ def test_stdio_join_step_inspect_and_disconnect_leaves_the_session(
     client.terminate(sid)
 
 
-@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
 def test_port_serves_two_ides_at_once_and_exits_when_the_session_ends(
-        server: ServerProcess, client: DebugServerClient, env: dict[str, str], loop: str,
-        tmp_path: Path) -> None:
+        server: ServerProcess, client: DebugServerClient,
+        loop_env: tuple[str, dict[str, str]]) -> None:
+    loop, env = loop_env
     sid = stopped_session(client)
     url = f"http://127.0.0.1:{server.port}/"
-    env = _on_loop(loop, env, tmp_path)
 
     async def scenario() -> None:
         forward = await ForwardProcess.start(url, server.token, sid, "--port", "0", env=env)
