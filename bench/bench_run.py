@@ -134,8 +134,10 @@ def report(
         f"({args.rounds} interleaved rounds x {per_round}; {args.warmup} warm-up steps not counted)"
     )
     print()
+    width = max(8, *(len(mode.name) for mode in modes))
     header = (
-        f"{'mode':<8} {'n':>5} {'median ms':>10} {'p90 ms':>9} {'min ms':>8} {'setup s':>8}  status"
+        f"{'mode':<{width}} {'n':>5} {'median ms':>10} {'p90 ms':>9} {'min ms':>8} "
+        f"{'setup s':>8}  status"
     )
     print(header)
     print("-" * len(header))
@@ -151,11 +153,11 @@ def report(
             entry.update(stats)
             medians[mode.name] = stats["median_ms"]
             print(
-                f"{mode.name:<8} {stats['n']:>5} {stats['median_ms']:>10.2f} "
+                f"{mode.name:<{width}} {stats['n']:>5} {stats['median_ms']:>10.2f} "
                 f"{stats['p90_ms']:>9.2f} {stats['min_ms']:>8.2f} {setup}  {status}"
             )
         else:
-            print(f"{mode.name:<8} {0:>5} {'-':>10} {'-':>9} {'-':>8} {setup}  {status}")
+            print(f"{mode.name:<{width}} {0:>5} {'-':>10} {'-':>9} {'-':>8} {setup}  {status}")
         result["modes"][mode.name] = entry
     print()
     all_met = True

@@ -10,11 +10,13 @@ Modes (see bench/README.md):
               text frame) from a tornado client on an asyncio loop of this process;
 - ``forward`` the same through ``jupyter debug-server forward SESSION --port 0``: a plain
               DAP-over-TCP client talks to the forwarder, which relays over the tunnel;
+- ``forward-stdio`` the same through ``forward SESSION --stdio``: the client talks DAP on
+              the forwarder's stdin and stdout, as an IDE runs a debug adapter executable;
 - ``rest``    the REST ``step`` route of such a session (informational).
 
 Sessions are started first and stay stopped at the breakpoint; then the modes take turns in
 rounds whose order rotates, samples are pooled per mode, and the report gives the targets
-of DESIGN.md section 6: ws and forward each <= 1.5x and <= +1 ms the direct path.
+of DESIGN.md section 6: ws and both forwards each <= 1.5x and <= +1 ms the direct path.
 
 Usage: ``python bench/tunnel_latency.py [--debugger debugpy|gdb] [--steps 600] [--modes ...]``
 """
@@ -32,6 +34,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -44,8 +47,7 @@ from bench_run import bench_parser, parse_bench_args, run_bench
 from bench_server import RestMode
 from dapclient import DapClient, DapError, Message
 
-ALL_MODES = ("direct", "ws", "forward", "rest")
-DEFAULT_MODES = ("direct", "ws", "forward")
+DEFAULT_MODES = ("direct", "ws", "forward", "forward-stdio")
 DEBUGGERS = ("debugpy", "gdb")
 TUNNEL_PATH = "/api/debug/sessions/{id}/dap"
 FORWARD_ARGV = ("-m", "jupyter_debug_server.cli", "forward")
@@ -58,7 +60,9 @@ TOKEN_ENV = "JUPYTER_DEBUG_SERVER_TOKEN"
 RATIOS: tuple[tuple[str, str, float | None], ...] = (
     ("ws", "direct", 1.50),
     ("forward", "direct", 1.50),
+    ("forward-stdio", "direct", 1.50),
     ("forward", "ws", None),
+    ("forward-stdio", "ws", None),
     ("rest", "direct", None),
     ("rest", "ws", None),
 )
@@ -66,6 +70,7 @@ RATIOS: tuple[tuple[str, str, float | None], ...] = (
 ADDED_MS: tuple[tuple[str, str, float], ...] = (
     ("ws", "direct", 1.0),
     ("forward", "direct", 1.0),
+    ("forward-stdio", "direct", 1.0),
 )
 
 
@@ -376,6 +381,42 @@ class ForwardMode(TunnelMode):
             self._forward_err = None
 
 
+class ForwardStdioMode(ForwardMode):
+    """DAP over pipes to `jupyter debug-server forward SESSION --stdio` (as an IDE runs a
+    debug adapter executable), which relays over the tunnel."""
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.name = "forward-stdio"
+        self.description = "DAP over pipes to `forward --stdio` (relays over the tunnel)"
+
+    def open_client(self) -> DapClient:
+        env = base_env([self.forward_path])
+        env[URL_ENV] = f"http://127.0.0.1:{self.port}"
+        env[TOKEN_ENV] = self.token
+        assert self.session_id is not None
+        self._forward_err = self.forward_log.open("wb")
+        self.forwarder = subprocess.Popen(
+            [sys.executable, *FORWARD_ARGV, self.session_id, "--stdio"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._forward_err,
+            env=env,
+            cwd=self.ctx.workdir,
+            bufsize=0,
+            start_new_session=True,
+        )
+        assert self.forwarder.stdin is not None and self.forwarder.stdout is not None
+        return DapClient(self.forwarder.stdout.fileno(), self.forwarder.stdin.fileno(),
+                         self.name)
+
+    def close_client(self) -> None:
+        proc = self.forwarder
+        super().close_client()
+        if proc is not None and proc.stdin is not None:
+            proc.stdin.close()
+
+
 class GdbWsMode(WsMode, GdbRestMode):
     """`ws` with a gdb session (GdbRestMode's launch spec and cleanup)."""
 
@@ -384,21 +425,29 @@ class GdbForwardMode(ForwardMode, GdbRestMode):
     """`forward` with a gdb session."""
 
 
+class GdbForwardStdioMode(ForwardStdioMode, GdbRestMode):
+    """`forward-stdio` with a gdb session."""
+
+
 class GdbTunnelRestMode(GdbRestMode):
     """`rest` with a gdb session."""
 
 
+# mode name -> (its class for debugpy sessions, for gdb sessions)
+MODE_CLASSES: dict[str, tuple[Callable[[Any], Mode], Callable[[Any], Mode]]] = {
+    "direct": (DirectMode, GdbDirectMode),
+    "ws": (WsMode, GdbWsMode),
+    "forward": (ForwardMode, GdbForwardMode),
+    "forward-stdio": (ForwardStdioMode, GdbForwardStdioMode),
+    "rest": (RestMode, GdbTunnelRestMode),
+}
+ALL_MODES = tuple(MODE_CLASSES)
+
+
 def make_mode(name: str, ctx: Context) -> Mode:
     """The mode `name` for the debugger `ctx` is for (a GdbContext means gdb)."""
-    if name == "direct":
-        return GdbDirectMode(ctx) if isinstance(ctx, GdbContext) else DirectMode(ctx)
-    if name == "ws":
-        return GdbWsMode(ctx) if isinstance(ctx, GdbContext) else WsMode(ctx)
-    if name == "forward":
-        return GdbForwardMode(ctx) if isinstance(ctx, GdbContext) else ForwardMode(ctx)
-    if name == "rest":
-        return GdbTunnelRestMode(ctx) if isinstance(ctx, GdbContext) else RestMode(ctx)
-    raise ValueError(name)
+    for_debugpy, for_gdb = MODE_CLASSES[name]
+    return for_gdb(ctx) if isinstance(ctx, GdbContext) else for_debugpy(ctx)
 
 
 # --------------------------------------------------------------------------------------

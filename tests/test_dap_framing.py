@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from typing import Any
 
@@ -15,7 +16,61 @@ from jupyter_debug_server.dap import (
     FrameDecoder,
     FramingError,
     encode,
+    framing,
 )
+from jupyter_debug_server.dap.framing import from_json, to_json
+
+_VALUES: list[Any] = [
+    {"seq": 1, "type": "event", "event": "output",
+     "body": {"output": 'é ☃ \u2028 "q" \\ \x00 \ud83d\ude00'}},
+    {"n": [1, 2.5, -0.0, 1e300, float("nan"), float("inf"), True, False, None], "e": {}},
+    {1: "int key", 2.5: "float key", None: "null key"},
+    "text", 7, [], None,
+]
+
+
+@pytest.fixture(params=["c", "plain"])
+def codec(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test on the C encoder and scanner, and on the plain json path they replace
+    where the C parts are missing."""
+    if request.param == "plain":
+        monkeypatch.setattr(framing, "_C_ENCODE", None)
+        monkeypatch.setattr(framing, "_C_SCAN", None)
+    else:
+        assert framing._C_ENCODE is not None and framing._C_SCAN is not None
+    return str(request.param)
+
+
+@pytest.mark.parametrize("value", _VALUES)
+def test_to_json_writes_what_compact_json_dumps_writes(codec: str, value: Any) -> None:
+    assert to_json(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def test_to_json_refuses_what_json_refuses(codec: str) -> None:
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        to_json({"x": object()})
+
+
+@pytest.mark.parametrize("text", [
+    '{"a":1}', ' {"a": [1, 2]} \n', '"s"', "[]", "NaN", '{"k":"é\\u00e9"}',
+    '{"k":"\u00e9"}'.encode(), b'\t[1]',
+])
+def test_from_json_reads_what_json_loads_reads(codec: str, text: str | bytes) -> None:
+    expected, got = json.loads(text), from_json(text)
+    assert json.dumps(got) == json.dumps(expected)  # (NaN != NaN, its text is equal)
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ('{"a":1} x', "Extra data: line 1 column 9"),
+    ('{"a":', "Expecting value: line 1 column 6"),
+    ("", "Expecting value: line 1 column 1"),
+    ('{"a" 1}', "Expecting ':' delimiter"),
+    (b'{"a":"\xff"}', "can't decode byte 0xff"),
+])
+def test_from_json_errors_say_what_json_loads_says(codec: str, text: str | bytes,
+                                                   words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        from_json(text)
 
 
 def test_encode_is_one_buffer_with_exact_length() -> None:

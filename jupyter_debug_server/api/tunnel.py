@@ -7,7 +7,6 @@ Each connection is one client of the session's DapMux (dap/mux.py).
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -19,7 +18,7 @@ from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from ..dap import CONTROL, ROLES, FramingError, MuxClient
-from ..dap.framing import check_message
+from ..dap.framing import check_message, from_json, to_json
 from ..runner.errors import DebugServerError
 from ..websocket_read import BatchReadingProtocol
 from ..websocket_write import write_text
@@ -158,7 +157,7 @@ class DapTunnel(WebSocketMixin, WebSocketHandler, DebugAPIHandler):
             self._cut_off(1008, f"client too slow: {self._unsent} DAP messages "
                           f"({self._unsent_bytes} bytes) unsent")
             return
-        text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+        text = to_json(message)
         try:
             future = write_text(self.ws_connection, text)
         except WebSocketClosedError:
@@ -184,7 +183,7 @@ class DapTunnel(WebSocketMixin, WebSocketHandler, DebugAPIHandler):
             return
         size = len(message) if message.isascii() else len(message.encode())
         try:
-            parsed = json.loads(message)
+            parsed = from_json(message)
             check_message(parsed)
         except (ValueError, FramingError) as exc:
             self._cut_off(1007, f"frame is not a DAP message: {exc}")
