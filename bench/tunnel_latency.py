@@ -319,7 +319,8 @@ class ForwardMode(TunnelMode):
         self.sock.settimeout(None)  # DapClient waits with select and its own deadlines
         return DapClient(self.sock.fileno(), self.sock.fileno(), self.name)
 
-    def _start_forwarder(self) -> int:
+    def _spawn_forwarder(self, *options: str, stdin: int) -> subprocess.Popen[bytes]:
+        """Start `forward SESSION *options` with its stdout piped to us."""
         env = base_env([self.forward_path])
         # Via the environment: keeps the token out of argv (and `ps`).
         env[URL_ENV] = f"http://127.0.0.1:{self.port}"
@@ -327,14 +328,19 @@ class ForwardMode(TunnelMode):
         assert self.session_id is not None
         self._forward_err = self.forward_log.open("wb")
         self.forwarder = subprocess.Popen(
-            [sys.executable, *FORWARD_ARGV, self.session_id, "--port", "0"],
-            stdin=subprocess.DEVNULL,
+            [sys.executable, *FORWARD_ARGV, self.session_id, *options],
+            stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=self._forward_err,
             env=env,
             cwd=self.ctx.workdir,
+            bufsize=0,
             start_new_session=True,
         )
+        return self.forwarder
+
+    def _start_forwarder(self) -> int:
+        self._spawn_forwarder("--port", "0", stdin=subprocess.DEVNULL)
         assert self.forwarder.stdout is not None
         fd = self.forwarder.stdout.fileno()
         seen = bytearray()
@@ -391,21 +397,7 @@ class ForwardStdioMode(ForwardMode):
         self.description = "DAP over pipes to `forward --stdio` (relays over the tunnel)"
 
     def open_client(self) -> DapClient:
-        env = base_env([self.forward_path])
-        env[URL_ENV] = f"http://127.0.0.1:{self.port}"
-        env[TOKEN_ENV] = self.token
-        assert self.session_id is not None
-        self._forward_err = self.forward_log.open("wb")
-        self.forwarder = subprocess.Popen(
-            [sys.executable, *FORWARD_ARGV, self.session_id, "--stdio"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._forward_err,
-            env=env,
-            cwd=self.ctx.workdir,
-            bufsize=0,
-            start_new_session=True,
-        )
+        self._spawn_forwarder("--stdio", stdin=subprocess.PIPE)
         assert self.forwarder.stdin is not None and self.forwarder.stdout is not None
         return DapClient(self.forwarder.stdout.fileno(), self.forwarder.stdin.fileno(),
                          self.name)
