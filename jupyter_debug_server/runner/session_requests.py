@@ -1,0 +1,154 @@
+"""The debugger requests of a session's REST routes: continue, step, pause, stack,
+variables, evaluate and breakpoints, each checked against the session's state first.
+
+Owned by the server's event loop. Tunnel clients do not come through here: they
+share the DAP channel through the session's mux.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..dap import ChannelClosed, DapChannel, DapRequestError
+from .errors import DapError, SessionStateError
+from .session_state import SessionState, describe_breakpoints
+
+_STEP_COMMANDS = {"over": "next", "in": "stepIn", "out": "stepOut", "continue": "continue"}
+
+
+class DebuggerRequests(SessionState):
+    """The REST-facing debugger requests of `Session`."""
+
+    def _require_channel(self) -> DapChannel:
+        if self.channel is None or self.channel.is_closed or not self.active:
+            raise SessionStateError(
+                f"session {self.id} is {self.state}; it no longer accepts debugger requests")
+        return self.channel
+
+    async def dap(self, command: str, arguments: Any = None) -> Any:
+        """Send one DAP request to the debugger and return its response body."""
+        channel = self._require_channel()
+        try:
+            return await channel.request(command, arguments)
+        except DapRequestError as exc:
+            raise DapError(f"the debugger refused '{command}': {exc.message}") from None
+        except ChannelClosed:
+            raise SessionStateError(
+                f"session {self.id} ended while '{command}' was pending") from None
+
+    def _require_stopped(self, what: str) -> dict[str, Any]:
+        if self.state != "stopped" or self.stopped is None:
+            hint = "pause it first" if self.state == "running" else "it has ended"
+            raise SessionStateError(
+                f"cannot {what}: session {self.id} is {self.state}, not stopped; {hint}")
+        return self.stopped
+
+    async def resume(self, kind: str, thread_id: int | None = None,
+                     timeout: float | None = None) -> dict[str, Any]:
+        """Continue or step; return once the session stops again or ends (bounded)."""
+        command = _STEP_COMMANDS[kind]
+        stopped = self._require_stopped("continue" if kind == "continue" else f"step {kind}")
+        thread = thread_id if thread_id is not None else stopped["thread_id"]
+        generation = self._stop_generation
+        stop = self.mux.stopped
+        await self.dap(command, {"threadId": thread})
+        if stop is not None:
+            # Not every debugger sends `continued` for a request; a newer stop stays.
+            self.mux.forget_stop(stop)
+        finished = await self.wait_for(
+            lambda: self._stop_generation != generation or not self.active,
+            self.config.step_timeout if timeout is None else timeout)
+        await self.ensure_location()  # the route answers with the new location
+        return {"completed": finished}
+
+    async def pause(self, thread_id: int | None = None) -> dict[str, Any]:
+        """Pause the target; return once it has stopped (bounded)."""
+        if self.state == "stopped":
+            return {"completed": True}
+        self._require_channel()
+        generation = self._stop_generation
+        await self.dap("pause", {"threadId": thread_id if thread_id is not None else 0})
+        finished = await self.wait_for(
+            lambda: self._stop_generation != generation or not self.active,
+            self.config.step_timeout)
+        await self.ensure_location()
+        return {"completed": finished}
+
+    async def stack(self, thread_id: int | None, start: int, levels: int) -> dict[str, Any]:
+        """The call stack of a thread (the stopped thread by default)."""
+        stopped = self._require_stopped("read the stack")
+        thread = thread_id if thread_id is not None else stopped["thread_id"]
+        body = await self.dap("stackTrace", {"threadId": thread, "startFrame": start,
+                                             "levels": levels})
+        return {"thread_id": thread, "frames": body.get("stackFrames", []),
+                "total": body.get("totalFrames")}
+
+    async def variables(self, frame_id: int | None, reference: int | None, start: int,
+                        count: int) -> dict[str, Any]:
+        """Variables of one reference, or of every scope of a frame (top frame by default)."""
+        self._require_stopped("read variables")
+        if reference is not None:
+            body = await self.dap("variables", {"variablesReference": reference,
+                                                "start": start, "count": count})
+            return _page(body.get("variables", []), start, count) | {"reference": reference}
+        if frame_id is None:
+            await self.ensure_location()
+        stopped = self._require_stopped("read variables")
+        frame = frame_id if frame_id is not None else stopped["frame_id"]
+        if frame is None:
+            raise SessionStateError("the stopped thread has no frame to read variables from")
+        scopes = (await self.dap("scopes", {"frameId": frame})).get("scopes", [])
+        out = []
+        for scope in scopes:
+            ref = scope.get("variablesReference", 0)
+            variables = (await self.dap("variables", {"variablesReference": ref})).get(
+                "variables", []) if ref else []
+            out.append({"name": scope.get("name"), "reference": ref,
+                        "expensive": scope.get("expensive", False)}
+                       | _page(variables, start, count))
+        return {"frame_id": frame, "scopes": out}
+
+    async def evaluate(self, expression: str, frame_id: int | None,
+                       context: str) -> dict[str, Any]:
+        """Evaluate an expression in a frame (the top frame of the stopped thread by default)."""
+        # Evaluating while running would run in the debugger's own thread, not the program's.
+        self._require_stopped("evaluate")
+        args: dict[str, Any] = {"expression": expression, "context": context}
+        if frame_id is None:
+            await self.ensure_location()
+        if frame_id is None and self.stopped is not None:
+            frame_id = self.stopped.get("frame_id")
+        if frame_id is not None:
+            args["frameId"] = frame_id
+        channel = self._require_channel()
+        try:
+            return dict(await channel.request("evaluate", args))
+        except DapRequestError as exc:
+            raise DapError(f"evaluating {expression!r} failed: {_last_line(exc.message)}",
+                           reason="evaluation-failed") from None
+        except ChannelClosed:
+            raise SessionStateError(f"session {self.id} ended during evaluate") from None
+
+    async def set_breakpoints(self, path: str, breakpoints: list[dict[str, Any]]) -> list[
+            dict[str, Any]]:
+        """Replace the breakpoints of one source file."""
+        body = await self.dap("setBreakpoints", {"source": {"path": path},
+                                                 "breakpoints": breakpoints})
+        self.breakpoints[path] = describe_breakpoints(breakpoints, body.get("breakpoints", []))
+        if not breakpoints:
+            self.breakpoints.pop(path, None)
+        return self.breakpoints.get(path, [])
+
+
+def _last_line(message: str) -> str:
+    """The exception line of a Python traceback (the rest is the debugger's frames)."""
+    lines = [line for line in message.strip().splitlines() if line.strip()]
+    if lines and lines[0].startswith("Traceback (most recent call last)"):
+        return lines[-1].strip()
+    return message.strip()
+
+
+def _page(items: list[dict[str, Any]], start: int, count: int) -> dict[str, Any]:
+    # debugpy ignores DAP paging: page on our side so every debugger behaves alike.
+    window = items[start:start + count] if count else items[start:]
+    return {"variables": window, "start": start, "total": len(items)}

@@ -1,0 +1,202 @@
+"""The worker process of a debug session: spawn it, run the DAP start sequence, watch
+it, and stop it (close its channel, then SIGTERM, then SIGKILL its process group).
+
+Owned by the server's event loop; blocking calls (/proc reads, kills of the target's
+group) go through the manager's executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..dap import ChannelClosed, DapChannel, DapRequestError
+from .debuggers.target import kill_group, process_start_time
+from .session_state import SessionState, describe_breakpoints
+
+if TYPE_CHECKING:
+    from .session_state import Message
+
+# One logger for the whole session, as before its parts were split into modules.
+log = logging.getLogger("jupyter_debug_server.runner.session")
+
+_STDERR_TAIL = 4000
+
+
+class WorkerProcess(SessionState):
+    """The worker side of `Session`: start, supervision and stop of its process."""
+
+    if TYPE_CHECKING:
+        def _on_event(self, event: Message) -> None:
+            """Handle one DAP event of the worker (defined by `Session`)."""
+
+    # Called by _on_event when the debugger sends `initialized` (set during _start).
+    _on_initialized: Callable[[], Any] = staticmethod(lambda: None)
+
+    # -- start -----------------------------------------------------------------
+
+    async def start(self, worker_module: str, worker_args: Sequence[str] = ()) -> None:
+        """Spawn the worker, run the DAP start sequence; failures end in state 'failed'."""
+        try:
+            await asyncio.wait_for(self._start(worker_module, worker_args),
+                                   self.config.launch_timeout)
+        except asyncio.TimeoutError:
+            await self._fail(f"the debugger did not start within {self.config.launch_timeout:g} s")
+        except (DapRequestError, ChannelClosed) as exc:
+            await self._fail(self._explain(str(exc)))
+        except OSError as exc:
+            await self._fail(f"could not start the worker: {exc}")
+
+    def _explain(self, message: str) -> str:
+        tail = self._worker_stderr.strip()
+        return message if not tail else f"{message}\nworker log:\n{tail[-1500:]}"
+
+    async def _fail(self, why: str) -> None:
+        log.warning("session %s failed: %s", self.id, why)
+        await self._set(state="failed", error=why, stopped=None)
+        await self._stop_worker()
+
+    async def _start(self, worker_module: str, worker_args: Sequence[str]) -> None:
+        ours, theirs = socket.socketpair()
+        try:
+            self.worker = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", worker_module, "--session", self.id, *worker_args,
+                "--channel-fd", str(theirs.fileno()),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+                pass_fds=(theirs.fileno(),),
+                start_new_session=True,  # Ctrl-C of the server reaches us, not the worker
+                cwd=self.spec.cwd,
+                env=worker_environment(),
+            )
+        finally:
+            theirs.close()
+        worker_started = await asyncio.get_running_loop().run_in_executor(
+            self.blocking, process_start_time, self.worker.pid)
+        await self.store.update_session(self.id, worker_pid=self.worker.pid,
+                                        worker_start_time=worker_started)
+        self._spawn(self._pump_worker_log())
+        self._spawn(self._watch_worker())
+        self.channel = await DapChannel.from_socket(
+            ours, name=f"worker[{self.id}]", on_event=self._on_event,
+            max_message=self.config.max_dap_message,
+        )
+        self.channel.start()
+        self.mux.upstream = self.channel
+        initialized = asyncio.get_running_loop().create_future()
+
+        def on_initialized() -> None:
+            if not initialized.done():
+                initialized.set_result(None)
+
+        self._on_initialized = on_initialized
+        self.capabilities = await self.channel.request(
+            "initialize",
+            {"clientID": "jupyter-debug-server", "adapterID": self.spec.debugger,
+             "linesStartAt1": True, "columnsStartAt1": True, "pathFormat": "path",
+             "supportsVariableType": True, "supportsRunInTerminalRequest": False},
+        ) or {}
+        started = asyncio.ensure_future(
+            self.channel.request(self.spec.request, self.spec.dap_arguments())
+        )
+        # Until configurationDone, `launch` only answers if it fails.
+        done, _ = await asyncio.wait({started, initialized}, return_when=asyncio.FIRST_COMPLETED)
+        if started in done:
+            started.result()
+        await self._configure()
+        await self.channel.request("configurationDone")
+        await started
+        if self.state == "starting":
+            await self._set(state="running")
+
+    async def _configure(self) -> None:
+        assert self.channel is not None
+        by_path: dict[str, list[dict[str, Any]]] = {}
+        for bp in self.spec.breakpoints:
+            by_path.setdefault(bp.path, []).append(bp.to_dap())
+        for path, bps in by_path.items():
+            body = await self.channel.request(
+                "setBreakpoints", {"source": {"path": path}, "breakpoints": bps})
+            self.breakpoints[path] = describe_breakpoints(bps, body.get("breakpoints", []))
+        if self.spec.function_breakpoints:
+            await self.channel.request("setFunctionBreakpoints", {
+                "breakpoints": [{"name": n} for n in self.spec.function_breakpoints]})
+        if any(f.get("default") for f in self.capabilities.get("exceptionBreakpointFilters", [])):
+            await self.channel.request("setExceptionBreakpoints", {"filters": [
+                f["filter"] for f in self.capabilities["exceptionBreakpointFilters"]
+                if f.get("default")]})
+
+    # -- supervision -----------------------------------------------------------
+
+    async def _pump_worker_log(self) -> None:
+        assert self.worker is not None and self.worker.stderr is not None
+        async for raw in self.worker.stderr:
+            line = raw.decode(errors="replace").rstrip()
+            self._worker_stderr = (self._worker_stderr + line + "\n")[-_STDERR_TAIL:]
+            log.info("worker %s: %s", self.id, line)
+
+    async def _watch_worker(self) -> None:
+        assert self.worker is not None
+        code = await self.worker.wait()
+        if self.channel is not None:
+            self.channel.close("worker exited")
+        await self._reap_target()
+        await self.output.flush()
+        if self.active:
+            if self._terminating:
+                await self._set(state="terminated", stopped=None)
+            else:
+                await self._set(state="failed", stopped=None, error=self._explain(
+                    f"the worker process exited unexpectedly with code {code}"))
+        if not self._ended.done():
+            self._ended.set_result(None)
+
+    async def _reap_target(self) -> None:
+        """Kill what is left of the target's process group, if it is still ours."""
+        if self.pid is None or self.spec.request == "attach" or self.pid_start_time is None:
+            return
+        pid, started = self.pid, self.pid_start_time
+
+        def reap() -> None:
+            # Same pid *and* start time: never signal an unrelated process that reused it.
+            if process_start_time(pid) == started:
+                kill_group(pid, signal.SIGKILL)
+
+        await asyncio.get_running_loop().run_in_executor(self.blocking, reap)
+
+    async def _stop_worker(self) -> None:
+        if self.channel is not None:
+            self.channel.close("session ended")  # the worker sees EOF and cleans up
+        worker = self.worker
+        if worker is None:
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if worker.returncode is not None:
+                break
+            try:
+                await asyncio.wait_for(asyncio.shield(worker.wait()), self.config.shutdown_timeout)
+                break
+            except asyncio.TimeoutError:
+                kill_group(worker.pid, sig)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._ended), self.config.shutdown_timeout)
+        await self._reap_target()
+        await self.output.flush()
+
+
+#: Credentials of the Jupyter server (and JupyterHub) that a debuggee must never see.
+SECRET_ENV = frozenset({"JUPYTER_TOKEN", "JUPYTER_PASSWORD", "JPY_API_TOKEN",
+                        "JUPYTERHUB_API_TOKEN", "JPY_SESSION_NAME"})
+
+
+def worker_environment() -> dict[str, str]:
+    """The server's environment minus its credentials: what workers and targets inherit."""
+    return {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
