@@ -4,22 +4,29 @@ tornado's `WebSocketProtocol13` reads a frame in three or four `read_bytes` call
 first takes the 2-byte header and leaves the rest of the frame in the stream's buffer,
 so after every frame the stream drops its fd from the selector and adds it back (two
 `epoll_ctl` calls, a failed `recv` and the Python around them), for every DAP request
-a stepping client sends. `BatchReadingProtocol` takes whatever has arrived with one
-partial read and handles every whole frame in it, each exactly as tornado would (its
-own `_handle_message`: text, close, ping and pong). It is used only where tornado's
-protocol has the parts it relies on and compression is off; otherwise tornado's loop
-runs unchanged.
+a stepping client sends. `BatchReadingProtocol` handles every whole frame of what has
+arrived at once, each exactly as tornado would (its own `_handle_message`: text, close,
+ping and pong). On a plain socket it reads from a transport of ours, in the loop's read
+callback (websocket_socket.py); on TLS, with one partial read of tornado's stream per
+arrival. It is used only where tornado's protocol has the parts it relies on and
+compression is off; otherwise tornado's loop runs unchanged.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Any
 
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketProtocol13
 
 from .websocket_frames import CLOSE, CONTINUATION, mask, parse_head
+from .websocket_socket import SocketStream, can_take_over, detach_socket
+
+#: Whether plain-socket connections move to a transport of ours after the handshake (tests
+#: turn it off to run tornado's reads, which TLS connections use).
+TAKE_OVER = True
 
 _CHUNK = 64 * 1024
 # Yield to the loop after this many bytes handled without waiting (as tornado does), so
@@ -36,9 +43,14 @@ def _missing(pending: bytes) -> int:
 
 
 class BatchReadingProtocol(WebSocketProtocol13):
-    """tornado's server protocol, reading frames in batches (see the module's text)."""
+    """tornado's server protocol, reading frames in batches (see the module's text) and,
+    on a plain socket, from a transport of ours (websocket_socket.py)."""
 
     _message_opcode = 0x1  # of the fragmented message being read
+    _socket: SocketStream | None = None
+    _tail = b""  # the start of a frame not yet whole
+    _need = 0  # bytes that complete the frame `_tail` starts, when known
+    _parts: list[bytes] | None = None  # a large frame's reads, joined once it is whole
 
     @classmethod
     def replacing(cls, protocol: Any) -> Any:
@@ -56,6 +68,76 @@ class BatchReadingProtocol(WebSocketProtocol13):
         if self._decompressor is not None:  # negotiated after all: tornado's own loop
             await super()._receive_frame_loop()
             return
+        try:
+            if TAKE_OVER and can_take_over(self.stream):
+                await self._run_on_own_socket()
+            else:
+                await self._read_from_stream()
+        finally:
+            self.handler.on_ws_connection_close(self.close_code, self.close_reason)
+
+    # -- on a transport of ours ------------------------------------------------------
+
+    async def _run_on_own_socket(self) -> None:
+        assert self.stream is not None
+        try:
+            sock, early = await detach_socket(self.stream)
+        except StreamClosedError:
+            self._abort()  # gone before its first frame
+            return
+        connection = self._socket = SocketStream(self._feed)
+        # tornado's close, ping and write paths now reach the socket through it.
+        self.stream = connection  # type: ignore[assignment]
+        try:
+            await connection.connect(sock, early)
+        except OSError:
+            sock.close()
+            self._abort()
+            return
+        await connection.ended
+        self._abort()  # (no-op after a closing handshake; else the client vanished)
+
+    def _feed(self, data: bytes) -> None:
+        """Bytes from the client: handle every frame they complete."""
+        if self.client_terminated:
+            return
+        self._wire_bytes_in += len(data)
+        if self._parts is not None:  # the middle of a large frame
+            self._parts.append(data)
+            self._need -= len(data)
+            if self._need > 0:
+                return
+            data, self._parts = b"".join(self._parts), None
+        elif self._tail:
+            data = self._tail + data
+        self._go_on(data, 0)
+
+    def _go_on(self, data: bytes, at: int) -> None:
+        at, waiting = self._consume(data, at)
+        if waiting is not None:
+            # The handler returned an awaitable: the next frame waits for it (as tornado).
+            assert self._socket is not None
+            self._socket.pause_reading()
+            self._tail = b""
+
+            def resume(_done: Any) -> None:
+                assert self._socket is not None
+                self._socket.resume_reading()
+                if not self.client_terminated:
+                    self._go_on(data, at)
+
+            asyncio.ensure_future(waiting).add_done_callback(resume)
+            return
+        self._tail = data[at:]
+        self._need = _missing(self._tail)
+        if self._need > _CHUNK:
+            # The rest of a large frame comes in many reads: collect, join once.
+            self._parts, self._tail = [self._tail], b""
+
+    # -- on tornado's IOStream (TLS) -------------------------------------------------
+
+    async def _read_from_stream(self) -> None:
+        assert self.stream is not None
         pending = b""
         since_yield = 0
         try:
@@ -68,31 +150,38 @@ class BatchReadingProtocol(WebSocketProtocol13):
                 else:
                     data = await self.stream.read_bytes(_CHUNK, partial=True)
                 self._wire_bytes_in += len(data)
-                pending = await self._handle_frames(pending + data if pending else data)
+                data = pending + data if pending else data
+                at = 0
+                while True:
+                    at, waiting = self._consume(data, at)
+                    if waiting is None:
+                        break
+                    await waiting
+                pending = data[at:]
                 since_yield += len(data)
                 if since_yield >= _YIELD_AFTER:
                     since_yield = 0
                     await asyncio.sleep(0)
         except StreamClosedError:
             self._abort()
-        finally:
-            self.handler.on_ws_connection_close(self.close_code, self.close_reason)
 
-    async def _handle_frames(self, data: bytes) -> bytes:
-        """Handle every whole frame in `data`; return the incomplete tail (b"" once the
-        connection is being torn down)."""
-        at = 0
+    # -- frames ----------------------------------------------------------------------
+
+    def _consume(self, data: bytes, at: int) -> tuple[int, Awaitable[Any] | None]:
+        """Handle the whole frames of `data` from `at`, each exactly as tornado would:
+        (where the next frame starts, what it must wait for or None). Everything counts
+        as consumed once the connection is being torn down."""
         while not self.client_terminated and (head := parse_head(data, at)) is not None:
             control = head.opcode & 0x8
             if head.rsv or (control and (head.length >= 126 or not head.fin)):
                 self._abort()  # an extension we did not offer; a malformed control frame
-                return b""
+                return len(data), None
             buffered = self._fragmented_message_buffer
             if head.length + (len(buffered) if buffered is not None else 0) > \
                     self.params.max_message_size:
                 self.close(1009, "message too big")
                 self._abort()
-                return b""
+                return len(data), None
             start = head.start + 4 if head.masked else head.start
             end = start + head.length
             if len(data) < end:
@@ -106,7 +195,7 @@ class BatchReadingProtocol(WebSocketProtocol13):
                 if opcode == CONTINUATION:
                     if buffered is None:
                         self._abort()
-                        return b""
+                        return len(data), None
                     buffered.extend(payload)
                     if not head.fin:
                         continue
@@ -114,14 +203,14 @@ class BatchReadingProtocol(WebSocketProtocol13):
                     self._fragmented_message_buffer = None
                 elif buffered is not None:
                     self._abort()  # a new message before the fragmented one ended
-                    return b""
+                    return len(data), None
                 elif not head.fin:
                     self._message_opcode = opcode
                     self._fragmented_message_buffer = bytearray(payload)
                     continue
             handled = self._handle_message(opcode, payload)
-            if handled is not None:
-                await handled
             if opcode == CLOSE:
-                return b""
-        return data[at:]
+                return len(data), None
+            if handled is not None:
+                return at, handled
+        return (len(data) if self.client_terminated else at), None

@@ -7,8 +7,9 @@ on top of the Python around them. When the stream has nothing queued (the usual 
 a DAP message is small and the client reads), the frame goes to the socket with one
 `send()`, exactly as tornado's `_handle_write` would send it; whatever the socket does
 not take, or any frame while something is queued, goes through `IOStream.write` so the
-order of bytes never changes. Without the parts relied on (another tornado), with TLS
-or with compression on, it falls back to tornado's own `write_message`.
+order of bytes never changes. On a connection taken over (websocket_socket.py) the frame
+goes to our transport. Without the parts relied on (another tornado), with TLS or with
+compression on, it falls back to tornado's own `write_message`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tornado.iostream import IOStream, StreamClosedError
 from tornado.websocket import WebSocketClosedError
 
 from .websocket_frames import TEXT, encode_frame
+from .websocket_socket import SocketStream
 
 
 def write_text(protocol: Any, text: str) -> asyncio.Future[None] | None:
@@ -33,6 +35,15 @@ def write_text(protocol: Any, text: str) -> asyncio.Future[None] | None:
     if protocol is None or protocol.is_closing():
         raise WebSocketClosedError()
     stream = getattr(protocol, "stream", None)
+    if isinstance(stream, SocketStream):  # taken over (websocket_socket.py)
+        data = text.encode()
+        frame = encode_frame(TEXT, data)
+        protocol._message_bytes_out += len(data)
+        protocol._wire_bytes_out += len(frame)
+        try:
+            return stream.send(frame)
+        except StreamClosedError:
+            raise WebSocketClosedError() from None
     if (getattr(protocol, "_compressor", True) is not None or protocol.mask_outgoing
             or type(stream) is not IOStream or not hasattr(stream, "_write_buffer")
             or not hasattr(protocol, "_wire_bytes_out")):

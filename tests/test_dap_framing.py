@@ -91,6 +91,19 @@ def test_decoder_handles_split_and_coalesced_frames() -> None:
     assert FrameDecoder().feed(stream) == messages
 
 
+def test_reads_that_end_anywhere_give_the_same_messages() -> None:
+    messages = [{"seq": i, "type": "event", "event": "output", "body": {"output": "é" * i}}
+                for i in range(1, 6)]
+    stream = b"".join(encode(m) for m in messages)
+    # Other header lines, in any case, around Content-Length (DAP allows them).
+    body = b'{"seq":6,"type":"event","event":"x"}'
+    stream += b"X-Other: 1\r\ncontent-length:  %d \r\n\r\n%b" % (len(body), body)
+    expected = [*messages, {"seq": 6, "type": "event", "event": "x"}]
+    for cut in range(len(stream) + 1):  # two reads, split at every byte
+        decoder = FrameDecoder()
+        assert decoder.feed(stream[:cut]) + decoder.feed(stream[cut:]) == expected, cut
+
+
 @pytest.mark.parametrize(("data", "words"), [
     (b"Content-Length: x\r\n\r\n", "not a number"),
     (b"Nope\r\n\r\n", "malformed"),

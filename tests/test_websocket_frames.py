@@ -1,6 +1,7 @@
 """Our WebSocket pieces against a real tornado server on loopback: the forward's client
 (client/websocket_client.py) and the tunnel's batch reader (websocket_read.py), on the
-standard loop and on uvloop (the forward's)."""
+standard loop and on uvloop (the forward's), with the server's connections moved to our
+own transport (websocket_socket.py) and left on tornado's stream (as TLS ones are)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import tornado.websocket
 import uvloop
 from tornado.httpserver import HTTPServer
 
+from jupyter_debug_server import websocket_read
 from jupyter_debug_server.client.errors import DebugServerClientError
 from jupyter_debug_server.client.transport import Transport
 from jupyter_debug_server.client.websocket_client import (
@@ -30,6 +32,16 @@ pytestmark = pytest.mark.timeout(60)
 MAX_MESSAGE = 512 * 1024
 RUNNERS: dict[str, Callable[[Coroutine[Any, Any, None]], None]] = {
     "asyncio": asyncio.run, "uvloop": uvloop.run}
+
+
+STREAMS = {"own-socket": "SocketStream", "tornado-stream": "IOStream"}
+
+
+@pytest.fixture(params=sorted(STREAMS), autouse=True)
+def reads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test once with connections taken over, once on tornado's stream."""
+    monkeypatch.setattr(websocket_read, "TAKE_OVER", request.param == "own-socket")
+    return str(request.param)
 
 
 class ServerLog:
@@ -72,6 +84,8 @@ class Echo(tornado.websocket.WebSocketHandler):
         self.log.append(("protocol", type(self.ws_connection).__name__))
 
     def on_message(self, message: str | bytes) -> None:
+        assert self.ws_connection is not None
+        self.log.append(("stream", type(self.ws_connection.stream).__name__))
         self.log.append(("message", message))
         if isinstance(message, str) and message.startswith("close:"):
             _, code, reason = message.split(":", 2)
@@ -139,7 +153,7 @@ def _client_frame(opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0
 
 
 @pytest.mark.parametrize("loop", sorted(RUNNERS))
-def test_frames_in_one_write_fragments_big_messages_and_pings(loop: str) -> None:
+def test_frames_in_one_write_fragments_big_messages_and_pings(loop: str, reads: str) -> None:
     async def scenario() -> None:
         log = ServerLog()
         server, transport = await _serve(log)
@@ -167,6 +181,7 @@ def test_frames_in_one_write_fragments_big_messages_and_pings(loop: str) -> None
             client.send_text(b"ping")
             assert (await log.until(lambda e: e[0] == "pong"))[1] == b"are you there"
             assert ("protocol", "BatchReadingProtocol") in log
+            assert {e for e in log.entries if e[0] == "stream"} == {("stream", STREAMS[reads])}
             # The server closes with a code and reason: the handler hears the end.
             client.send_text(b"close:4003:the token expired")
             assert (await inbox.wait(6))[5] is None
@@ -238,6 +253,30 @@ def test_messages_of_many_megabytes_cross_whole_in_both_directions(loop: str) ->
             assert echoed[0] == big and echoed[1] == b'{"after":1}'
         finally:
             client.close()
+            server.stop()
+
+    RUNNERS[loop](scenario())
+
+
+@pytest.mark.parametrize("loop", sorted(RUNNERS))
+def test_a_frame_sent_with_the_upgrade_request_is_not_lost(loop: str) -> None:
+    # RFC 6455 asks a client to wait for the 101; one that does not must still be read
+    # in order: tornado reads the frame with the request, before the connection moves.
+    async def scenario() -> None:
+        server, transport = await _serve(ServerLog())
+        reader, writer = await asyncio.open_connection("127.0.0.1", transport.port)
+        try:
+            request = (b"GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                       b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                       b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+            writer.write(request + _client_frame(TEXT, b"early") + _client_frame(TEXT, b"next"))
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            assert head.startswith(b"HTTP/1.1 101")
+            assert b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in head  # RFC 6455's own example key
+            echoes = await asyncio.wait_for(reader.readexactly(2 * 2 + 5 + 4), 10)
+            assert echoes == b"\x81\x05early\x81\x04next"
+        finally:
+            writer.close()
             server.stop()
 
     RUNNERS[loop](scenario())

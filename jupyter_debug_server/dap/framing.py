@@ -13,6 +13,7 @@ from typing import Any
 DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024
 
 _HEADER_END = b"\r\n\r\n"
+_USUAL_HEADER = b"Content-Length: "  # what every peer we know sends, alone
 _MAX_HEADER = 4096
 
 
@@ -85,7 +86,31 @@ class FrameDecoder:
     def feed_bodies(self, data: bytes) -> list[bytes]:
         """Add bytes and return the bodies of every message they complete, unparsed (for
         a relay whose far end checks them)."""
-        self._buf += data
+        if self._buf or self._need is not None:
+            self._buf += data
+            return self._drain()
+        # Nothing held back (the usual case: a read ends where a message ends): cut the
+        # messages out of `data` itself, without copying it through the buffer first.
+        out: list[bytes] = []
+        at, size = 0, len(data)
+        while at < size:
+            end = data.find(_HEADER_END, at)
+            if end < 0 or end - at > _MAX_HEADER:
+                break  # an incomplete (or oversized) header: the buffer's path decides
+            need = self._parse_header(data[at:end])
+            start = end + len(_HEADER_END)
+            if size - start < need:
+                self._need, at = need, start
+                break
+            out.append(data[start:start + need])
+            at = start + need
+        if at < size:
+            self._buf += data[at:]
+            out.extend(self._drain())
+        return out
+
+    def _drain(self) -> list[bytes]:
+        """Take every whole message out of the buffer."""
         out: list[bytes] = []
         while True:
             if self._need is None:
@@ -104,6 +129,18 @@ class FrameDecoder:
             out.append(body)
 
     def _parse_header(self, header: bytes) -> int:
+        if header.startswith(_USUAL_HEADER) and header[len(_USUAL_HEADER):].isdigit():
+            length = int(header[len(_USUAL_HEADER):])  # (isdigit: no line break, no sign)
+        else:
+            length = self._parse_header_lines(header)
+        if length < 0 or length > self._max:
+            raise FramingError(
+                f"DAP message of {length} bytes exceeds the limit of {self._max} bytes"
+            )
+        return length
+
+    @staticmethod
+    def _parse_header_lines(header: bytes) -> int:
         length: int | None = None
         for line in header.split(b"\r\n"):
             name, sep, value = line.partition(b":")
@@ -117,10 +154,6 @@ class FrameDecoder:
                         f"Content-Length {value.strip()[:40]!r} is not a number") from None
         if length is None:
             raise FramingError("DAP header has no Content-Length")
-        if length < 0 or length > self._max:
-            raise FramingError(
-                f"DAP message of {length} bytes exceeds the limit of {self._max} bytes"
-            )
         return length
 
 
