@@ -42,16 +42,18 @@ class Session(WorkerProcess, DebuggerRequests):
     def _on_event(self, event: Message) -> None:
         name = event["event"]
         body = event.get("body") or {}
-        if name == "output":
-            self.output.append(str(body.get("category", "console")), str(body.get("output", "")))
-        elif name == "initialized":
-            self._on_initialized()
-        elif name == "jupyterDebugServer.target":
+        if name == "jupyterDebugServer.target":
             self.pid = body.get("pid")
             self.pid_start_time = body.get("startTime")
             self._spawn(self.store.update_session(
                 self.id, pid=self.pid, pid_start_time=self.pid_start_time))
             return  # private to the worker and us
+        # Tunnel clients first, before our own bookkeeping: they are stepping.
+        self.mux.broadcast(event)
+        if name == "output":
+            self.output.append(str(body.get("category", "console")), str(body.get("output", "")))
+        elif name == "initialized":
+            self._on_initialized()
         elif name == "stopped":
             self._on_stopped(body)
         elif name == "continued":
@@ -62,7 +64,6 @@ class Session(WorkerProcess, DebuggerRequests):
             self.exit_code = body.get("exitCode")
         elif name == "terminated":
             self._spawn(self._on_terminated())
-        self.mux.broadcast(event)  # tunnel clients first: they are stepping
         self._publish({"type": "dap", "event": event})
 
     async def _on_terminated(self) -> None:
