@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 extra=${1:-}
 
 apt_packages=(gcc g++ gdb)
-# lldb-dap for the lldb worker's tests; only one lldb version may be installed.
+# lldb-dap for the lldb worker's tests (only one lldb version may be installed); openssl
+# makes the certificate of the TLS WebSocket test.
 if [ "$extra" = test ]; then
-  apt_packages+=(lldb-19)
+  apt_packages+=(lldb-19 openssl)
 fi
 missing=()
 for pkg in "${apt_packages[@]}"; do

@@ -8,7 +8,10 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import ssl
+import subprocess
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -108,17 +111,37 @@ class Refuse(tornado.web.RequestHandler):
         self.finish({"reason": "token-refused", "message": "the token was revoked"})
 
 
-async def _serve(log: ServerLog,
-                 max_message: int = MAX_MESSAGE) -> tuple[HTTPServer, Transport]:
+async def _serve(log: ServerLog, max_message: int = MAX_MESSAGE,
+                 tls: Path | None = None) -> tuple[HTTPServer, Transport]:
     app = tornado.web.Application([(r"/echo", Echo, {"log": log}), (r"/refuse", Refuse)],
                                   websocket_max_message_size=max_message)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
     listener.setblocking(False)
-    server = HTTPServer(app)
+    port = listener.getsockname()[1]
+    if tls is None:
+        server = HTTPServer(app)
+        server.add_sockets([listener])
+        return server, Transport(f"http://127.0.0.1:{port}", "secret")
+    serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    serving.load_cert_chain(tls / "cert.pem", tls / "key.pem")
+    server = HTTPServer(app, ssl_options=serving)
     server.add_sockets([listener])
-    return server, Transport(f"http://127.0.0.1:{listener.getsockname()[1]}", "secret")
+    trusting = ssl.create_default_context(cafile=str(tls / "cert.pem"))
+    return server, Transport(f"https://127.0.0.1:{port}", "secret", ssl_context=trusting)
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A self-signed certificate for 127.0.0.1 (openssl is a test dependency)."""
+    folder = tmp_path_factory.mktemp("tls")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
+        check=True, capture_output=True, timeout=60)
+    return folder
 
 
 class Inbox:
@@ -251,6 +274,33 @@ def test_messages_of_many_megabytes_cross_whole_in_both_directions(loop: str) ->
             client.send_text(b'{"after":1}')  # the frame behind it is not lost
             echoed = await inbox.wait(2)
             assert echoed[0] == big and echoed[1] == b'{"after":1}'
+        finally:
+            client.close()
+            server.stop()
+
+    RUNNERS[loop](scenario())
+
+
+@pytest.mark.parametrize("loop", sorted(RUNNERS))
+def test_tls_connections_stay_on_tornados_stream(loop: str, tls: Path) -> None:
+    # A TLS socket cannot move to a plain transport: its frames are read from tornado's
+    # SSLIOStream, with the same frame handling.
+    async def scenario() -> None:
+        log = ServerLog()
+        server, transport = await _serve(log, tls=tls)
+        client = await connect_websocket(transport, "/echo", 10)
+        inbox = Inbox(client)
+        try:
+            assert client.transport is not None
+            client.transport.write(b"".join(_client_frame(TEXT, f'{{"n":{n}}}'.encode())
+                                            for n in (1, 2)))
+            big = json.dumps({"text": "é" * 150_000}, ensure_ascii=False).encode()
+            client.send_text(big)
+            assert await inbox.wait(3) == [b'{"n":1}', b'{"n":2}', big]
+            assert {e for e in log.entries if e[0] == "stream"} == {("stream", "SSLIOStream")}
+            client.send_text(b"close:4003:the token expired")
+            await asyncio.wait_for(client.closed, 10)
+            assert (client.close_code, client.close_reason) == (4003, "the token expired")
         finally:
             client.close()
             server.stop()
