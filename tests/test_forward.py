@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -177,6 +178,49 @@ def test_port_serves_two_ides_at_once_and_exits_when_the_session_ends(
             await forward.stop()
 
     asyncio.run(scenario())
+
+
+def test_forward_over_https_steps_a_session(
+        tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]) -> None:
+    # A server behind TLS (its tunnel then reads through tornado's SSLIOStream), trusted
+    # by the forward through SSL_CERT_FILE, as for any self-signed or private CA.
+    base = tmp_path_factory.mktemp("forward-tls")
+    cert, key = base / "cert.pem", base / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True, timeout=60)
+    shutil.copytree(TARGETS, base / "root" / "targets")
+    srv = ServerProcess(base / "root", base / "state", server_args=[
+        f"--ServerApp.certfile={cert}", f"--ServerApp.keyfile={key}"])
+    srv.start()
+    url = f"https://127.0.0.1:{srv.port}/"
+    try:
+        with DebugServerClient(url, srv.token, ssl_context=ssl.create_default_context(
+                cafile=str(cert))) as client:
+            sid = stopped_session(client)
+
+            async def scenario() -> None:
+                forward = await ForwardProcess.start(url, srv.token, sid, "--stdio",
+                                                     env={**env, "SSL_CERT_FILE": str(cert)})
+                try:
+                    ide = forward.ide()
+                    await join(ide)
+                    stop = (await ide.wait_event("stopped"))["body"]
+                    assert (await _step_over(ide, stop["threadId"]))["reason"] == "step"
+                    top = await ide.request("stackTrace", {"threadId": stop["threadId"]})
+                    assert top["stackFrames"][0]["line"] == NEXT_LINE
+                    await ide.request("disconnect", {})
+                    assert await forward.wait() == 0
+                finally:
+                    await forward.stop()
+
+            asyncio.run(scenario())
+            model = client.session(sid)
+            assert model["stopped"]["line"] == NEXT_LINE, model
+            client.terminate(sid)
+    finally:
+        srv.stop()
 
 
 _INTRUDER = r"""

@@ -28,8 +28,10 @@ def free_port() -> int:
 class ServerProcess:
     """`jupyter-debug-server serve` as a child process, driven over HTTP."""
 
-    def __init__(self, root: Path, state: Path, extra: list[str] | None = None) -> None:
+    def __init__(self, root: Path, state: Path, extra: list[str] | None = None,
+                 server_args: list[str] | None = None) -> None:
         self.extra = extra or []
+        self.server_args = server_args or []  # Jupyter options (after the `--`)
         self.root = root
         self.state = state
         self.port = free_port()
@@ -48,7 +50,7 @@ class ServerProcess:
              "--port", str(self.port), "--root-dir", str(self.root), "--",
              "--ServerApp.port_retries=0",
              f"--DebugServerApp.db_path={self.state / 'debug.db'}",
-             "--DebugServerApp.shutdown_timeout=2"],
+             "--DebugServerApp.shutdown_timeout=2", *self.server_args],
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, start_new_session=True)
         threading.Thread(target=self._read, daemon=True).start()
