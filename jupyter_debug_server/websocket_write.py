@@ -34,17 +34,9 @@ def write_text(protocol: Any, text: str) -> asyncio.Future[None] | None:
     """
     if protocol is None or protocol.is_closing():
         raise WebSocketClosedError()
-    stream = getattr(protocol, "stream", None)
-    if isinstance(stream, SocketStream):  # taken over (websocket_socket.py)
-        data = text.encode()
-        frame = encode_frame(TEXT, data)
-        protocol._message_bytes_out += len(data)
-        protocol._wire_bytes_out += len(frame)
-        try:
-            return stream.send(frame)
-        except StreamClosedError:
-            raise WebSocketClosedError() from None
-    if (getattr(protocol, "_compressor", True) is not None or protocol.mask_outgoing
+    stream: Any = getattr(protocol, "stream", None)
+    if not isinstance(stream, SocketStream) and (
+            getattr(protocol, "_compressor", True) is not None or protocol.mask_outgoing
             or type(stream) is not IOStream or not hasattr(stream, "_write_buffer")
             or not hasattr(protocol, "_wire_bytes_out")):
         future: asyncio.Future[None] = protocol.write_message(text)
@@ -54,6 +46,11 @@ def write_text(protocol: Any, text: str) -> asyncio.Future[None] | None:
     frame = encode_frame(TEXT, data)
     protocol._message_bytes_out += len(data)
     protocol._wire_bytes_out += len(frame)
+    if isinstance(stream, SocketStream):  # taken over (websocket_socket.py)
+        try:
+            return stream.send(frame)
+        except StreamClosedError:
+            raise WebSocketClosedError() from None
     if stream.closed():
         raise WebSocketClosedError()
     sent = 0
