@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 _DEFAULT_DIR = Path(__file__).resolve().parents[2] / "build" / "hardening"
@@ -24,6 +25,15 @@ def report_dir() -> Path:
 
 def record(suite: str, **counts: int) -> None:
     """Add `counts` to the totals of `suite` (safe across processes)."""
+    _update(suite, counts, lambda old, new: old + new)
+
+
+def record_max(suite: str, **values: int) -> None:
+    """Keep the largest value seen for each name (e.g. `rss_growth_kib`)."""
+    _update(suite, values, max)
+
+
+def _update(suite: str, values: dict[str, int], combine: Callable[[int, int], int]) -> None:
     folder = report_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{suite}.json"
@@ -32,8 +42,8 @@ def record(suite: str, **counts: int) -> None:
         file.seek(0)
         text = file.read()
         totals: dict[str, int] = json.loads(text) if text.strip() else {}
-        for name, value in counts.items():
-            totals[name] = totals.get(name, 0) + int(value)
+        for name, value in values.items():
+            totals[name] = combine(totals[name], int(value)) if name in totals else int(value)
         file.seek(0)
         file.truncate()
         json.dump(totals, file, indent=1, sort_keys=True)
