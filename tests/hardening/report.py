@@ -2,7 +2,7 @@
 
 Every hardening test adds what it did (frames sent, specs tried, faults injected, crashes,
 leaked secrets, …) with `record()`; `scripts/hardening_summary.py` prints the totals and
-checks them against the volumes DESIGN.md §4–§5 promise. Counts go to one JSON file per
+checks them against the volumes DESIGN.md §4 and §5 promise. Counts go to one JSON file per
 suite in `$HARDENING_REPORT_DIR` (default `build/hardening/` in the checkout), so the
 suites can run in separate pytest processes and still add up.
 """
