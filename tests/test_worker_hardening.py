@@ -4,6 +4,7 @@ and events only the worker may send (finding 8). Real debugpy, gdb and jupyter_s
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import shutil
@@ -15,6 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from jupyter_debug_server.runner.debuggers.target import boot_id, process_start_time
+from jupyter_debug_server.runner.manager import RunnerConfig, SessionManager
+from jupyter_debug_server.store import Store
 
 from .conftest import _Watchdog
 from .support.ws_dap import TunnelClient
@@ -271,3 +276,35 @@ class TestWorkerCrashAtStart:
         assert "the fake gdb crashed at start" in error, error
         row = await manager.store.get_session(model["id"])
         assert row["error"] == error
+
+
+@pytest.mark.parametrize("boot", ["another-boot", None])
+def test_the_reaper_never_signals_a_process_of_another_boot(
+        tmp_path: Path, boot: str | None) -> None:
+    """Finding 8: pid and start time alone could match a process after a reboot; a record
+    of another boot (or of none) is never reaped, one of this boot is."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                               start_new_session=True)
+
+    async def recover(sid: str, recorded: str | None) -> list[str]:
+        async with await Store.open(tmp_path / f"{sid}.sqlite") as store:
+            await store.create_session({
+                "id": sid, "state": "running", "created": "2024-01-01T00:00:00Z",
+                "updated": "2024-01-01T00:00:00Z"})
+            await store.update_session(sid, worker_pid=sleeper.pid, boot_id=recorded,
+                                       worker_start_time=process_start_time(sleeper.pid))
+            manager = SessionManager(store, RunnerConfig(root_dir=str(tmp_path)))
+            try:
+                return await manager.recover()
+            finally:
+                manager.blocking.shutdown(wait=True)
+
+    try:
+        assert asyncio.run(recover("foreign", boot)) == ["foreign"]
+        assert sleeper.poll() is None, "a process of another boot was signalled"
+        assert asyncio.run(recover("ours", boot_id())) == ["ours"]
+        assert sleeper.wait(10) == -signal.SIGKILL  # the check above is not vacuous
+    finally:
+        if sleeper.poll() is None:
+            sleeper.kill()
+            sleeper.wait()

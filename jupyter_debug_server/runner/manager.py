@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from ..store import Store
 from .debuggers import DEBUGGERS
-from .debuggers.target import kill_group, process_start_time
+from .debuggers.target import boot_id, kill_group, process_start_time
 from .errors import (
     DebuggerUnavailable,
     LimitExceeded,
@@ -241,6 +241,14 @@ def stored_model(row: dict[str, Any], base_url: str) -> dict[str, Any]:
 
 def _reap_survivors(row: dict[str, Any]) -> None:
     """SIGKILL the worker and target groups of a stored session if they still run."""
+    if not (row.get("worker_pid") or row.get("pid")):
+        return
+    if row.get("boot_id") is None or row["boot_id"] != boot_id():
+        # Start times count from boot: after a reboot, or without a record of the boot,
+        # pid and start time could match an unrelated process.
+        log.info("Not reaping the processes of session %s: they were started in another "
+                 "boot (or before boot ids were recorded)", row["id"])
+        return
     for pid_key, time_key in (("worker_pid", "worker_start_time"), ("pid", "pid_start_time")):
         pid, started = row.get(pid_key), row.get(time_key)
         # A pid alone may have been reused by an unrelated process: match start time.

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..dap import ChannelClosed, DapChannel, DapRequestError
-from .debuggers.target import kill_group, process_start_time
+from .debuggers.target import boot_id, kill_group, process_start_time
 from .errors import without_traceback
 from .session_state import SessionState, describe_breakpoints
 
@@ -97,10 +97,12 @@ class WorkerProcess(SessionState):
             )
         finally:
             theirs.close()
-        worker_started = await asyncio.get_running_loop().run_in_executor(
-            self.blocking, process_start_time, self.worker.pid)
+        worker_started, boot = await asyncio.get_running_loop().run_in_executor(
+            self.blocking, _start_time_and_boot, self.worker.pid)
+        # The boot id too: the reaper of a later server must never match a process of
+        # another boot that happens to have the same pid and start time.
         await self.store.update_session(self.id, worker_pid=self.worker.pid,
-                                        worker_start_time=worker_started)
+                                        worker_start_time=worker_started, boot_id=boot)
         self._spawn(self._pump_worker_log())
         self._spawn(self._watch_worker())
         self.channel = await DapChannel.from_socket(
@@ -213,6 +215,10 @@ class WorkerProcess(SessionState):
 #: Credentials of the Jupyter server (and JupyterHub) that a debuggee must never see.
 SECRET_ENV = frozenset({"JUPYTER_TOKEN", "JUPYTER_PASSWORD", "JPY_API_TOKEN",
                         "JUPYTERHUB_API_TOKEN", "JPY_SESSION_NAME"})
+
+
+def _start_time_and_boot(pid: int) -> tuple[float | None, str | None]:
+    return process_start_time(pid), boot_id()
 
 
 #: The worker's working directory: nothing there can shadow a module.
