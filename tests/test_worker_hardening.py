@@ -23,6 +23,7 @@ from jupyter_debug_server.store import Store
 
 from .conftest import _Watchdog
 from .support.ws_dap import TunnelClient
+from .test_openapi import check
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -110,7 +111,7 @@ def _shadowing_folder(root: Path, markers: Path) -> Path:
     return work
 
 
-@pytest.mark.parametrize("debugger", ["debugpy", "gdb"])
+@pytest.mark.parametrize("debugger", ["debugpy", "gdb", "lldb"])
 async def test_the_worker_never_imports_from_the_session_folder(
         api: Any, manager: Any, jp_root_dir: Path, tmp_path: Path, debugger: str) -> None:
     """Finding 3: workers ran `python -m …` in the session's cwd, so a socket.py there ran
@@ -215,6 +216,7 @@ class TestUnansweredRequests:
                                      {"command": "threads"})
             assert status == 504, body
             assert body["reason"] == "debugger-timeout"
+            check("POST", "/api/debug/sessions/{session_id}/dap", status, body)
             assert "'threads'" in body["message"] and "2 s" in body["message"]
             status, body = await api("POST", f"sessions/{session.id}/evaluate",
                                      {"expression": "1 + 1"})
