@@ -17,11 +17,13 @@ from typing import Any
 
 import pytest
 
+from jupyter_debug_server.runner import session_worker
 from jupyter_debug_server.runner.debuggers.target import boot_id, process_start_time
 from jupyter_debug_server.runner.manager import RunnerConfig, SessionManager
 from jupyter_debug_server.store import Store
 
 from .conftest import _Watchdog
+from .support.native import GDB_WORKER
 from .support.ws_dap import TunnelClient
 from .test_openapi import check
 
@@ -111,22 +113,26 @@ def _shadowing_folder(root: Path, markers: Path) -> Path:
     return work
 
 
-@pytest.mark.parametrize("debugger", ["debugpy", "gdb", "lldb"])
+@pytest.mark.parametrize("debugger", ["debugpy", "debugpy-module", "gdb", "lldb"])
 async def test_the_worker_never_imports_from_the_session_folder(
         api: Any, manager: Any, jp_root_dir: Path, tmp_path: Path, debugger: str) -> None:
     """Finding 3: workers ran `python -m …` in the session's cwd, so a socket.py there ran
-    inside them. The target still gets that cwd."""
+    inside them. The target still gets that cwd. (A module target has the folder on its
+    sys.path, as `python -m` gives it; our boot code imports nothing from it either.)"""
     markers = tmp_path / "markers"
     work = _shadowing_folder(jp_root_dir, markers)
     programs = jp_root_dir / "programs"
     programs.mkdir()
+    spec: dict[str, Any] = {"debugger": debugger, "cwd": "work"}
     if debugger == "debugpy":
-        program = programs / "probe.py"
-        program.write_text(_CWD_PROBE_PY)
+        spec["program"] = str(programs / "probe.py")
+        (programs / "probe.py").write_text(_CWD_PROBE_PY)
+    elif debugger == "debugpy-module":
+        spec.update(debugger="debugpy", module="probe_module")
+        (work / "probe_module.py").write_text(_CWD_PROBE_PY)
     else:
-        program = _compile(programs, "probe", _CWD_PROBE_C)
-    status, model = await api("POST", "sessions", {
-        "debugger": debugger, "program": str(program), "cwd": "work"})
+        spec["program"] = str(_compile(programs, "probe", _CWD_PROBE_C))
+    status, model = await api("POST", "sessions", spec)
     assert status == 201, model
     session = await _until(manager, model["id"], "exited", "failed", "terminated")
     assert session.state == "exited", session.error
@@ -310,3 +316,19 @@ def test_the_reaper_never_signals_a_process_of_another_boot(
         if sleeper.poll() is None:
             sleeper.kill()
             sleeper.wait()
+
+
+@pytest.mark.parametrize("isolated_path_has_us", [True, False])
+def test_the_worker_command_runs_isolated_wherever_the_package_is(
+        monkeypatch: pytest.MonkeyPatch, isolated_path_has_us: bool) -> None:
+    """`python -I -m …` where site-packages hold the package; otherwise (a user-site or
+    PYTHONPATH install) a bootstrap that adds only our own folders. Both start a worker."""
+    if not isolated_path_has_us:
+        monkeypatch.setattr(session_worker, "_isolated_sys_path", frozenset)
+    command = session_worker.worker_command(GDB_WORKER)
+    assert command[:2] == [sys.executable, "-I"]
+    assert (command[2] == "-m") == isolated_path_has_us
+    done = subprocess.run([*command, "--help"], cwd="/", capture_output=True, text=True,
+                          timeout=60, env=session_worker.worker_environment(), check=False)
+    assert done.returncode == 0, done.stderr
+    assert "--channel-fd" in done.stdout

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..dap import ChannelClosed, DapChannel, DapRequestError, DapTimeout
-from .errors import DapError, DebuggerTimeout, SessionStateError
+from .errors import DapError, DebuggerTimeout, SessionStateError, without_traceback
 from .session_state import SessionState, describe_breakpoints
 
 _STEP_COMMANDS = {"over": "next", "in": "stepIn", "out": "stepOut", "continue": "continue"}
@@ -32,7 +32,10 @@ class DebuggerRequests(SessionState):
             return await channel.request(command, arguments,
                                          timeout=self.config.request_timeout)
         except DapRequestError as exc:
-            raise DapError(f"the debugger refused '{command}': {exc.message}") from None
+            # (pydevd answers some failures with its own traceback: the client gets its
+            # exception line.)
+            raise DapError(f"the debugger refused '{command}': "
+                           f"{without_traceback(exc.message)}") from None
         except DapTimeout as exc:
             raise self._timed_out(exc) from None
         except ChannelClosed:
