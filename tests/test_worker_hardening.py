@@ -60,6 +60,16 @@ done = True  # BREAK
 """
 
 
+_SURROGATE_OUTPUT = """import pydevd
+
+print("before", flush=True)
+pydevd.send_json_message({"type": "event", "seq": 0, "event": "output",
+                          "body": {"category": "console", "output": "name-\\udc80\\n"}})
+print("after", flush=True)
+done = True  # BREAK
+"""
+
+
 def _gate(allowed: tuple[str, ...]) -> Iterator[None]:
     """The traceback gate of conftest.py with some expected lines allowed."""
     watchdog = _Watchdog()
@@ -187,6 +197,28 @@ async def test_the_debuggee_cannot_forge_the_workers_target_event(
     assert session.pid_start_time != 12345.0
     row = await session.store.get_session(session.id)
     assert (row["pid"], row["pid_start_time"]) == (real_pid, session.pid_start_time)
+    status, _ = await api("DELETE", f"sessions/{session.id}")
+    assert status in (200, 204)
+
+
+async def test_output_with_a_lone_surrogate_is_stored_with_the_rest(
+        api: Any, manager: Any, jp_root_dir: Path) -> None:
+    """Finding 4's strings reach the output too: one chunk SQLite could not take as UTF-8
+    failed its whole batch (stdout around it included) with an ERROR."""
+    program = jp_root_dir / "surrogate_output.py"
+    program.write_text(_SURROGATE_OUTPUT)
+    status, model = await api("POST", "sessions", {
+        "debugger": "debugpy", "program": str(program),
+        "breakpoints": [{"path": str(program),
+                         "line": _line_of(_SURROGATE_OUTPUT, "# BREAK")}]})
+    assert status == 201, model
+    session = await _until(manager, model["id"], "stopped")
+    status, out = await api("GET", f"sessions/{session.id}/output")
+    assert status == 200, out
+    text = {c: "".join(i["output"] for i in out["items"] if i["category"] == c)
+            for c in ("stdout", "console")}
+    assert text["stdout"] == "before\nafter\n"
+    assert "name-\ufffd\n" in text["console"]
     status, _ = await api("DELETE", f"sessions/{session.id}")
     assert status in (200, 204)
 
