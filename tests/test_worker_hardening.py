@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import pytest
 
 from jupyter_debug_server.runner import session_worker
 from jupyter_debug_server.runner.debuggers.target import boot_id, process_start_time
+from jupyter_debug_server.runner.errors import without_traceback
 from jupyter_debug_server.runner.manager import RunnerConfig, SessionManager
 from jupyter_debug_server.store import Store
 
@@ -364,3 +366,28 @@ def test_the_worker_command_runs_isolated_wherever_the_package_is(
                           timeout=60, env=session_worker.worker_environment(), check=False)
     assert done.returncode == 0, done.stderr
     assert "--channel-fd" in done.stdout
+
+
+def _traceback_text() -> str:
+    try:
+        try:
+            {}["key"]
+        except KeyError:
+            raise RuntimeError("the fake worker crashed") from None
+    except RuntimeError:
+        return traceback.format_exc()
+    raise AssertionError("unreachable")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("the debugger did not start within 60 s", "the debugger did not start within 60 s"),
+    ("could not start:\n" + _traceback_text(),
+     "could not start: RuntimeError: the fake worker crashed"),
+    # gdb's error output, joined into one line by the adapter
+    ("gdb exited; its stderr said: Traceback (most recent call last): |   File \"/x\", "
+     "line 8, in <module> |     start() | RuntimeError: boom",
+     "gdb exited; its stderr said: RuntimeError: boom"),
+    ("thread main-\udc80 failed", "thread main-\ufffd failed"),
+])
+def test_an_error_sentence_never_holds_a_traceback(text: str, expected: str) -> None:
+    assert without_traceback(text) == expected

@@ -84,6 +84,7 @@ _TRACEBACK = "Traceback (most recent call last)"
 _CHAINING = ("During handling of the above exception", "The above exception was the direct")
 # Lines of a process's error output, as written or as joined into one line (gdb's).
 _LINES = re.compile(r"\r?\n| \| ")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def without_traceback(text: str) -> str:
@@ -111,4 +112,6 @@ def without_traceback(text: str) -> str:
             if line and not line.startswith((*_CHAINING, 'File "')):
                 kept.append(line)
         out = " ".join(kept)
+    if not out.isascii():  # stored as UTF-8: a lone surrogate (`\\udc80`) cannot be
+        out = _LONE_SURROGATE.sub("\ufffd", out)
     return out if len(out) <= _MAX_SENTENCE else out[:_MAX_SENTENCE - 1] + "…"
