@@ -248,12 +248,17 @@ def worker_command(module: str) -> list[str]:
 @functools.cache
 def _import_roots() -> tuple[str, ...]:
     """The folders the worker imports our package and debugpy from."""
-    import debugpy
-
     from .. import __file__ as package_init
 
-    roots = []
-    for init in (package_init, debugpy.__file__):
+    inits = [package_init]
+    try:
+        import debugpy
+    except ImportError:
+        pass  # only debugpy sessions need it, and they are refused without it
+    else:
+        inits.append(debugpy.__file__)
+    roots: list[str] = []
+    for init in inits:
         root = os.path.dirname(os.path.dirname(os.path.abspath(init)))
         if root not in roots:
             roots.append(root)
