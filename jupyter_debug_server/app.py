@@ -73,6 +73,13 @@ class DebugServerApp(ExtensionApp):
         "before answering with the session still running.",
     ).tag(config=True)
 
+    request_timeout = Float(
+        30.0, help="Seconds the debugger has to answer each DAP request the server sends "
+        "on its own or for a REST route (stack, variables, evaluate, ...); a request "
+        "without an answer by then is abandoned and the route answers 504 "
+        "(reason debugger-timeout). The session stays usable.",
+    ).tag(config=True)
+
     shutdown_timeout = Float(
         5.0, help="Seconds each shutdown step (DAP disconnect, SIGTERM) may take before "
         "the next, harsher one (SIGTERM, SIGKILL).",
@@ -122,7 +129,7 @@ class DebugServerApp(ExtensionApp):
                              f"{proposal['value']}")
         return int(proposal["value"])
 
-    @validate("launch_timeout", "step_timeout", "shutdown_timeout")
+    @validate("launch_timeout", "step_timeout", "shutdown_timeout", "request_timeout")
     def _positive_float(self, proposal: Any) -> float:
         if proposal["value"] <= 0:
             raise ValueError(f"{proposal['trait'].name} must be > 0, not {proposal['value']}")
@@ -160,6 +167,7 @@ class DebugServerApp(ExtensionApp):
             session_retention_days=self.session_retention_days,
             launch_timeout=self.launch_timeout,
             step_timeout=self.step_timeout,
+            request_timeout=self.request_timeout,
             shutdown_timeout=self.shutdown_timeout,
             base_url=self.serverapp.base_url,
             gdb_path=self.gdb_path,

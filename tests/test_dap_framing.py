@@ -13,6 +13,7 @@ from jupyter_debug_server.dap import (
     ChannelClosed,
     DapChannel,
     DapRequestError,
+    DapTimeout,
     FrameDecoder,
     FramingError,
     encode,
@@ -35,15 +36,42 @@ def codec(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> st
     where the C parts are missing."""
     if request.param == "plain":
         monkeypatch.setattr(framing, "_C_ENCODE", None)
+        monkeypatch.setattr(framing, "_C_ENCODE_ASCII", None)
         monkeypatch.setattr(framing, "_C_SCAN", None)
     else:
         assert framing._C_ENCODE is not None and framing._C_SCAN is not None
+        assert framing._C_ENCODE_ASCII is not None
     return str(request.param)
 
 
 @pytest.mark.parametrize("value", _VALUES)
 def test_to_json_writes_what_compact_json_dumps_writes(codec: str, value: Any) -> None:
-    assert to_json(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    expected = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    try:
+        expected.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: only escapes make it UTF-8
+        expected = json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+    assert to_json(value) == expected
+
+
+@pytest.mark.parametrize("text", ["main-\udc80", "\ud800", "é and \udfff", "\ude00\ud83d"])
+def test_a_lone_surrogate_is_written_as_a_json_escape(codec: str, text: str) -> None:
+    """Finding 4 of issue 11: a thread named "main-\\udc80" made encode() raise."""
+    message = {"seq": 1, "type": "response", "request_seq": 1, "success": True,
+               "command": "threads", "body": {"threads": [{"id": 1, "name": text}]}}
+    out = to_json(message)
+    out.encode("utf-8")  # always valid UTF-8
+    assert json.loads(out) == message
+    data = encode(message)
+    header, _, body = data.partition(b"\r\n\r\n")
+    assert header == b"Content-Length: %d" % len(body)
+    assert b"\\u" in body and json.loads(body) == message
+
+
+def test_to_json_keeps_its_fast_path_for_utf8_text(codec: str) -> None:
+    # Valid text is written as is (not escaped): the fallback runs only for surrogates.
+    assert to_json({"k": "é☃"}) == '{"k":"é☃"}'
+    assert encode({"k": "é"}).endswith('{"k":"é"}'.encode())
 
 
 def test_to_json_refuses_what_json_refuses(codec: str) -> None:
@@ -149,6 +177,56 @@ def test_request_response_events_and_close() -> None:
         with pytest.raises(ChannelClosed):
             await asyncio.wait_for(client.request("never"), 10)
         assert client.is_closed
+
+    asyncio.run(scenario())
+
+
+def test_an_answer_that_cannot_be_written_still_answers_the_requester() -> None:
+    """Finding 4 of issue 11: a body that could not be encoded was swallowed, and the
+    requester waited forever. Now: a lone surrogate is escaped, and a body that is not
+    JSON at all (a bug) becomes an error response that says so."""
+    async def scenario() -> None:
+        client, server = await _pair()
+
+        def on_request(message: dict[str, Any]) -> None:
+            if message["command"] == "threads":
+                server.send_response(message, body={"threads": [{"id": 1,
+                                                                 "name": "main-\udc80"}]})
+            else:
+                server.send_response(message, body={"value": object()})
+
+        server.on_request = on_request
+        client.start()
+        server.start()
+        body = await asyncio.wait_for(client.request("threads"), 10)
+        assert body == {"threads": [{"id": 1, "name": "main-\udc80"}]}
+        with pytest.raises(DapRequestError, match="'evaluate' could not be encoded"):
+            await asyncio.wait_for(client.request("evaluate"), 10)
+        assert not client.is_closed and not server.is_closed
+
+    asyncio.run(scenario())
+
+
+def test_a_request_without_an_answer_times_out_and_the_channel_goes_on() -> None:
+    async def scenario() -> None:
+        client, server = await _pair()
+        unanswered: list[dict[str, Any]] = []
+
+        def on_request(message: dict[str, Any]) -> None:
+            if message["command"] == "hang":
+                unanswered.append(message)
+            else:
+                server.send_response(message, body={})
+
+        server.on_request = on_request
+        client.start()
+        server.start()
+        with pytest.raises(DapTimeout, match=r"did not answer 'hang' within 0\.2 s"):
+            await client.request("hang", timeout=0.2)
+        # A late answer is dropped; the next request is answered as usual.
+        server.send_response(unanswered[0], body={"late": True})
+        assert await asyncio.wait_for(client.request("next", timeout=10), 10) == {}
+        assert not client.is_closed
 
     asyncio.run(scenario())
 

@@ -195,6 +195,30 @@ def test_user_version_is_set_and_a_newer_database_is_refused(tmp_path: pathlib.P
     wait_for_no_store_thread()
 
 
+def test_a_version_1_database_gains_the_boot_id_and_keeps_its_rows(
+        tmp_path: pathlib.Path) -> None:
+    """Migration 2 (issue 11): rows record the boot their pids and start times belong to."""
+    path = tmp_path / "jds.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(queries.MIGRATIONS[0])
+    conn.execute("INSERT INTO sessions (id, state, created, updated) VALUES "
+                 "('old', 'running', '2024-01-01T00:00:00Z', '2024-01-01T00:00:00Z')")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+
+    async def body() -> None:
+        async with await Store.open(path) as store:
+            old = await store.get_session("old")
+            assert old is not None and old["state"] == "running" and old["boot_id"] is None
+            await store.update_session("old", boot_id="b-1", worker_pid=7)
+            row = await store.get_session("old")
+            assert row is not None and (row["boot_id"], row["worker_pid"]) == ("b-1", 7)
+
+    run(body)
+    assert sqlite_pragma(path, "user_version") == queries.SCHEMA_VERSION == 2
+
+
 def test_a_file_that_is_not_a_database_is_refused(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "jds.sqlite"
     path.write_bytes(b"this is not an SQLite database, just some text" * 100)

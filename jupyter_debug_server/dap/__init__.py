@@ -7,7 +7,7 @@ server import the same code.
 
 from __future__ import annotations
 
-from .channel import ChannelClosed, DapChannel, DapRequestError
+from .channel import ChannelClosed, DapChannel, DapRequestError, DapTimeout
 from .framing import DEFAULT_MAX_MESSAGE, FrameDecoder, FramingError, encode
 from .mux import CONTROL, OBSERVE, ROLES, DapMux, MuxClient
 
@@ -20,6 +20,7 @@ __all__ = [
     "DapChannel",
     "DapMux",
     "DapRequestError",
+    "DapTimeout",
     "FrameDecoder",
     "FramingError",
     "MuxClient",

@@ -33,6 +33,16 @@ class ChannelClosed(ConnectionError):
     """The channel closed before the answer arrived."""
 
 
+class DapTimeout(asyncio.TimeoutError):
+    """The peer did not answer a request in time; the request is forgotten."""
+
+    def __init__(self, command: str, timeout: float) -> None:
+        super().__init__(f"the debugger did not answer '{command}' within {timeout:g} s")
+        self.command = command
+        self.timeout = timeout
+        self.message = str(self)
+
+
 class DapRequestError(Exception):
     """The peer answered a request with `success: false`."""
 
@@ -180,7 +190,8 @@ class DapChannel:
         return self.closed.done()
 
     def send(self, message: Message) -> int:
-        """Number and write one message; returns its seq."""
+        """Number and write one message; returns its seq (nothing is written if it
+        cannot be encoded: the encoder's TypeError or ValueError propagates)."""
         if self.is_closed:
             raise ChannelClosed(self.closed.result())
         seq = next(self._seq)
@@ -197,16 +208,28 @@ class DapChannel:
         self._pending[seq] = (command, on_response)
         return seq
 
-    async def request(self, command: str, arguments: Any = None) -> Any:
-        """Send a request and return the body of its successful response."""
+    async def request(self, command: str, arguments: Any = None, *,
+                      timeout: float | None = None) -> Any:
+        """Send a request and return the body of its successful response.
+
+        With a `timeout` (seconds), DapTimeout if no answer came by then: the request is
+        forgotten (a late answer is dropped) and the channel stays usable.
+        """
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
 
         def done(response: Message) -> None:
             if not future.done():
                 future.set_result(response)
 
-        self.send_request(command, arguments, done)
-        response = await future
+        seq = self.send_request(command, arguments, done)
+        if timeout is None:
+            response = await future
+        else:
+            try:
+                response = await asyncio.wait_for(future, timeout)
+            except asyncio.TimeoutError:
+                self._pending.pop(seq, None)
+                raise DapTimeout(command, timeout) from None
         if response.get("closed"):
             raise ChannelClosed(response.get("message", "connection closed"))
         if not response.get("success", False):
@@ -223,7 +246,11 @@ class DapChannel:
         body: Any = None,
         message: str | None = None,
     ) -> None:
-        """Answer a request the peer sent us."""
+        """Answer a request the peer sent us.
+
+        A body that cannot be written as JSON (a bug of whoever made it) still gets the
+        requester an answer: an error response that says so, never silence.
+        """
         response: Message = {
             "type": "response",
             "request_seq": request.get("seq", 0),
@@ -234,8 +261,17 @@ class DapChannel:
             response["body"] = body
         if message is not None:
             response["message"] = message
-        if not self.is_closed:
+        if self.is_closed:
+            return
+        try:
             self.send(response)
+        except (TypeError, ValueError, RecursionError) as exc:
+            log.warning("%s: the response to %r could not be encoded: %s", self.name,
+                        response["command"], type(exc).__name__)
+            self.send({"type": "response", "request_seq": response["request_seq"],
+                       "command": response["command"], "success": False,
+                       "message": f"the response to '{str(response['command'])[:80]}' could "
+                                  f"not be encoded as JSON ({type(exc).__name__})"})
 
     def send_event(self, event: str, body: Any = None) -> None:
         """Send an event, silently dropped once the channel has closed."""

@@ -29,21 +29,51 @@ class FramingError(ValueError):
 # (The C parts are not in typeshed, hence getattr.)
 _make_encoder = getattr(json.encoder, "c_make_encoder", None)
 _encode_string = getattr(json.encoder, "c_encode_basestring", None)
+_encode_ascii = getattr(json.encoder, "c_encode_basestring_ascii", None)
 _make_scanner = getattr(json.scanner, "c_make_scanner", None)
 _C_ENCODE: Callable[[Any, int], Iterable[str]] | None = None
-if _make_encoder is not None and _encode_string is not None:
+_C_ENCODE_ASCII: Callable[[Any, int], Iterable[str]] | None = None
+if _make_encoder is not None and _encode_string is not None and _encode_ascii is not None:
     # No circular check (DAP messages come from JSON), compact separators, text kept UTF-8.
     _C_ENCODE = _make_encoder(None, json.JSONEncoder().default, _encode_string, None, ":",
                               ",", False, False, True)
+    _C_ENCODE_ASCII = _make_encoder(None, json.JSONEncoder().default, _encode_ascii, None,
+                                    ":", ",", False, False, True)
 _C_SCAN: Callable[[str, int], tuple[Any, int]] | None = (
     _make_scanner(json.JSONDecoder()) if _make_scanner is not None else None)
 
 
-def to_json(message: Any) -> str:
-    """`message` as compact JSON text (non-ASCII characters kept, not escaped)."""
+def _to_text(message: Any) -> str:
+    """Compact JSON with non-ASCII characters kept (lone surrogates too)."""
     if _C_ENCODE is None:
         return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
     return "".join(_C_ENCODE(message, 0))
+
+
+def _to_ascii(message: Any) -> str:
+    """Compact JSON with every non-ASCII character escaped (`\\udc80` for a lone
+    surrogate): text that always encodes to UTF-8."""
+    if _C_ENCODE_ASCII is None:
+        return json.dumps(message, separators=(",", ":"), ensure_ascii=True)
+    return "".join(_C_ENCODE_ASCII(message, 0))
+
+
+def to_json(message: Any) -> str:
+    """`message` as compact JSON text that always encodes to UTF-8.
+
+    Non-ASCII characters are kept, not escaped, unless a string holds a lone surrogate
+    (a file name decoded with surrogateescape, a thread's name): such text cannot be
+    UTF-8, so the whole message is then written with JSON escapes. ASCII text (the
+    usual case) is known valid from a flag CPython keeps on every string: no scan.
+    """
+    text = _to_text(message)
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _to_ascii(message)
+    return text
 
 
 def from_json(text: str | bytes) -> Any:
@@ -65,9 +95,13 @@ def encode(message: dict[str, Any]) -> bytes:
     """Serialize one message with its Content-Length header, in a single buffer.
 
     One buffer means one send(): writing header and body separately is what
-    makes stock pydevd stall on Nagle's algorithm.
+    makes stock pydevd stall on Nagle's algorithm. A lone surrogate (see to_json)
+    is written as a JSON escape; the happy path encodes once, as before.
     """
-    body = to_json(message).encode("utf-8")
+    try:
+        body = _to_text(message).encode("utf-8")
+    except UnicodeEncodeError:
+        body = _to_ascii(message).encode("ascii")
     return b"Content-Length: %d\r\n\r\n%b" % (len(body), body)
 
 

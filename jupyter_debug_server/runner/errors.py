@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class DebugServerError(Exception):
     """An expected failure: `message` is a full sentence safe to show a client."""
@@ -68,3 +70,48 @@ class TokenNotFound(DebugServerError):
 
     status = 404
     reason = "no-such-token"
+
+
+class DebuggerTimeout(DebugServerError):
+    """The debugger did not answer a request within c.DebugServerApp.request_timeout."""
+
+    status = 504
+    reason = "debugger-timeout"
+
+
+_MAX_SENTENCE = 600
+_TRACEBACK = "Traceback (most recent call last)"
+_CHAINING = ("During handling of the above exception", "The above exception was the direct")
+# Lines of a process's error output, as written or as joined into one line (gdb's).
+_LINES = re.compile(r"\r?\n| \| ")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_traceback(text: str) -> str:
+    """`text` as one line with any Python traceback cut down to its exception line.
+
+    For the `error` field of a session and other client-visible text made from a
+    process's error output: the full text goes to the server log, never to a client.
+    """
+    if _TRACEBACK not in text and 'File "' not in text:
+        out = " ".join(line.strip() for line in text.splitlines() if line.strip())
+    else:
+        kept: list[str] = []
+        in_traceback = False
+        for raw in _LINES.split(text):
+            line = raw.strip()
+            if _TRACEBACK in line:
+                head = line[:line.index(_TRACEBACK)].strip()
+                if head:
+                    kept.append(head)
+                in_traceback = True
+                continue
+            if in_traceback and (raw[:1].isspace() or not line):
+                continue  # a frame: `  File "…"`, its source line, carets
+            in_traceback = False
+            if line and not line.startswith((*_CHAINING, 'File "')):
+                kept.append(line)
+        out = " ".join(kept)
+    if not out.isascii():  # stored as UTF-8: a lone surrogate (`\\udc80`) cannot be
+        out = _LONE_SURROGATE.sub("\ufffd", out)
+    return out if len(out) <= _MAX_SENTENCE else out[:_MAX_SENTENCE - 1] + "…"

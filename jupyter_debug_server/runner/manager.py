@@ -17,8 +17,14 @@ from typing import Any, TypeVar
 
 from ..store import Store
 from .debuggers import DEBUGGERS
-from .debuggers.target import kill_group, process_start_time
-from .errors import DebuggerUnavailable, LimitExceeded, SessionNotFound, SessionStateError
+from .debuggers.target import boot_id, kill_group, process_start_time
+from .errors import (
+    DebuggerUnavailable,
+    LimitExceeded,
+    SessionNotFound,
+    SessionStateError,
+    without_traceback,
+)
 from .launch_spec import LaunchSpec, PathPolicy, parse_launch_spec
 from .session import ACTIVE_STATES, FINAL_STATES, Session, new_session_id
 from .tunnels import TokenRegistry
@@ -44,6 +50,7 @@ class RunnerConfig:
     lldb_dap_path: str = ""  # "" means: the newest lldb-dap (or lldb-vscode) on PATH
     launch_timeout: float = 60.0
     step_timeout: float = 30.0
+    request_timeout: float = 30.0  # seconds the debugger has to answer a request of ours
     shutdown_timeout: float = 5.0
     token_default_ttl: int = 3600  # seconds a session token lives when no ttl is asked for
     token_max_ttl: int = 86400  # the longest ttl a client may ask for
@@ -225,13 +232,23 @@ def stored_model(row: dict[str, Any], base_url: str) -> dict[str, Any]:
         "request": row["request"], "state": row["state"], "pid": row.get("pid"),
         "exit_code": row.get("exit_code"), "created": row["created"],
         "updated": row["updated"], "owner": row["owner"], "stopped": row.get("stopped"),
-        "error": row.get("error"), "clients": 0, "spec": row.get("spec") or {},
+        # (Rows of older versions may hold a worker's traceback: show its sentence only.)
+        "error": without_traceback(row["error"]) if row.get("error") else None,
+        "clients": 0, "spec": row.get("spec") or {},
         "links": {"self": root, "output": f"{root}/output"},
     }
 
 
 def _reap_survivors(row: dict[str, Any]) -> None:
     """SIGKILL the worker and target groups of a stored session if they still run."""
+    if not (row.get("worker_pid") or row.get("pid")):
+        return
+    if row.get("boot_id") is None or row["boot_id"] != boot_id():
+        # Start times count from boot: after a reboot, or without a record of the boot,
+        # pid and start time could match an unrelated process.
+        log.info("Not reaping the processes of session %s: they were started in another "
+                 "boot (or before boot ids were recorded)", row["id"])
+        return
     for pid_key, time_key in (("worker_pid", "worker_start_time"), ("pid", "pid_start_time")):
         pid, started = row.get(pid_key), row.get(time_key)
         # A pid alone may have been reused by an unrelated process: match start time.

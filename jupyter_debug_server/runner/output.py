@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ _ROW_CHARS = 64 * 1024
 # then blocks on a full pipe, so nothing is lost), below LOW it may go on.
 PENDING_HIGH = 8 * 1024 * 1024
 PENDING_LOW = 1024 * 1024
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class OutputLog:
@@ -44,6 +46,8 @@ class OutputLog:
         """Queue a chunk; a flush is scheduled if none is under way."""
         if not text:
             return
+        if not text.isascii():
+            text = _storable(text)
         self.total_chars += len(text)
         self.pending_chars += len(text)
         if not self._throttled and self.pending_chars > PENDING_HIGH and self.pressure:
@@ -88,3 +92,14 @@ class OutputLog:
         items = await self.store.read_output(self.session_id, since, limit)
         return {"items": items, "next": items[-1]["seq"] if items else since,
                 "truncated": self.dropped}
+
+
+def _storable(text: str) -> str:
+    """`text` with lone surrogates (a debugger's `\\udc80` escape, e.g. a file name
+    decoded with surrogateescape) replaced by U+FFFD: SQLite takes UTF-8 only, and one
+    such chunk would fail its whole batch."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub("\ufffd", text)
+    return text

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..dap import ChannelClosed, DapChannel, DapRequestError
-from .errors import DapError, SessionStateError
+from ..dap import ChannelClosed, DapChannel, DapRequestError, DapTimeout
+from .errors import DapError, DebuggerTimeout, SessionStateError, without_traceback
 from .session_state import SessionState, describe_breakpoints
 
 _STEP_COMMANDS = {"over": "next", "in": "stepIn", "out": "stepOut", "continue": "continue"}
@@ -29,12 +29,25 @@ class DebuggerRequests(SessionState):
         """Send one DAP request to the debugger and return its response body."""
         channel = self._require_channel()
         try:
-            return await channel.request(command, arguments)
+            return await channel.request(command, arguments,
+                                         timeout=self.config.request_timeout)
         except DapRequestError as exc:
-            raise DapError(f"the debugger refused '{command}': {exc.message}") from None
+            # (pydevd answers some failures with its own traceback: the client gets its
+            # exception line.)
+            raise DapError(f"the debugger refused '{command}': "
+                           f"{without_traceback(exc.message)}") from None
+        except DapTimeout as exc:
+            raise self._timed_out(exc) from None
         except ChannelClosed:
             raise SessionStateError(
                 f"session {self.id} ended while '{command}' was pending") from None
+
+    def _timed_out(self, exc: DapTimeout) -> DebuggerTimeout:
+        # The request is forgotten; the session goes on (a late answer is dropped).
+        return DebuggerTimeout(
+            f"the debugger of session {self.id} did not answer '{exc.command}' within "
+            f"{exc.timeout:g} s (c.DebugServerApp.request_timeout); the request was "
+            "abandoned and the session is still usable")
 
     def _require_stopped(self, what: str) -> dict[str, Any]:
         if self.state != "stopped" or self.stopped is None:
@@ -122,10 +135,13 @@ class DebuggerRequests(SessionState):
             args["frameId"] = frame_id
         channel = self._require_channel()
         try:
-            return dict(await channel.request("evaluate", args))
+            return dict(await channel.request("evaluate", args,
+                                              timeout=self.config.request_timeout))
         except DapRequestError as exc:
             raise DapError(f"evaluating {expression!r} failed: {_last_line(exc.message)}",
                            reason="evaluation-failed") from None
+        except DapTimeout as exc:
+            raise self._timed_out(exc) from None
         except ChannelClosed:
             raise SessionStateError(f"session {self.id} ended during evaluate") from None
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
-from ..dap import ChannelClosed, DapChannel, DapMux, DapRequestError
+from ..dap import ChannelClosed, DapChannel, DapMux, DapRequestError, DapTimeout
 from ..store import iso_time
 from .launch_spec import LaunchSpec
 from .output import OutputLog
@@ -282,9 +282,13 @@ class SessionState:
             return []
         try:
             return list((await self.channel.request(
-                "stackTrace", {"threadId": thread_id, "startFrame": 0, "levels": 1}
+                "stackTrace", {"threadId": thread_id, "startFrame": 0, "levels": 1},
+                timeout=self.config.request_timeout,
             )).get("stackFrames", []))
         except (DapRequestError, ChannelClosed):
+            return []
+        except DapTimeout as exc:
+            log.warning("session %s: %s; the stop's location stays unknown", self.id, exc)
             return []
 
     def _locate(self, stopped: dict[str, Any], frames: list[dict[str, Any]]) -> None:

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import logging
 import os
 import signal
 import socket
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..dap import ChannelClosed, DapChannel, DapRequestError
-from .debuggers.target import kill_group, process_start_time
+from .debuggers.target import boot_id, kill_group, process_start_time
+from .errors import without_traceback
 from .session_state import SessionState, describe_breakpoints
 
 if TYPE_CHECKING:
@@ -53,36 +57,52 @@ class WorkerProcess(SessionState):
             await self._fail(self._explain(str(exc)))
         except OSError as exc:
             await self._fail(f"could not start the worker: {exc}")
+        except Exception as exc:
+            # A bug of ours: the traceback goes to the server log, the session gets a sentence.
+            log.exception("session %s: start-up failed", self.id)
+            first = (str(exc).strip().splitlines() or [""])[0]
+            await self._fail(f"the session could not start: {type(exc).__name__}: {first}")
 
     def _explain(self, message: str) -> str:
-        tail = self._worker_stderr.strip()
-        return message if not tail else f"{message}\nworker log:\n{tail[-1500:]}"
+        """`message` and the last line of the worker's error output (for a traceback:
+        its exception), as one line; the whole output is in the server log already."""
+        lines = [line.strip() for line in self._worker_stderr.splitlines() if line.strip()]
+        if lines:
+            message = f"{message}; the worker's last error output was: {lines[-1]}"
+        return without_traceback(message)
 
     async def _fail(self, why: str) -> None:
+        why = without_traceback(why)  # the error field is a sentence, never a traceback
         log.warning("session %s failed: %s", self.id, why)
         await self._set(state="failed", error=why, stopped=None)
         await self._stop_worker()
 
     async def _start(self, worker_module: str, worker_args: Sequence[str]) -> None:
+        command = await asyncio.get_running_loop().run_in_executor(
+            self.blocking, worker_command, worker_module)
         ours, theirs = socket.socketpair()
         try:
             self.worker = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", worker_module, "--session", self.id, *worker_args,
+                *command, "--session", self.id, *worker_args,
                 "--channel-fd", str(theirs.fileno()),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.PIPE,
                 pass_fds=(theirs.fileno(),),
                 start_new_session=True,  # Ctrl-C of the server reaches us, not the worker
-                cwd=self.spec.cwd,
+                # Not the session's cwd: nothing in it may be imported by our processes.
+                # The target gets that cwd from the launch request's arguments.
+                cwd=WORKER_CWD,
                 env=worker_environment(),
             )
         finally:
             theirs.close()
-        worker_started = await asyncio.get_running_loop().run_in_executor(
-            self.blocking, process_start_time, self.worker.pid)
+        worker_started, boot = await asyncio.get_running_loop().run_in_executor(
+            self.blocking, _start_time_and_boot, self.worker.pid)
+        # The boot id too: the reaper of a later server must never match a process of
+        # another boot that happens to have the same pid and start time.
         await self.store.update_session(self.id, worker_pid=self.worker.pid,
-                                        worker_start_time=worker_started)
+                                        worker_start_time=worker_started, boot_id=boot)
         self._spawn(self._pump_worker_log())
         self._spawn(self._watch_worker())
         self.channel = await DapChannel.from_socket(
@@ -195,6 +215,64 @@ class WorkerProcess(SessionState):
 #: Credentials of the Jupyter server (and JupyterHub) that a debuggee must never see.
 SECRET_ENV = frozenset({"JUPYTER_TOKEN", "JUPYTER_PASSWORD", "JPY_API_TOKEN",
                         "JUPYTERHUB_API_TOKEN", "JPY_SESSION_NAME"})
+
+
+def _start_time_and_boot(pid: int) -> tuple[float | None, str | None]:
+    return process_start_time(pid), boot_id()
+
+
+#: The worker's working directory: nothing there can shadow a module.
+WORKER_CWD = "/"
+
+# Run by `python -I -c` when the isolated interpreter would not find our package (a
+# user-site or PYTHONPATH install): put its folders first, then run the worker module.
+_BOOTSTRAP = ("import os, runpy, sys; roots, module = sys.argv[1], sys.argv[2]; "
+              "sys.path[:0] = roots.split(os.pathsep); del sys.argv[1:3]; "
+              "runpy.run_module(module, run_name='__main__', alter_sys=True)")
+
+
+def worker_command(module: str) -> list[str]:
+    """The command line of a worker running `module`: an isolated interpreter (`-I`: no
+    current directory or script folder on sys.path, no PYTHON* variables, no user site),
+    so a `socket.py` in the session's folder is never imported by the worker.
+
+    Blocking (it may ask the interpreter for its isolated sys.path once): run it off the
+    event loop.
+    """
+    missing = [root for root in _import_roots() if root not in _isolated_sys_path()]
+    if not missing:
+        return [sys.executable, "-I", "-m", module]
+    return [sys.executable, "-I", "-c", _BOOTSTRAP, os.pathsep.join(missing), module]
+
+
+@functools.cache
+def _import_roots() -> tuple[str, ...]:
+    """The folders the worker imports our package and debugpy from."""
+    from .. import __file__ as package_init
+
+    inits = [package_init]
+    try:
+        import debugpy
+    except ImportError:
+        pass  # only debugpy sessions need it, and they are refused without it
+    else:
+        inits.append(debugpy.__file__)
+    roots: list[str] = []
+    for init in inits:
+        root = os.path.dirname(os.path.dirname(os.path.abspath(init)))
+        if root not in roots:
+            roots.append(root)
+    return tuple(roots)
+
+
+@functools.cache
+def _isolated_sys_path() -> frozenset[str]:
+    """sys.path of `python -I` (site-packages and their .pth files included)."""
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", "import json, sys; print(json.dumps(sys.path))"],
+        capture_output=True, text=True, check=True, cwd=WORKER_CWD, timeout=60,
+        env=worker_environment())
+    return frozenset(os.path.abspath(p) for p in json.loads(out.stdout) if p)
 
 
 def worker_environment() -> dict[str, str]:

@@ -80,6 +80,12 @@ MIGRATIONS: tuple[str, ...] = (
         last_seq INTEGER NOT NULL
     );
     """,
+    # 2: the boot the pids and start times were recorded in. Start times count clock
+    # ticks since boot, so after a reboot an unrelated process can match pid and start
+    # time; with the boot id it cannot. Rows without one are never reaped.
+    """
+    ALTER TABLE sessions ADD COLUMN boot_id TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -87,6 +93,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 SESSION_COLUMNS: tuple[str, ...] = (
     "id", "name", "debugger", "request", "state", "owner", "spec", "pid", "pid_start_time",
     "worker_pid", "worker_start_time", "exit_code", "stopped", "error", "created", "updated",
+    "boot_id",
 )  # fmt: skip
 SESSION_JSON_COLUMNS = frozenset({"spec", "stopped"})
 TOKEN_COLUMNS: tuple[str, ...] = (

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 from typing import Any
 
 from ...dap import DapChannel
@@ -16,8 +17,14 @@ from .dispatch import AdapterError
 from .native_target import NativeLaunch, StubFailed
 from .target import Target
 
+log = logging.getLogger(__name__)
+
 Message = dict[str, Any]
 _STDERR_TAIL = 4000
+
+#: Events in this namespace are the worker's own messages to the server (the target's
+#: pid and start time): only the worker may send them, never the debugger or debuggee.
+PRIVATE_EVENT_PREFIX = "jupyterDebugServer."
 
 
 class AdapterBase:
@@ -54,6 +61,16 @@ class AdapterBase:
             self.stderr_tail = (self.stderr_tail + text)[-_STDERR_TAIL:]
         self.client.send_event("output", {"category": category, "output": text})
         await self.client.drain()
+
+    def relay_event(self, name: str, body: Any) -> None:
+        """Pass one of the debugger's events on to the client, unless it is in our own
+        namespace: pydevd relays any event its debuggee sends (`send_json_message`), so a
+        program could otherwise forge the worker's `jupyterDebugServer.target`."""
+        if name.startswith(PRIVATE_EVENT_PREFIX):
+            log.warning("dropped a %r event from the debugger: only the worker sends those",
+                        name[:80])
+            return
+        self.client.send_event(name, body)
 
     def announce_target(self, target: Target) -> None:
         """Adopt the launched program: tell the server its pid, report its exit later."""

@@ -118,8 +118,7 @@ class DebugpyAdapter(AdapterBase):
         if name == "terminated":
             self.send_terminated()
             return
-        body = event.get("body")
-        self.client.send_event(name, body)
+        self.relay_event(name, event.get("body"))
 
     # -- start-up --------------------------------------------------------------
 

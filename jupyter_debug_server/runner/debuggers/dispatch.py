@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
-from ...dap import ChannelClosed, DapChannel, DapRequestError
+from ...dap import DapChannel, DapRequestError
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ async def answer(client: DapChannel, handler: Handler[A], adapter: A, message: M
         client.send_response(message, success=False, message=str(exc))
     except DapRequestError as exc:
         client.send_response(message, success=False, message=exc.message)
-    except ChannelClosed as exc:
+    except ConnectionError as exc:  # ChannelClosed, GdbExited: the debugger is gone
         client.send_response(message, success=False, message=f"the debugger is gone: {exc}")
     except Exception as exc:
         log.exception("%s failed", message.get("command"))

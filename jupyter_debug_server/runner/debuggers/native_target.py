@@ -47,7 +47,7 @@ class NativeLaunch:
         spec = {"argv": list(argv), "ptracer": ptracer, "ready_fd": ready_w, "go_fd": go_r}
         try:
             target = await Target.spawn(
-                [sys.executable, "-S", "-E", STUB], cwd=cwd,
+                [sys.executable, "-I", "-S", STUB], cwd=cwd,
                 env={**env, "JDS_EXEC": json.dumps(spec)},
                 pass_fds=(ready_w, go_r), sink=sink)
         except BaseException:

@@ -11,6 +11,7 @@ import asyncio
 import codecs
 import contextlib
 import ctypes
+import functools
 import logging
 import os
 import signal
@@ -40,6 +41,17 @@ def process_start_time(pid: int) -> float | None:
     # The command name may contain spaces and parentheses: split after the last ')'.
     fields = stat[stat.rfind(b")") + 2 :].split()
     return float(fields[19])
+
+
+@functools.cache
+def boot_id() -> str | None:
+    """This boot's random id (None where /proc does not tell): with it, a pid and start
+    time recorded before a reboot never match a process of a later boot."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
 
 
 def kill_group(pgid: int, sig: int) -> bool:

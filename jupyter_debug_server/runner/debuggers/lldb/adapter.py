@@ -117,7 +117,7 @@ class LldbAdapter(AdapterBase):
             body["category"] = "console"
         elif name == "process" and self.launch is not None:
             body = {**body, "name": self.program_name, "startMethod": "launch"}
-        self.client.send_event(name, body or None)
+        self.relay_event(name, body or None)
 
     def _stopped(self, body: Message) -> Message:
         self.stopped_thread = body.get("threadId")
