@@ -121,7 +121,7 @@ def test_decoder_rejects_malformed_input_with_a_reason(data: bytes, words: str) 
 
 # What a browser writes for a no-cors fetch() to the forward's port (cut short: the
 # request line alone decides), with a cookie that must not show up in an error.
-_BROWSER = (b"POST /x:y HTTP/1.1\r\nHost: 127.0.0.1:4711\r\nContent-Length: 2\r\n"
+_BROWSER = (b"POST /x:y HTTP/1.1\r\nHost: 127.0.0.1:40123\r\nContent-Length: 2\r\n"
             b"Cookie: username-127-0-0-1-8888=\"2|SECRET-COOKIE\"\r\n"
             b"Content-Type: text/plain;charset=UTF-8\r\n\r\n{}")
 _BODY = b'{"seq":1,"type":"request","command":"initialize"}'

@@ -224,9 +224,11 @@ def test_browser_requests_run_nothing_and_get_no_reply(
     url = f"http://127.0.0.1:{server.port}/"
 
     async def scenario() -> None:
-        forward = await ForwardProcess.start(url, server.token, sid, "--port", "0", env=env)
+        # A bare --port (an OS-chosen port), as the docs recommend.
+        forward = await ForwardProcess.start(url, server.token, sid, "--port", env=env)
         try:
             port = await forward.port()
+            assert port > 0
             requests = {"a no-cors fetch()": browser_fetch(port, body),
                         "a urlencoded form POST": form_urlencoded(port, body),
                         "a text/plain form POST": form_text_plain(port, body)}
