@@ -212,7 +212,7 @@ def check_log(forward: ForwardProcess, refusals: int, *secrets: str) -> None:
         assert "not DAP" in line and "nothing was relayed" in line, line
     for secret in secrets:
         assert secret not in log, (secret, log)
-    assert "joined session" in log  # (only the real client's connection)
+    assert log.count("joined session") == 1, log  # only the real client's connection
 
 
 def test_browser_requests_run_nothing_and_get_no_reply(
@@ -315,4 +315,40 @@ def test_stdio_refuses_a_browser_request_and_exits_1(
 
     asyncio.run(scenario())
     assert not marker.exists()
+    client.terminate(sid)
+
+
+def test_a_connection_without_a_whole_first_message_is_closed_after_30_s(
+        server: ServerProcess, client: DebugServerClient, env: dict[str, str]) -> None:
+    # Neither a silent connection nor one that stops inside its first message holds the
+    # forward (or a tunnel) for ever; the forward's limit is 30 s (_GREETING_TIMEOUT).
+    sid = stopped_session(client, server, "debugpy")
+    url = f"http://127.0.0.1:{server.port}/"
+
+    async def closed_unanswered(port: int, data: bytes) -> float:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        start = asyncio.get_running_loop().time()
+        writer.write(data)
+        try:
+            assert await asyncio.wait_for(reader.read(), 60) == b""
+        finally:
+            writer.close()
+        return asyncio.get_running_loop().time() - start
+
+    async def scenario() -> None:
+        forward = await ForwardProcess.start(url, server.token, sid, "--port", env=env)
+        try:
+            port = await forward.port()
+            waited = await asyncio.gather(
+                closed_unanswered(port, b""),
+                closed_unanswered(port, b'Content-Length: 60\r\n\r\n{"seq":1,'))
+            assert all(25 < seconds < 50 for seconds in waited), waited
+            await forward.log_line("no DAP message within 30 s")
+            closed = [line for line in forward.stderr if "no DAP message within" in line]
+            assert len(closed) == 2, forward.stderr
+            assert "joined session" not in "".join(forward.stderr)
+        finally:
+            await forward.stop()
+
+    asyncio.run(scenario())
     client.terminate(sid)
