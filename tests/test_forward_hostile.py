@@ -74,6 +74,20 @@ def debugger(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(params=["uvloop", "asyncio"])
+def loop_env(request: pytest.FixtureRequest, env: dict[str, str],
+             tmp_path: Path) -> tuple[str, dict[str, str]]:
+    """The forward's loop and environment: uvloop, or the standard loop (uvloop's import
+    fails); the two start reading an accepted socket differently."""
+    loop = str(request.param)
+    if loop == "uvloop":
+        return loop, env
+    (tmp_path / "no_uvloop").mkdir()
+    (tmp_path / "no_uvloop" / "uvloop.py").write_text("raise ImportError('no uvloop')\n")
+    return loop, {**env, "PYTHONPATH": os.pathsep.join(
+        [str(tmp_path / "no_uvloop"), *filter(None, [env.get("PYTHONPATH")])])}
+
+
 def stopped_session(client: DebugServerClient, server: ServerProcess, debugger: str) -> str:
     """A session stopped at a breakpoint: loop.py's loop, or the start of points.c's main."""
     if debugger == "debugpy":
@@ -216,8 +230,9 @@ def check_log(forward: ForwardProcess, refusals: int, *secrets: str) -> None:
 
 
 def test_browser_requests_run_nothing_and_get_no_reply(
-        server: ServerProcess, client: DebugServerClient, env: dict[str, str],
-        debugger: str, tmp_path: Path) -> None:
+        server: ServerProcess, client: DebugServerClient,
+        loop_env: tuple[str, dict[str, str]], debugger: str, tmp_path: Path) -> None:
+    loop, env = loop_env
     sid = stopped_session(client, server, debugger)
     marker = tmp_path / "MARKER"
     body = payload(debugger, marker)
@@ -238,6 +253,7 @@ def test_browser_requests_run_nothing_and_get_no_reply(
             await attach_and_step(port, debugger)
             await forward.log_line("ended: the IDE disconnected")
             check_log(forward, len(requests), COOKIE_SECRET, str(marker), "evil.example")
+            assert f"({loop} event loop)" in "".join(forward.stderr)
         finally:
             await forward.stop()
 
