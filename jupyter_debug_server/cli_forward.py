@@ -62,16 +62,19 @@ def _port(text: str) -> int:
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add the `forward` command to the CLI's subparsers."""
     text = ("serve the session's DAP to an IDE: on stdin/stdout (--stdio, a debug adapter "
-            "executable) or on a loopback TCP port (--port)")
+            "executable; preferred) or on a loopback TCP port (--port)")
     p: argparse.ArgumentParser = sub.add_parser("forward", parents=[common], help=text,
                                                 description=text)
     p.add_argument("session", help="session id (or a unique prefix of one)")
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--stdio", action="store_true",
-                      help="speak DAP on stdin/stdout (logs go to stderr)")
-    mode.add_argument("--port", type=_port, metavar="N",
-                      help="listen on this TCP port (0: pick a free one); prints "
-                      "'listening on HOST:PORT'")
+                      help="speak DAP on stdin/stdout (logs go to stderr); opens no port")
+    # A bare --port is --port 0: a port the OS picks is one a web page cannot guess,
+    # so the docs never suggest a fixed one (an explicit N still works).
+    mode.add_argument("--port", type=_port, nargs="?", const=0, metavar="N",
+                      help="listen on a loopback TCP port the OS picks (--port or --port 0; "
+                      "printed as 'listening on HOST:PORT'), or on port N; only strict DAP "
+                      "from your own user's processes is served")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on with --port (default 127.0.0.1; anything "
                    "but loopback is warned about, and peers must still be your own user's "

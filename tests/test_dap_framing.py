@@ -147,6 +147,81 @@ def test_decoder_rejects_malformed_input_with_a_reason(data: bytes, words: str) 
         FrameDecoder().feed(data)
 
 
+# What a browser writes for a no-cors fetch() to the forward's port (cut short: the
+# request line alone decides), with a cookie that must not show up in an error.
+_BROWSER = (b"POST /x:y HTTP/1.1\r\nHost: 127.0.0.1:40123\r\nContent-Length: 2\r\n"
+            b"Cookie: username-127-0-0-1-8888=\"2|SECRET-COOKIE\"\r\n"
+            b"Content-Type: text/plain;charset=UTF-8\r\n\r\n{}")
+_BODY = b'{"seq":1,"type":"request","command":"initialize"}'
+_NOT_STRICT = [
+    _BROWSER,
+    b"content-length: %d\r\n\r\n%b" % (len(_BODY), _BODY),  # lower case
+    b"Content-Length:  %d\r\n\r\n%b" % (len(_BODY), _BODY),  # two spaces
+    b"Content-Length: %d \r\n\r\n%b" % (len(_BODY), _BODY),  # a trailing blank
+    b"Content-Length: %d\r\nX-Other: 1\r\n\r\n%b" % (len(_BODY), _BODY),  # an extra line
+    b"X-Other: 1\r\nContent-Length: %d\r\n\r\n%b" % (len(_BODY), _BODY),
+    b"Content-Length: -%d\r\n\r\n%b" % (len(_BODY), _BODY),  # negative
+    b"Content-Length: +%d\r\n\r\n%b" % (len(_BODY), _BODY),
+    b"Content-Length: 99999999999999999999\r\n\r\n%b" % _BODY,  # huge (20 digits)
+    b"Content-Length: 000000000%d\r\n\r\n%b" % (len(_BODY), _BODY),  # 11 digits
+    b"Content-Length: \xd9\xa4\xd9\xa8\r\n\r\n%b" % _BODY,  # Arabic-Indic digits
+    b"Content-Length: %d\n\n%b" % (len(_BODY), _BODY),  # bare line feeds
+    b"Content-Length: \r\n\r\n%b" % _BODY,  # no digits
+    b"\r\nContent-Length: %d\r\n\r\n%b" % (len(_BODY), _BODY),  # a leading blank line
+    b"GET / HTTP/1.1\r\n\r\n",
+]
+
+
+def test_strict_decoder_takes_every_split_of_plain_dap() -> None:
+    messages = [{"seq": i, "type": "request", "command": "c", "arguments": {"x": "é" * i}}
+                for i in range(1, 5)]
+    stream = b"".join(encode(m) for m in messages)
+    for cut in range(len(stream) + 1):  # two reads, split at every byte
+        decoder = FrameDecoder(strict=True)
+        assert decoder.feed(stream[:cut]) + decoder.feed(stream[cut:]) == messages, cut
+    # Ten digits is the most it takes (leading zeros included).
+    ten = b'Content-Length: 00000000%d\r\n\r\n{"seq":1,"type":"event","event":"e"}' % 36
+    assert FrameDecoder(strict=True).feed(ten) == [{"seq": 1, "type": "event", "event": "e"}]
+
+
+@pytest.mark.parametrize("data", _NOT_STRICT)
+def test_strict_decoder_refuses_at_every_split_before_a_body(data: bytes) -> None:
+    for cut in range(len(data) + 1):
+        decoder = FrameDecoder(strict=True)
+        with pytest.raises(FramingError) as refused:
+            assert decoder.feed_bodies(data[:cut]) == [], cut  # nothing before the refusal
+            decoder.feed_bodies(data[cut:])
+        assert b"SECRET" not in str(refused.value).encode(), refused.value
+        assert "SECRET" not in repr(refused.value)
+
+
+@pytest.mark.parametrize("data", [_NOT_STRICT[i] for i in (1, 2, 3, 4, 5, 7, 9)])
+def test_the_worker_channel_stays_lenient(data: bytes) -> None:
+    # What strict framing refuses but DAP's own framing allows (other header lines,
+    # any case, blanks, a sign, leading zeros): the lenient default still takes it.
+    assert FrameDecoder().feed(data) == [json.loads(_BODY)]
+
+
+@pytest.mark.parametrize(("start", "words"), [
+    (b"P", "not exactly 'Content-Length: N'"),
+    (b"POST /x:y HTTP/1.1\r\n", "nothing like an HTTP request"),
+    (b"Content-length", "not exactly"),
+    (b"Content-Length: 12345678901", "more than 10 digits"),
+    (b"Content-Length: \r", "no digits"),
+    (b"Content-Length: 12\r\n\r\n{}Content-Length: 1x", "not exactly"),
+])
+def test_strict_decoder_refuses_at_the_first_wrong_byte(start: bytes, words: str) -> None:
+    # No need to wait for a header's end: a browser's request line is refused at once.
+    with pytest.raises(FramingError, match=words):
+        FrameDecoder(strict=True).feed_bodies(start)
+
+
+def test_strict_decoder_keeps_the_size_limit() -> None:
+    with pytest.raises(FramingError, match="exceeds the limit of 100 bytes"):
+        FrameDecoder(100, strict=True).feed_bodies(b"Content-Length: 101\r\n\r\n")
+    assert FrameDecoder(100, strict=True).feed_bodies(b"Content-Length: 0\r\n\r\n") == [b""]
+
+
 async def _pair() -> tuple[DapChannel, DapChannel]:
     a, b = socket.socketpair()
     return (await DapChannel.from_socket(a, name="a"), await DapChannel.from_socket(b, name="b"))

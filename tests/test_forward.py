@@ -415,3 +415,21 @@ def test_stdio_on_a_regular_file_is_refused_clearly(
     model = client.session(sid)
     assert (model["state"], model["clients"]) == ("stopped", 0)
     client.terminate(sid)
+
+
+def test_port_without_a_value_is_an_os_chosen_port_and_no_fixed_port_is_suggested(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from jupyter_debug_server.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["forward", "3f2a", "--port"]).port == 0
+    assert parser.parse_args(["forward", "3f2a", "--port", "0"]).port == 0
+    assert parser.parse_args(["forward", "3f2a", "--port", "5678"]).port == 5678  # still
+    assert parser.parse_args(["forward", "3f2a", "--stdio"]).port is None
+    with pytest.raises(SystemExit):
+        parser.parse_args(["forward", "3f2a", "--port", "70000"])
+    assert "is not a number from 0 to 65535" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parser.parse_args(["forward", "--help"])
+    usage = capsys.readouterr().out
+    assert "the OS picks" in usage and "4711" not in usage

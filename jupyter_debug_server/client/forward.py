@@ -7,6 +7,12 @@ An IDE speaks DAP with Content-Length framing, either on the forward's stdin/std
 connection gets its own WebSocket, so it is one client of the session's DapMux. A TCP
 connection is served only if its peer socket belongs to our own OS user.
 
+Anything of our own user can reach a loopback port, the user's browser included (a page's
+no-cors `fetch()` or form POST), so what an IDE sends is taken only in strict DAP framing
+(`FrameDecoder(strict=True)`: nothing like HTTP gets past its first bytes), and its first
+message must be an `initialize` request. The tunnel is opened only after that first
+message checked out: a refused connection never joins the session and gets no byte back.
+
 Everything here runs on one asyncio loop (the CLI's `asyncio.run`); blocking REST calls
 and /proc reads go to a thread.
 """
@@ -25,7 +31,7 @@ import sys
 from typing import Any
 
 from ..dap.channel import set_nodelay
-from ..dap.framing import FrameDecoder, FramingError, encode
+from ..dap.framing import FrameDecoder, FramingError, encode, from_json
 from .api import FINAL_STATES, DebugServerClient, _sid
 from .errors import DebugServerClientError
 from .events import EventStream
@@ -42,6 +48,9 @@ _MAX_IDE_BACKLOG = 32 * 1024 * 1024
 # own (they have been sent `terminated`) before the forward closes them and exits; also
 # how long what is left for an IDE may take to be written once the relay ended.
 _END_GRACE = 5.0
+# An IDE sends `initialize` as soon as it has connected; a TCP connection that has not
+# sent a whole first message by then is closed (it holds a socket and a task, no tunnel).
+_GREETING_TIMEOUT = 30.0
 
 
 async def open_tunnel(client: DebugServerClient, session_id: str,
@@ -61,6 +70,18 @@ def _is_disconnect_response(body: bytes) -> bool:
     return False
 
 
+def _check_greeting(body: bytes) -> None:
+    """Raise FramingError unless `body` is an `initialize` request (the IDE's first
+    message). The error never quotes the body."""
+    try:
+        message = from_json(body)
+    except ValueError:
+        message = None
+    if not (isinstance(message, dict) and message.get("type") == "request"
+            and message.get("command") == "initialize"):
+        raise FramingError("its first DAP message is not an 'initialize' request")
+
+
 def _last_seq(body: bytes) -> int:
     with contextlib.suppress(ValueError, TypeError, AttributeError):
         return int(json.loads(body).get("seq") or 0)
@@ -72,29 +93,53 @@ class _Relay:
 
     A message from either side is relayed from the `data_received` that completes it, in
     the same loop step, with no Task, future or JSON work per message (the server checks
-    what an IDE sends; what the server sends is DAP already). Ends after the IDE's
-    `disconnect` is answered (the IDE is done; the session carries on), when either side
-    closes, when the IDE sends something that is not DAP, or when an IDE that stopped
-    reading has _MAX_IDE_BACKLOG bytes waiting for it (bounded memory).
+    what an IDE sends; what the server sends is DAP already). Only the IDE's first
+    message is parsed here: until it has shown itself an `initialize` request the relay
+    has no tunnel (`greeted` is then set, reading pauses, and whoever opens the tunnel
+    calls `join`). Ends after the IDE's `disconnect` is answered (the IDE is done; the
+    session carries on), when either side closes, when the IDE sends something that is
+    not strict DAP (`refused` says why when nothing was relayed yet), or when an IDE
+    that stopped reading has _MAX_IDE_BACKLOG bytes waiting for it (bounded memory).
     """
 
-    def __init__(self, tunnel: WebSocketClient) -> None:
-        self.tunnel = tunnel
-        self.ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    def __init__(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.tunnel: WebSocketClient | None = None
+        self.ended: asyncio.Future[str] = loop.create_future()
+        self.greeted: asyncio.Future[None] = loop.create_future()
+        self.refused: str | None = None
         self.server_closed = False
         self.last = b""  # the server's last message: our closing events are numbered after it
-        self._decoder = FrameDecoder()
+        self._decoder = FrameDecoder(strict=True)
+        self._early: list[bytes] = []  # checked messages waiting for the tunnel
         self._ide_in: asyncio.ReadTransport | None = None
         self._ide_out: asyncio.WriteTransport | None = None
 
     def attach(self, ide_in: asyncio.ReadTransport, ide_out: asyncio.WriteTransport) -> None:
-        """Start relaying: the server's messages (and those that came early) go to
-        `ide_out`; `ide_in` stops being read while the tunnel cannot take more."""
+        """Take the IDE's streams: what `ide_in` brings is checked (and kept until
+        `join`); `ide_out` gets the server's messages once there is a tunnel."""
         self._ide_in, self._ide_out = ide_in, ide_out
-        self.tunnel.on_flow = self._tunnel_full
-        self.tunnel.on_message(self.to_ide)
         if ide_in.is_closing():
             self.end("the IDE closed the connection")
+        elif self.greeted.done() and self.tunnel is None:
+            ide_in.pause_reading()  # (stdin is read from the moment its pipe connects)
+
+    def join(self, tunnel: WebSocketClient) -> None:
+        """Relay through `tunnel` from now on, beginning with the IDE's kept messages;
+        `ide_in` stops being read while the tunnel cannot take more."""
+        self.tunnel = tunnel
+        tunnel.on_flow = self._tunnel_full
+        tunnel.on_message(self.to_ide)
+        early, self._early = self._early, []
+        self._send(early)
+        if self._ide_in is not None and not self._ide_in.is_closing():
+            self._ide_in.resume_reading()
+
+    async def first_message(self, timeout: float | None = None) -> None:
+        """Wait until the IDE's first message checked out, the relay ended, or
+        `timeout` seconds passed."""
+        waits: list[asyncio.Future[Any]] = [self.greeted, self.ended]
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
 
     def end(self, why: str) -> None:
         if not self.ended.done():
@@ -108,16 +153,38 @@ class _Relay:
                 self._ide_in.resume_reading()
 
     def from_ide(self, data: bytes) -> None:
-        """Bytes from the IDE: each message they complete goes to the tunnel."""
+        """Bytes from the IDE: each message they complete goes to the tunnel (or waits
+        for it)."""
         if self.ended.done():
             return
         try:
             bodies = self._decoder.feed_bodies(data)
             for body in bodies:
                 body.decode("utf-8")  # a text frame must be UTF-8; say so here, not there
-        except (FramingError, UnicodeDecodeError) as exc:
-            self.end(f"the IDE sent something that is not DAP: {exc}")
+            if bodies and not self.greeted.done():
+                _check_greeting(bodies[0])
+                self.greeted.set_result(None)
+        except UnicodeDecodeError:
+            self._not_dap("a DAP message body is not UTF-8")
             return
+        except FramingError as exc:
+            self._not_dap(str(exc))
+            return
+        if self.tunnel is None:
+            self._early += bodies
+            if self.greeted.done() and self._ide_in is not None:
+                self._ide_in.pause_reading()  # the rest waits until the tunnel is open
+            return
+        self._send(bodies)
+
+    def _not_dap(self, what: str) -> None:
+        why = f"the IDE sent something that is not DAP: {what}"
+        if self.tunnel is None:
+            self.refused = why  # nothing of it went anywhere
+        self.end(why)
+
+    def _send(self, bodies: list[bytes]) -> None:
+        assert self.tunnel is not None
         try:
             for body in bodies:
                 self.tunnel.send_text(body)
@@ -134,7 +201,8 @@ class _Relay:
             return
         if body is None:
             self.server_closed = True
-            self.end(f"the server closed the tunnel: {self.tunnel.why_closed}")
+            why = self.tunnel.why_closed if self.tunnel is not None else "closed"
+            self.end(f"the server closed the tunnel: {why}")
             return
         out = self._ide_out
         if out is None or out.is_closing():
@@ -195,15 +263,20 @@ class _IdeSide(asyncio.Protocol):
         pass
 
 
-async def _finish(tunnel: WebSocketClient, *ide: _IdeSide) -> None:
+async def _finish(tunnel: WebSocketClient | None, *ide: _IdeSide) -> None:
     """Leave the session's multiplexer (never ends the session), write what is left for
     the IDE, and close its streams; an IDE that does not read is dropped after
     _END_GRACE seconds."""
-    tunnel.close()
+    if tunnel is not None:
+        tunnel.close()
     for side in ide:
         if side.transport is not None:
             side.transport.close()
-    waits = [tunnel.closed, *(side.lost for side in ide if side.transport is not None)]
+    waits = [*(side.lost for side in ide if side.transport is not None)]
+    if tunnel is not None:
+        waits.append(tunnel.closed)
+    if not waits:
+        return
     _, late = await asyncio.wait(waits, timeout=_END_GRACE)
     if late:
         for side in ide:
@@ -257,18 +330,27 @@ async def _connect_stdio(relay: _Relay) -> tuple[_IdeSide, _IdeSide]:
 
 
 async def forward_stdio(client: DebugServerClient, session_id: str) -> int:
-    """Serve one IDE on stdin/stdout until it disconnects or the tunnel closes; exit 0."""
+    """Serve one IDE on stdin/stdout until it disconnects or the tunnel closes: exit 0;
+    1 when its first bytes are not a DAP `initialize` request (nothing was relayed)."""
     _check_stdio()
-    tunnel = await open_tunnel(client, session_id)
-    relay = _Relay(tunnel)
-    try:
-        sides = await _connect_stdio(relay)
-    except DebugServerClientError:
-        tunnel.close()
-        await tunnel.closed
-        raise
+    relay = _Relay()
+    sides = await _connect_stdio(relay)
     log.info("forwarding DAP on stdio to session %s (%s event loop)", session_id,
              _loop_name())
+    await relay.first_message()
+    if relay.ended.done():
+        await _finish(None, *sides)
+        if relay.refused is not None:
+            log.warning("refused the IDE on stdin: %s; nothing was relayed", relay.refused)
+            return 1
+        log.info("forward to session %s ended: %s", session_id, relay.ended.result())
+        return 0
+    try:
+        tunnel = await open_tunnel(client, session_id)
+    except DebugServerClientError:
+        await _finish(None, *sides)
+        raise
+    relay.join(tunnel)
     why = await relay.run()
     await _finish(tunnel, *sides)
     log.info("forward to session %s ended: %s", session_id, why)
@@ -315,13 +397,16 @@ class _IdeConnection(_IdeSide):
             self.relay.from_ide(data)
 
     def start(self, relay: _Relay) -> None:
-        """Relay from now on, beginning with what was read before."""
+        """Hand what the IDE sends to `relay` from now on, beginning with what was read
+        before."""
         self.relay = relay
         relay.attach(self.transport, self.transport)
+        # Resume first: the early bytes may complete the first message, and the relay
+        # then pauses reading again until its tunnel is open.
+        self.transport.resume_reading()
         early, self.early = self.early, b""
         if early:
             relay.from_ide(early)
-        self.transport.resume_reading()
 
 
 class PortForward:
@@ -397,15 +482,20 @@ class PortForward:
 
     async def _serve(self, ide: _IdeConnection) -> None:
         transport = ide.transport
+        where = _host_port(transport.get_extra_info("peername"))
         tunnel: WebSocketClient | None = None
         try:
-            tunnel = await self._join(ide)
+            if not await self._is_ours(ide, where):
+                return
+            relay = _Relay()
+            ide.start(relay)
+            if not await self._greeted(relay, where):
+                return
+            tunnel = await self._open(where)
             if tunnel is not None:
-                relay = _Relay(tunnel)
-                ide.start(relay)
+                relay.join(tunnel)
                 why = await relay.run()
-                log.info("connection from %s ended: %s",
-                         _host_port(transport.get_extra_info("peername")), why)
+                log.info("connection from %s ended: %s", where, why)
         except Exception:
             log.exception("serving an IDE connection failed")
         finally:
@@ -415,21 +505,45 @@ class PortForward:
             else:
                 await _finish(tunnel, ide)
 
-    async def _join(self, ide: _IdeConnection) -> WebSocketClient | None:
-        """The connection's tunnel, or None when it is refused (and why is logged)."""
+    async def _is_ours(self, ide: _IdeConnection, where: str) -> bool:
+        """Whether the peer is our own user (a refusal is logged)."""
         transport = ide.transport
         peer: Any = transport.get_extra_info("peername")
         ours: Any = transport.get_extra_info("sockname")
-        where = _host_port(peer)
-        # Decide before reading a byte from it: nothing of the peer's reaches the session
+        # Decide before reading a byte from it: nothing of the peer's is even parsed
         # unless the peer is our own user.
         owner = await asyncio.to_thread(socket_owner, peer[:2], ours[:2])
-        if owner != self.uid:
-            who = "an unknown user (no such socket on this host)" if owner is None else \
-                _user(owner)
-            log.warning("refused the connection from %s: it belongs to %s, and this forward "
-                        "serves only %s", where, who, _user(self.uid))
-            return None
+        if owner == self.uid:
+            return True
+        who = "an unknown user (no such socket on this host)" if owner is None else \
+            _user(owner)
+        log.warning("refused the connection from %s: it belongs to %s, and this forward "
+                    "serves only %s", where, who, _user(self.uid))
+        return False
+
+    @staticmethod
+    async def _greeted(relay: _Relay, where: str) -> bool:
+        """Wait for the connection's first message; whether it is an `initialize` request
+        in strict DAP framing (anything else is logged, without its bytes, and the
+        connection is to be closed unanswered)."""
+        await relay.first_message(_GREETING_TIMEOUT)
+        if relay.refused is not None:
+            # One line, no bytes: a browser's request carries the user's cookies.
+            log.warning("refused the connection from %s: %s; it was closed unanswered "
+                        "and nothing was relayed", where, relay.refused)
+            return False
+        if relay.ended.done():
+            log.info("connection from %s ended before its first message: %s", where,
+                     relay.ended.result())
+            return False
+        if not relay.greeted.done():
+            log.warning("closed the connection from %s: no DAP message within %g s",
+                        where, _GREETING_TIMEOUT)
+            return False
+        return True
+
+    async def _open(self, where: str) -> WebSocketClient | None:
+        """The connection's tunnel, or None when the server refuses it (logged)."""
         try:
             tunnel = await open_tunnel(self.client, self.session_id)
         except DebugServerClientError as exc:

@@ -15,6 +15,10 @@ DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024
 _HEADER_END = b"\r\n\r\n"
 _USUAL_HEADER = b"Content-Length: "  # what every peer we know sends, alone
 _MAX_HEADER = 4096
+#: Strict framing: at most this many digits of Content-Length (64 MiB has 8).
+_STRICT_DIGITS = 10
+# What may follow the digits of a strict header that has not fully arrived yet.
+_STRICT_TAILS = (b"", b"\r", b"\r\n", b"\r\n\r")
 
 
 class FramingError(ValueError):
@@ -106,12 +110,25 @@ def encode(message: dict[str, Any]) -> bytes:
 
 
 class FrameDecoder:
-    """Incremental decoder: feed bytes, get whole messages back."""
+    """Incremental decoder: feed bytes, get whole messages back.
 
-    def __init__(self, max_message: int = DEFAULT_MAX_MESSAGE) -> None:
+    `strict=True` is for endpoints that anything on the host can reach (the forward's
+    port, where a same-user browser can POST): every header must be exactly
+    `Content-Length: N` (N of at most ten decimal digits) and a blank line, so an HTTP
+    request (its request line has a colon too) fails at its first bytes, before a whole
+    message exists. Strict errors never quote the peer's bytes: an HTTP request carries
+    cookies, and the message may end up in a log. The lenient default takes any header
+    lines DAP allows, as long as one is Content-Length (the worker's channel).
+    """
+
+    def __init__(self, max_message: int = DEFAULT_MAX_MESSAGE, *,
+                 strict: bool = False) -> None:
         self._buf = bytearray()
         self._need: int | None = None
         self._max = max_message
+        self._strict = strict
+        # A header longer than this is not taken by the fast path of _parse_header.
+        self._longest = len(_USUAL_HEADER) + (_STRICT_DIGITS if strict else _MAX_HEADER)
 
     def feed(self, data: bytes) -> list[dict[str, Any]]:
         """Add bytes and return every message they complete, in order."""
@@ -150,7 +167,9 @@ class FrameDecoder:
             if self._need is None:
                 end = self._buf.find(_HEADER_END)
                 if end < 0:
-                    if len(self._buf) > _MAX_HEADER:
+                    if self._strict:
+                        _check_strict_start(bytes(self._buf))
+                    elif len(self._buf) > _MAX_HEADER:
                         raise FramingError("DAP header exceeds 4096 bytes without a blank line")
                     return out
                 self._need = self._parse_header(bytes(self._buf[:end]))
@@ -163,8 +182,12 @@ class FrameDecoder:
             out.append(body)
 
     def _parse_header(self, header: bytes) -> int:
-        if header.startswith(_USUAL_HEADER) and header[len(_USUAL_HEADER):].isdigit():
+        if (header.startswith(_USUAL_HEADER) and header[len(_USUAL_HEADER):].isdigit()
+                and len(header) <= self._longest):
             length = int(header[len(_USUAL_HEADER):])  # (isdigit: no line break, no sign)
+        elif self._strict:
+            _check_strict_start(header)  # says what is wrong with its first bytes
+            raise FramingError(_NOT_STRICT)  # a valid start, and more than one line
         else:
             length = self._parse_header_lines(header)
         if length < 0 or length > self._max:
@@ -189,6 +212,28 @@ class FrameDecoder:
         if length is None:
             raise FramingError("DAP header has no Content-Length")
         return length
+
+
+_NOT_STRICT = ("the DAP header is not exactly 'Content-Length: N' and a blank line "
+               "(strict framing: no other header line, nothing like an HTTP request)")
+
+
+def _check_strict_start(start: bytes) -> None:
+    """Raise FramingError unless `start` can still become a strict DAP header (it holds
+    no complete header): `Content-Length: `, up to ten digits, then part of the blank
+    line. The error names what is wrong, never the bytes."""
+    prefix = start[:len(_USUAL_HEADER)]
+    if not _USUAL_HEADER.startswith(prefix):
+        raise FramingError(_NOT_STRICT)
+    rest = start[len(_USUAL_HEADER):]
+    digits = rest.rstrip(b"\r\n")
+    if (digits and not digits.isdigit()) or rest[len(digits):] not in _STRICT_TAILS:
+        raise FramingError(_NOT_STRICT)
+    if rest[len(digits):] and not digits:
+        raise FramingError("the DAP header's Content-Length has no digits")
+    if len(digits) > _STRICT_DIGITS:
+        raise FramingError(
+            f"the DAP header's Content-Length has more than {_STRICT_DIGITS} digits")
 
 
 def decode_body(body: bytes) -> dict[str, Any]:
