@@ -11,7 +11,8 @@ from tornado.websocket import WebSocketClosedError
 from ..websocket_write import write_text
 from .session_ws import CLOSE_POLICY, SessionWebSocket
 
-# A client this many messages behind is cut off rather than buffered without bound.
+# A client this many messages behind is cut off rather than buffered without bound (its
+# bytes are bounded by c.DebugServerApp.max_client_backlog too).
 _MAX_UNSENT = 2000
 
 
@@ -22,19 +23,23 @@ class SessionEventsHandler(SessionWebSocket):
     waits for the end (the forward), without the cost of every stop's location and output.
     """
 
+    socket_name = "a session's event stream"
     _unsubscribe: Any = None
     _unsent = 0
+    _unsent_bytes = 0
+    _max_backlog = 16 * 1024 * 1024
     only_end = False
 
     def check_arguments(self) -> None:
         only = self.get_query_argument("only", None)
         if only not in (None, "end"):
-            raise web.HTTPError(400, f"only={only!r} is not a filter of session events; "
+            raise web.HTTPError(400, f"only={only!r:.60} is not a filter of session events; "
                                 "use only=end, or no filter", reason="bad-argument")
         self.only_end = only == "end"
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)
+        self._max_backlog = self.settings["debug_app"].max_client_backlog
         session = self.debug_session
         session.clients += 1
         self._send({"type": "state", "session": session.model(self.base_url)})
@@ -45,20 +50,29 @@ class SessionEventsHandler(SessionWebSocket):
             self._unsubscribe = session.subscribe(self._send)
 
     def _send(self, event: dict[str, Any]) -> None:
-        if self._unsent > _MAX_UNSENT:
-            self.close(CLOSE_POLICY, f"client too slow: more than {_MAX_UNSENT} unsent events")
+        if self._unsent > _MAX_UNSENT or self._unsent_bytes > self._max_backlog:
+            self.close(CLOSE_POLICY, f"client too slow: {self._unsent} events "
+                       f"({self._unsent_bytes} bytes) unsent; the limit is "
+                       f"{self._max_backlog} bytes (c.DebugServerApp.max_client_backlog)")
             return
+        # ASCII JSON: a lone surrogate (a file name decoded with surrogateescape, a thread
+        # name) is escaped, so the frame always encodes as UTF-8.
+        data = json.dumps(event, ensure_ascii=True).encode()
         try:
-            future = write_text(self.ws_connection, json.dumps(event))
+            future = write_text(self.ws_connection, data)
         except WebSocketClosedError:
             return
         if future is None:
             return  # written already
+        size = len(data)
         self._unsent += 1
-        future.add_done_callback(self._sent)
+        self._unsent_bytes += size
 
-    def _sent(self, _future: Any) -> None:
-        self._unsent -= 1
+        def sent(_future: Any) -> None:
+            self._unsent -= 1
+            self._unsent_bytes -= size
+
+        future.add_done_callback(sent)
 
     def on_message(self, message: str | bytes) -> None:
         """Clients only listen on this socket; anything they send is ignored."""
