@@ -12,6 +12,7 @@ import base64
 import json
 import logging
 import os
+import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -287,3 +288,51 @@ async def test_a_foreign_origin_is_refused_on_both_sockets(
                        headers={"Origin": f"http://127.0.0.1:{jp_http_port}"})
     conn = await websocket_connect(same)
     conn.close()
+
+
+async def test_a_client_that_stops_reading_is_cut_off_at_max_client_backlog(
+        api: Any, manager: Any, server: Server, server_log: _Everything,
+        jp_serverapp: Any) -> None:
+    """8 MiB of output to a tunnel and an event stream that read nothing: with
+    max_client_backlog at 256 KiB both are closed (before: 32 MiB per tunnel)."""
+    import websocket  # websocket-client: a blocking client whose reads we control
+
+    jp_serverapp.web_app.settings["debug_app"].max_client_backlog = 256 * 1024
+    status, model = await api("POST", "sessions", {
+        "program": "targets/flood.py", "args": [str(8 * 1024 * 1024)], "stop_on_entry": True})
+    assert status == 201 and model["state"] == "stopped", model
+    session = manager.get(model["id"])
+
+    def connect(kind: str) -> Any:
+        # A small receive buffer, so the server's side fills soon after we stop reading.
+        conn = websocket.create_connection(
+            server.url(f"api/debug/sessions/{session.id}/{kind}", "ws",
+                       f"token={server.token}"), timeout=30,
+            sockopt=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)])
+        if kind == "dap":
+            for seq, command in enumerate(("initialize", "attach", "configurationDone"), 1):
+                conn.send(json.dumps({"type": "request", "seq": seq, "command": command,
+                                      "arguments": {"adapterID": "t"} if seq == 1 else {}}))
+                while True:
+                    message = json.loads(conn.recv())
+                    if message.get("type") == "response" and message["request_seq"] == seq:
+                        break
+        return conn
+
+    tunnel = await asyncio.to_thread(connect, "dap")
+    events = await asyncio.to_thread(connect, "events")
+    try:
+        await _eventually(lambda: session.clients == 2)
+        status, ended = await api("POST", f"sessions/{session.id}/continue", {})
+        assert status == 200, ended
+        assert await session.wait_for(lambda: not session.active, 90), session.state
+        assert session.state == "exited" and session.exit_code == 0
+        await _eventually(lambda: session.clients == 0)  # the server let go of both
+        text = server_log.text()
+        for what in ("Closing DAP tunnel", "Closing the event stream"):
+            assert any(what in line and "(c.DebugServerApp.max_client_backlog)" in line
+                       for line in server_log.lines), f"{what}: {text[-2000:]}"
+    finally:
+        tunnel.close(timeout=5)
+        events.close(timeout=5)
+    _assert_log_clean(server_log, server.token)

@@ -51,9 +51,12 @@ class SessionEventsHandler(SessionWebSocket):
 
     def _send(self, event: dict[str, Any]) -> None:
         if self._unsent > _MAX_UNSENT or self._unsent_bytes > self._max_backlog:
-            self.close(CLOSE_POLICY, f"client too slow: {self._unsent} events "
-                       f"({self._unsent_bytes} bytes) unsent; the limit is "
-                       f"{self._max_backlog} bytes (c.DebugServerApp.max_client_backlog)")
+            reason = (f"client too slow: {self._unsent} events ({self._unsent_bytes} bytes) "
+                      f"unsent; the limit is {self._max_backlog} bytes "
+                      "(c.DebugServerApp.max_client_backlog)")
+            self.log.warning("Closing the event stream of session %s: %s",
+                             self.debug_session.id, reason)
+            self.close(CLOSE_POLICY, reason)
             return
         # ASCII JSON: a lone surrogate (a file name decoded with surrogateescape, a thread
         # name) is escaped, so the frame always encodes as UTF-8.
