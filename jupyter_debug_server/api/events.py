@@ -50,6 +50,8 @@ class SessionEventsHandler(SessionWebSocket):
             self._unsubscribe = session.subscribe(self._send)
 
     def _send(self, event: dict[str, Any]) -> None:
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            return  # (cut off or gone: on_close unsubscribes)
         if self._unsent > _MAX_UNSENT or self._unsent_bytes > self._max_backlog:
             reason = (f"client too slow: {self._unsent} events ({self._unsent_bytes} bytes) "
                       f"unsent; the limit is {self._max_backlog} bytes "
