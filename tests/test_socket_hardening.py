@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import socket
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,6 +22,7 @@ from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
 from jupyter_debug_server import websocket_read
+from jupyter_debug_server.dap import mux
 from jupyter_debug_server.websocket_frames import CLOSE, TEXT, mask, parse_head
 
 from .support.ws_dap import TunnelClient
@@ -28,6 +30,9 @@ from .test_api_auth import Server
 from .test_tokens import issue, launch_stopped
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("targets")]
+with warnings.catch_warnings():  # conftest's gate reads this marker; nobody registered it
+    warnings.simplefilter("ignore", pytest.PytestUnknownMarkWarning)
+    _ALLOW_ERROR_LOGS = pytest.mark.allow_error_logs
 
 
 class _Everything(logging.Handler):
@@ -109,6 +114,10 @@ TRIGGERS = [
     ("nested-too-deep", "jupyter",
      '{"type":"request","seq":1,"command":"threads","arguments":{"x":'
      + "[" * _DEEP + "]" * _DEEP + "}}", 1007),
+    # Parseable, but deeper than the server's encoder or the debugger may go.
+    ("nested-deep", "jupyter",
+     '{"type":"request","seq":1,"command":"evaluate","arguments":{"expression":"1","x":'
+     + "[" * 900 + "]" * 900 + "}}", "answer"),
     ("seq-too-large", "jupyter",
      '{"type":"request","seq":' + "9" * 40 + ',"command":"threads"}', 1007),
     ("seq-boolean", "jupyter", '{"type":"request","seq":true,"command":"threads"}', 1007),
@@ -336,3 +345,28 @@ async def test_a_client_that_stops_reading_is_cut_off_at_max_client_backlog(
         tunnel.close(timeout=5)
         events.close(timeout=5)
     _assert_log_clean(server_log, server.token)
+
+
+@_ALLOW_ERROR_LOGS  # the injected bug is logged at ERROR, as a bug must be
+async def test_a_bug_of_ours_closes_with_1011_and_is_logged_redacted(
+        api: Any, manager: Any, server: Server, server_log: _Everything,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    sid = await launch_stopped(api, manager)
+    control = await issue(api, sid, "control")
+
+    def bug(self: Any, message: Any) -> None:  # an injected fault, quoting the secrets
+        raise RuntimeError(f"broken by {control['secret']} and {server.token}")
+
+    monkeypatch.setattr(mux.MuxClient, "receive", bug)
+    client = TunnelClient(await server.ws(f"api/debug/sessions/{sid}/dap",
+                                          query=f"token={control['secret']}"))
+    client.send("threads")
+    code, reason = await asyncio.wait_for(client.closed, 30)
+    assert (code, reason) == (1011, "internal error of the server; see its log")
+    monkeypatch.undo()
+    await _still_answers(server, sid)
+    text = server_log.text()
+    assert "Uncaught RuntimeError in GET " in text and "token=[secret]" in text, text[-2000:]
+    assert "broken by jds_[secret] and [secret]" in text, text[-2000:]
+    assert 'File "' in text  # the stack of our code is there, for whoever fixes the bug
+    _assert_log_clean(server_log, server.token, control["secret"])
