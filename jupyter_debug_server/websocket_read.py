@@ -9,7 +9,9 @@ arrived at once, each exactly as tornado would (its own `_handle_message`: text,
 ping and pong). On a plain socket it reads from a transport of ours, in the loop's read
 callback (websocket_socket.py); on TLS, with one partial read of tornado's stream per
 arrival. It is used only where tornado's protocol has the parts it relies on and
-compression is off; otherwise tornado's loop runs unchanged.
+compression is off; otherwise tornado's loop runs unchanged, with tornado's own (looser)
+checks. Our session sockets never offer compression, and pyproject.toml pins a tornado
+that has those parts.
 
 It is stricter than tornado where RFC 6455 says the server must fail the connection: an
 unmasked client frame, a reserved opcode or bits and a malformed control frame close with

@@ -23,7 +23,7 @@ from tornado.websocket import websocket_connect
 
 from jupyter_debug_server import websocket_read
 from jupyter_debug_server.dap import mux
-from jupyter_debug_server.websocket_frames import CLOSE, TEXT, mask, parse_head
+from jupyter_debug_server.websocket_frames import CLOSE, TEXT, encode_frame, mask, parse_head
 
 from .support.ws_dap import TunnelClient
 from .test_api_auth import Server
@@ -223,7 +223,11 @@ async def test_frames_that_break_rfc6455_are_closed_with_their_code(
         monkeypatch: pytest.MonkeyPatch, take_over: bool, socket_name: str) -> None:
     monkeypatch.setattr(websocket_read, "TAKE_OVER", take_over)
     sid = await launch_stopped(api, manager)
-    for name, (frame, code) in VIOLATIONS.items():
+    violations = dict(VIOLATIONS)
+    if socket_name == "events":  # its clients only listen: a large frame is refused
+        violations["frame-too-large"] = (encode_frame(TEXT, b"x" * 70_000, os.urandom(4)),
+                                         1009)
+    for name, (frame, code) in violations.items():
         got = await _close_code_after(server, f"api/debug/sessions/{sid}/{socket_name}", frame)
         assert got == code, (name, got)
     session = manager.get(sid)
