@@ -371,6 +371,6 @@ async def test_a_bug_of_ours_closes_with_1011_and_is_logged_redacted(
     await _still_answers(server, sid)
     text = server_log.text()
     assert "Uncaught RuntimeError in GET " in text and "token=[secret]" in text, text[-2000:]
-    assert "broken by jds_[secret] and [secret]" in text, text[-2000:]
+    assert "broken by [secret] and [secret]" in text, text[-2000:]
     assert 'File "' in text  # the stack of our code is there, for whoever fixes the bug
     _assert_log_clean(server_log, server.token, control["secret"])

@@ -134,11 +134,11 @@ def user_name(handler: JupyterHandler) -> str:
 def redacted(handler: JupyterHandler, text: str) -> str:
     """`text` (a client's words, an exception's message) fit for a log line: cut short,
     with session secrets, the server's token and this request's secret hidden."""
-    text = _SECRET.sub("jds_[secret]", _clip(text, _MAX_LOGGED))
     for secret in (getattr(handler, "session_secret", None), _server_token(handler)):
         if secret:
             text = text.replace(secret, "[secret]")
-    return text
+    # Cut after hiding: a secret cut in half would not be recognized any more.
+    return _clip(_SECRET.sub("jds_[secret]", text), _MAX_LOGGED)
 
 
 def _server_token(handler: JupyterHandler) -> str | None:
@@ -166,10 +166,11 @@ def log_socket_exception(handler: JupyterHandler, typ: type[BaseException] | Non
     it is redacted.
     """
     if isinstance(value, web.HTTPError):
-        if value.log_message:  # (tornado's format: the summary is redacted already)
+        message = value.get_message()
+        if message:  # (as tornado logs it, with the summary redacted and the message too)
             logging.getLogger("tornado.general").warning(
                 "%d %s: %s", value.status_code, request_summary(handler),
-                redacted(handler, str(value.log_message)))
+                redacted(handler, message))
         return
     stack = "".join(traceback.format_tb(tb)) if tb is not None else ""
     handler.log.error("Uncaught %s in %s: %s\n%s", getattr(typ, "__name__", typ),
