@@ -179,7 +179,8 @@ def log_socket_exception(handler: JupyterHandler, typ: type[BaseException] | Non
 
 def close_reason(reason: str) -> str:
     """`reason` cut to what a close frame carries (whole UTF-8 characters)."""
-    return reason.encode()[:MAX_CLOSE_REASON].decode(errors="ignore")
+    data = reason.encode(errors="backslashreplace")  # (a lone surrogate: escaped)
+    return data[:MAX_CLOSE_REASON].decode(errors="ignore")
 
 
 # -- the events socket's base --------------------------------------------------------------
