@@ -23,6 +23,7 @@ from tornado.websocket import websocket_connect
 
 from jupyter_debug_server import websocket_read
 from jupyter_debug_server.dap import mux
+from jupyter_debug_server.runner.session import Session
 from jupyter_debug_server.websocket_frames import CLOSE, TEXT, encode_frame, mask, parse_head
 
 from .support.ws_dap import TunnelClient
@@ -374,3 +375,29 @@ async def test_a_bug_of_ours_closes_with_1011_and_is_logged_redacted(
     assert "broken by [secret] and [secret]" in text, text[-2000:]
     assert 'File "' in text  # the stack of our code is there, for whoever fixes the bug
     _assert_log_clean(server_log, server.token, control["secret"])
+
+
+@_ALLOW_ERROR_LOGS  # the injected bug is logged at ERROR, as a bug must be
+@pytest.mark.parametrize(("socket_name", "method"), [("dap", "connect"),
+                                                     ("events", "subscribe")])
+async def test_a_bug_while_a_socket_opens_closes_it_with_1011(
+        api: Any, manager: Any, server: Server, server_log: _Everything,
+        monkeypatch: pytest.MonkeyPatch, socket_name: str, method: str) -> None:
+    sid = await launch_stopped(api, manager)
+
+    def bug(*args: Any, **kwargs: Any) -> None:  # an injected fault, quoting the token
+        raise RuntimeError(f"broken by {server.token}")
+
+    monkeypatch.setattr(Session, method, bug)
+    conn = await server.ws(f"api/debug/sessions/{sid}/{socket_name}",
+                           query=f"token={server.token}")
+    while await asyncio.wait_for(conn.read_message(), 30) is not None:
+        pass  # (the events socket may send its first state before subscribing)
+    assert (conn.close_code, conn.close_reason) == (
+        1011, "internal error of the server; see its log")
+    monkeypatch.undo()
+    session = manager.get(sid)
+    await _eventually(lambda: session.clients == 0)
+    await _still_answers(server, sid)
+    assert "Uncaught RuntimeError in GET " in server_log.text()
+    _assert_log_clean(server_log, server.token)

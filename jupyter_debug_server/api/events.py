@@ -9,7 +9,7 @@ from tornado import web
 from tornado.websocket import WebSocketClosedError
 
 from ..websocket_write import write_text
-from .session_ws import CLOSE_POLICY, SessionWebSocket
+from .session_ws import CLOSE_POLICY, SessionWebSocket, internal_error
 
 # A client this many messages behind is cut off rather than buffered without bound (its
 # bytes are bounded by c.DebugServerApp.max_client_backlog too).
@@ -27,6 +27,7 @@ class SessionEventsHandler(SessionWebSocket):
     _unsubscribe: Any = None
     _unsent = 0
     _unsent_bytes = 0
+    _counted = False  # in the session's `clients`
     _max_backlog = 16 * 1024 * 1024
     only_end = False
 
@@ -38,10 +39,17 @@ class SessionEventsHandler(SessionWebSocket):
         self.only_end = only == "end"
 
     def open(self, *args: Any, **kwargs: Any) -> None:
-        super().open(*args, **kwargs)
+        try:
+            self._subscribe()
+        except Exception as exc:
+            internal_error(self, exc)
+
+    def _subscribe(self) -> None:
+        super().open()
         self._max_backlog = self.settings["debug_app"].max_client_backlog
         session = self.debug_session
         session.clients += 1
+        self._counted = True
         self._send({"type": "state", "session": session.model(self.base_url)})
         if self.only_end:
             self._unsubscribe = session.when_ended(lambda ended: self._send(
@@ -87,4 +95,6 @@ class SessionEventsHandler(SessionWebSocket):
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        if self._counted:
+            self._counted = False
             self.debug_session.clients -= 1

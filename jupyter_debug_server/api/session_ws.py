@@ -177,6 +177,14 @@ def log_socket_exception(handler: JupyterHandler, typ: type[BaseException] | Non
                       request_summary(handler), redacted(handler, str(value)), stack)
 
 
+def internal_error(handler: JupyterHandler, exc: Exception) -> None:
+    """A bug of ours in a socket handler (one of ours: a WebSocketHandler too): log it
+    redacted, close the socket with 1011."""
+    log_socket_exception(handler, type(exc), exc, exc.__traceback__)
+    cast(WebSocketHandler, handler).close(CLOSE_INTERNAL,
+                                          "internal error of the server; see its log")
+
+
 def close_reason(reason: str) -> str:
     """`reason` cut to what a close frame carries (whole UTF-8 characters)."""
     data = reason.encode(errors="backslashreplace")  # (a lone surrogate: escaped)

@@ -27,11 +27,11 @@ from .base import DebugAPIHandler
 from .events import _MAX_UNSENT
 from .session_auth import Principal, authenticate_token, presented_token, session_principal
 from .session_ws import (
-    CLOSE_INTERNAL,
     CLOSE_INVALID,
     CLOSE_POLICY,
     admit_connection,
     close_reason,
+    internal_error,
     log_socket_exception,
     origin_refusal,
     redacted,
@@ -156,7 +156,13 @@ class DapTunnel(WebSocketMixin, WebSocketHandler, DebugAPIHandler):
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         """Join the multiplexer."""
-        super().open(*args, **kwargs)  # keep-alive pings
+        try:
+            self._join()
+        except Exception as exc:
+            internal_error(self, exc)
+
+    def _join(self) -> None:
+        super().open()  # keep-alive pings
         self.set_nodelay(True)
         self._client = self.debug_session.connect(
             self._send, self.role, name=f"{self.user}@{self.request.remote_ip}/{self.role}")
@@ -199,8 +205,7 @@ class DapTunnel(WebSocketMixin, WebSocketHandler, DebugAPIHandler):
         try:
             self._receive(message)
         except Exception as exc:  # a bug of ours: logged redacted, the client told 1011
-            log_socket_exception(self, type(exc), exc, exc.__traceback__)
-            self.close(CLOSE_INTERNAL, "internal error of the server; see its log")
+            internal_error(self, exc)
 
     def _receive(self, message: str | bytes) -> None:
         assert self._client is not None
