@@ -54,6 +54,25 @@ class DebugServerApp(ExtensionApp):
         help="Largest DAP message accepted from a debugger, in bytes (at least 1024).",
     ).tag(config=True)
 
+    max_client_backlog = Int(
+        16 * 1024 * 1024,
+        help="Bytes of messages waiting to be sent to one WebSocket client (DAP tunnel or "
+        "event stream) before it is disconnected with close code 1008 as too slow (at "
+        "least 65536). One message always goes out when nothing waits, whatever its size, "
+        "so a client may hold up to this plus one max_dap_message.",
+    ).tag(config=True)
+
+    max_connections_per_token = Int(
+        8, help="WebSockets (DAP tunnels and event streams together) one session token may "
+        "have open at once; beyond it the upgrade answers 429 (0 means no limit).",
+    ).tag(config=True)
+
+    max_connections_per_user = Int(
+        64, help="WebSockets (DAP tunnels and event streams together, all sessions) one "
+        "Jupyter user may have open at once; beyond it the upgrade answers 429 (0 means no "
+        "limit).",
+    ).tag(config=True)
+
     output_retention_chars = Int(
         256 * 1024 * 1024,
         help="Characters of output kept per session; the oldest output is dropped beyond "
@@ -109,7 +128,8 @@ class DebugServerApp(ExtensionApp):
         5000, help="SQLite busy_timeout in milliseconds.",
     ).tag(config=True)
 
-    @validate("max_sessions_per_user", "output_retention_chars", "store_busy_timeout")
+    @validate("max_sessions_per_user", "output_retention_chars", "store_busy_timeout",
+              "max_connections_per_token", "max_connections_per_user")
     def _non_negative_int(self, proposal: Any) -> int:
         if proposal["value"] < 0:
             raise ValueError(f"{proposal['trait'].name} must be >= 0, not {proposal['value']}")
@@ -119,6 +139,13 @@ class DebugServerApp(ExtensionApp):
     def _positive_size(self, proposal: Any) -> int:
         if proposal["value"] < 1024:
             raise ValueError(f"{proposal['trait'].name} must be at least 1024 bytes, not "
+                             f"{proposal['value']}")
+        return int(proposal["value"])
+
+    @validate("max_client_backlog")
+    def _backlog_size(self, proposal: Any) -> int:
+        if proposal["value"] < 65536:
+            raise ValueError(f"max_client_backlog must be at least 65536 bytes, not "
                              f"{proposal['value']}")
         return int(proposal["value"])
 

@@ -9,19 +9,30 @@ arrived at once, each exactly as tornado would (its own `_handle_message`: text,
 ping and pong). On a plain socket it reads from a transport of ours, in the loop's read
 callback (websocket_socket.py); on TLS, with one partial read of tornado's stream per
 arrival. It is used only where tornado's protocol has the parts it relies on and
-compression is off; otherwise tornado's loop runs unchanged.
+compression is off; otherwise tornado's loop runs unchanged, with tornado's own (looser)
+checks. Our session sockets never offer compression, and pyproject.toml pins a tornado
+that has those parts.
+
+It is stricter than tornado where RFC 6455 says the server must fail the connection: an
+unmasked client frame, a reserved opcode or bits and a malformed control frame close with
+1002, text that is not UTF-8 (a text frame, a close reason) with 1007, a close code no
+peer may send with 1002; tornado would drop the connection without a word, or raise out
+of its read loop (a bad close reason). A bug of ours closes with 1011, logged by the
+handler's `log_exception`, never out of the loop's read callback.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
+from asyncio import Future
 from collections.abc import Awaitable
 from typing import Any
 
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketProtocol13
 
-from .websocket_frames import CLOSE, CONTINUATION, mask, parse_head
+from .websocket_frames import BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT, mask, parse_head
 from .websocket_socket import SocketStream, can_take_over, detach_socket
 
 #: Whether plain-socket connections move to a transport of ours after the handshake (tests
@@ -32,6 +43,29 @@ _CHUNK = 64 * 1024
 # Yield to the loop after this many bytes handled without waiting (as tornado does), so
 # a client that floods frames cannot starve the other connections.
 _YIELD_AFTER = 256 * 1024
+
+
+#: Close codes a peer may send (RFC 6455 §7.4; 1004-1006 and 1015 never go on the wire).
+_SENDABLE_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011,
+                                   1012, 1013, 1014})
+CLOSE_PROTOCOL_ERROR, CLOSE_INVALID_DATA, CLOSE_INTERNAL_ERROR = 1002, 1007, 1011
+
+
+def close_frame_problem(payload: bytes) -> tuple[int, str] | None:
+    """Why a client's close frame breaks RFC 6455 (the close code to answer, the reason),
+    or None."""
+    if not payload:
+        return None
+    if len(payload) == 1:
+        return CLOSE_PROTOCOL_ERROR, "a close frame's payload cannot be a single byte"
+    code = int.from_bytes(payload[:2], "big")
+    if code not in _SENDABLE_CLOSE_CODES and not 3000 <= code <= 4999:
+        return CLOSE_PROTOCOL_ERROR, f"close code {code} is not one a peer may send"
+    try:
+        payload[2:].decode("utf-8")
+    except UnicodeDecodeError:
+        return CLOSE_INVALID_DATA, "the close frame's reason is not valid UTF-8"
+    return None
 
 
 def _missing(pending: bytes) -> int:
@@ -98,7 +132,25 @@ class BatchReadingProtocol(WebSocketProtocol13):
         self._abort()  # (no-op after a closing handshake; else the client vanished)
 
     def _feed(self, data: bytes) -> None:
-        """Bytes from the client: handle every frame they complete."""
+        """Bytes from the client: handle every frame they complete (in the loop's read
+        callback, so nothing may raise out of here)."""
+        try:
+            self._take(data)
+        except Exception:
+            self._bug()
+
+    def _bug(self) -> None:
+        """A bug of ours: logged by the handler (redacted there), the client told 1011."""
+        self.handler.log_exception(*sys.exc_info())
+        self._fail(CLOSE_INTERNAL_ERROR, "internal error of the server")
+
+    def _fail(self, code: int, reason: str) -> None:
+        """Fail the connection (RFC 6455 §7.1.7): a close frame, then the socket closes."""
+        if not self.server_terminated:
+            self.close(code, reason)
+        self._abort()
+
+    def _take(self, data: bytes) -> None:
         if self.client_terminated:
             return
         self._wire_bytes_in += len(data)
@@ -121,10 +173,13 @@ class BatchReadingProtocol(WebSocketProtocol13):
             self._tail = b""
 
             def resume(_done: Any) -> None:
-                assert self._socket is not None
-                self._socket.resume_reading()
-                if not self.client_terminated:
-                    self._go_on(data, at)
+                try:
+                    assert self._socket is not None
+                    self._socket.resume_reading()
+                    if not self.client_terminated:
+                        self._go_on(data, at)
+                except Exception:
+                    self._bug()
 
             asyncio.ensure_future(waiting).add_done_callback(resume)
             return
@@ -164,6 +219,8 @@ class BatchReadingProtocol(WebSocketProtocol13):
                     await asyncio.sleep(0)
         except StreamClosedError:
             self._abort()
+        except Exception:
+            self._bug()
 
     # -- frames ----------------------------------------------------------------------
 
@@ -173,8 +230,15 @@ class BatchReadingProtocol(WebSocketProtocol13):
         as consumed once the connection is being torn down."""
         while not self.client_terminated and (head := parse_head(data, at)) is not None:
             control = head.opcode & 0x8
-            if head.rsv or (control and (head.length >= 126 or not head.fin)):
-                self._abort()  # an extension we did not offer; a malformed control frame
+            problem = None
+            if not head.masked:
+                problem = "a client's frames must be masked (RFC 6455 section 5.1)"
+            elif head.rsv:
+                problem = "reserved bits are set, for an extension nobody negotiated"
+            elif control and (head.length >= 126 or not head.fin):
+                problem = "a control frame must be final and under 126 bytes"
+            if problem is not None:
+                self._fail(CLOSE_PROTOCOL_ERROR, problem)
                 return len(data), None
             buffered = self._fragmented_message_buffer
             if head.length + (len(buffered) if buffered is not None else 0) > \
@@ -194,7 +258,8 @@ class BatchReadingProtocol(WebSocketProtocol13):
             if not control:
                 if opcode == CONTINUATION:
                     if buffered is None:
-                        self._abort()
+                        self._fail(CLOSE_PROTOCOL_ERROR, "a continuation frame continues "
+                                   "no message")
                         return len(data), None
                     buffered.extend(payload)
                     if not head.fin:
@@ -202,7 +267,8 @@ class BatchReadingProtocol(WebSocketProtocol13):
                     opcode, payload = self._message_opcode, bytes(buffered)
                     self._fragmented_message_buffer = None
                 elif buffered is not None:
-                    self._abort()  # a new message before the fragmented one ended
+                    self._fail(CLOSE_PROTOCOL_ERROR, "a new message began before the "
+                               "fragmented one ended")
                     return len(data), None
                 elif not head.fin:
                     self._message_opcode = opcode
@@ -214,3 +280,26 @@ class BatchReadingProtocol(WebSocketProtocol13):
             if handled is not None:
                 return at, handled
         return (len(data) if self.client_terminated else at), None
+
+    def _handle_message(self, opcode: int, data: bytes) -> Future[None] | None:
+        """tornado's, refusing what RFC 6455 says must fail the connection (see the
+        module's text)."""
+        if self._decompressor is not None or self.client_terminated:
+            return super()._handle_message(opcode, data)
+        if opcode == TEXT:
+            self._message_bytes_in += len(data)
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                self._fail(CLOSE_INVALID_DATA, "a text frame is not valid UTF-8")
+                return None
+            return self._run_callback(self.handler.on_message, text)
+        if opcode == CLOSE:
+            problem = close_frame_problem(data)
+            if problem is not None:
+                self._fail(*problem)
+                return None
+        elif opcode not in (BINARY, PING, PONG):
+            self._fail(CLOSE_PROTOCOL_ERROR, f"opcode {opcode:#x} is reserved")
+            return None
+        return super()._handle_message(opcode, data)

@@ -24,8 +24,9 @@ from .websocket_frames import TEXT, encode_frame
 from .websocket_socket import SocketStream
 
 
-def write_text(protocol: Any, text: str) -> asyncio.Future[None] | None:
-    """Send `text` as one text frame on a tornado server WebSocket protocol.
+def write_text(protocol: Any, text: str | bytes) -> asyncio.Future[None] | None:
+    """Send `text` (str, or bytes already UTF-8) as one text frame on a tornado server
+    WebSocket protocol.
 
     Returns None when the frame went to the socket at once, else the future of the
     write (callbacks on it cost a loop step: add them only when it is not done). Raises
@@ -42,7 +43,7 @@ def write_text(protocol: Any, text: str) -> asyncio.Future[None] | None:
         future: asyncio.Future[None] = protocol.write_message(text)
         future.add_done_callback(_retrieve)
         return future
-    data = text.encode()
+    data = text.encode() if isinstance(text, str) else text
     frame = encode_frame(TEXT, data)
     protocol._message_bytes_out += len(data)
     protocol._wire_bytes_out += len(frame)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from jupyter_debug_server.dap import DapChannel, DapMux, MuxClient
+from jupyter_debug_server.dap.mux import BadMessage
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -201,4 +202,67 @@ def test_answers_for_a_gone_client_are_dropped_and_cancel_is_renumbered() -> Non
         b.send(8, "threads")
         reply = await b.response(8)
         assert not reply["success"] and "has ended" in reply["message"]
+    asyncio.run(run())
+
+
+def test_requests_with_arguments_of_the_wrong_shape_are_answered_not_raised() -> None:
+    async def run() -> None:
+        mux, peer = await _mux()
+        client = Client(mux)
+        observer = Client(mux, role="observe")
+        bad = [
+            (client, "initialize", [1], "the arguments of 'initialize' must be a JSON "
+             "object, not an array ([1])"),
+            (observer, "initialize", [1], "must be a JSON object"),
+            (client, "initialize", {"linesStartAt1": "yes"},
+             "initialize: argument 'linesStartAt1' must be a boolean, not a string ('yes')"),
+            (client, "cancel", "x", "the arguments of 'cancel' must be a JSON object, not a "
+             "string ('x')"),
+            (client, "cancel", {"requestId": []}, "cancel: argument 'requestId' must be an "
+             "integer, not an array ([])"),
+            (client, "cancel", {"requestId": True}, "must be an integer, not a boolean"),
+            (client, "cancel", {"requestId": 2**80}, "is not the seq of a request"),
+            (client, "cancel", {"progressId": 7}, "'progressId' must be a string"),
+            (client, "setBreakpoints", {"source": [1]}, "setBreakpoints: argument 'source' "
+             "must be an object"),
+            (client, "setBreakpoints", {"source": {"path": 3}},
+             "setBreakpoints: source field 'path' must be a string, not a number (3)"),
+            (client, "setBreakpoints", {"source": {"path": "a.py"}, "breakpoints": "x"},
+             "'breakpoints' must be an array of objects"),
+            (client, "setBreakpoints", {"source": {"path": "a.py"}, "breakpoints": [{}]},
+             "breakpoints[0] must be an object with an integer 'line', not {}"),
+            (client, "setBreakpoints", {"source": {"path": "a.py"}, "lines": ["1"]},
+             "'lines' must be an array of integers"),
+            (client, "stackTrace", {"threadId": {}}, "'threadId' must be an integer"),
+            (client, "threads", 5, "the arguments of 'threads' must be a JSON object"),
+        ]
+        for seq, (who, command, arguments, message) in enumerate(bad, 1):
+            who.send(seq, command, arguments)
+            reply = await who.response(seq)
+            assert not reply["success"] and message in reply["message"], (command, reply)
+        assert peer.requests == []  # none of it reached the debugger
+        client.send(100, "threads")
+        assert (await client.response(100))["success"]
+    asyncio.run(run())
+
+
+def test_an_unusable_seq_is_a_bad_message_and_an_unencodable_request_an_error() -> None:
+    async def run() -> None:
+        mux, peer = await _mux()
+        client = Client(mux)
+        for seq in (True, -1, 2**53, 10**40):
+            with pytest.raises(BadMessage, match="is not an integer from 0 to"):
+                client.mux_client.receive({"type": "request", "seq": seq, "command": "threads"})
+        nested: Any = []
+        for _ in range(100_000):  # deeper than any JSON encoder recurses
+            nested = [nested]
+        client.send(1, "evaluate", {"expression": "x", "nested": nested})
+        reply = await client.response(1)
+        assert not reply["success"], reply
+        assert reply["message"] == ("'evaluate' cannot be passed to the debugger of session "
+                                    "s1: its arguments cannot be encoded as JSON "
+                                    "(RecursionError)")
+        client.send(2, "threads")  # the channel is intact
+        assert (await client.response(2))["success"]
+        assert [r["command"] for r in peer.requests] == ["threads"]
     asyncio.run(run())

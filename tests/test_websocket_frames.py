@@ -28,7 +28,7 @@ from jupyter_debug_server.client.websocket_client import (
     WebSocketClosed,
     connect_websocket,
 )
-from jupyter_debug_server.websocket_frames import CONTINUATION, PING, TEXT, mask, parse_head
+from jupyter_debug_server.websocket_frames import CLOSE, CONTINUATION, PING, TEXT, mask, parse_head
 from jupyter_debug_server.websocket_read import BatchReadingProtocol
 
 pytestmark = pytest.mark.timeout(60)
@@ -344,3 +344,41 @@ def test_frame_heads_are_parsed_whole_or_not_at_all() -> None:
     assert (head.fin, head.opcode, head.masked, head.length, head.start) == (
         True, TEXT, True, 300, 4)
     assert mask(mask(b"payload", b"abcd"), b"abcd") == b"payload"
+
+
+# RFC 6455 says the server must fail the connection on these, with the code given.
+VIOLATIONS = {
+    "unmasked": (bytes((0x80 | TEXT, 2)) + b"{}", 1002),
+    "close-reason-not-utf8": (_client_frame(CLOSE, (1000).to_bytes(2, "big") + b"\xff\xfe"),
+                              1007),
+    "close-one-byte": (_client_frame(CLOSE, b"\x03"), 1002),
+    "close-code-unsendable": (_client_frame(CLOSE, (1006).to_bytes(2, "big")), 1002),
+    "text-not-utf8": (_client_frame(TEXT, b"\xc3\x28"), 1007),
+    "reserved-opcode": (_client_frame(0x3, b"x"), 1002),
+}
+
+
+@pytest.mark.parametrize("loop", sorted(RUNNERS))
+@pytest.mark.parametrize("secure", [False, True], ids=["plain", "tls"])
+def test_frames_that_break_rfc6455_close_the_connection_with_their_code(
+        loop: str, secure: bool, tls: Path) -> None:
+    # Plain sockets run once taken over and once on tornado's stream (the `reads`
+    # fixture); TLS ones always stay on tornado's SSLIOStream.
+    async def scenario() -> None:
+        log = ServerLog()
+        server, transport = await _serve(log, tls=tls if secure else None)
+        try:
+            for name, (frame, code) in VIOLATIONS.items():
+                client = await connect_websocket(transport, "/echo", 10)
+                inbox = Inbox(client)
+                assert client.transport is not None
+                client.transport.write(frame)
+                assert await inbox.wait(1) == [None], name
+                await asyncio.wait_for(client.closed, 10)
+                assert client.close_code == code, (name, client.why_closed)
+                client.close()
+            assert not any(e[0] == "message" for e in log.entries)  # nothing reached it
+        finally:
+            server.stop()
+
+    RUNNERS[loop](scenario())

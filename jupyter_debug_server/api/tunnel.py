@@ -7,25 +7,36 @@ Each connection is one client of the session's DapMux (dap/mux.py).
 
 from __future__ import annotations
 
+import json
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 from jupyter_server.auth.decorator import ws_authenticated
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
-from jupyter_server.utils import origin_matches_pat
 from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from ..dap import CONTROL, ROLES, FramingError, MuxClient
 from ..dap.framing import check_message, from_json, to_json
+from ..dap.mux import BadMessage
 from ..runner.errors import DebugServerError
 from ..websocket_read import BatchReadingProtocol
 from ..websocket_write import write_text
 from .base import DebugAPIHandler
 from .events import _MAX_UNSENT
-from .session_auth import authenticate_token, presented_token, session_principal
-from .session_ws import CLOSE_POLICY
+from .session_auth import Principal, authenticate_token, presented_token, session_principal
+from .session_ws import (
+    CLOSE_INVALID,
+    CLOSE_POLICY,
+    admit_connection,
+    close_reason,
+    internal_error,
+    log_socket_exception,
+    origin_refusal,
+    redacted,
+    request_summary,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -35,9 +46,17 @@ if TYPE_CHECKING:
 # Frames up to this much over c.DebugServerApp.max_dap_message are read and refused with
 # an error response naming the limit; larger ones are cut off by tornado (close 1009).
 _FRAME_HEADROOM = 1024 * 1024
-# A client this many bytes behind is cut off, whatever the message count.
-_MIN_UNSENT_BYTES = 32 * 1024 * 1024
-_MAX_CLOSE_REASON = 120  # RFC 6455 allows 123 bytes
+_SOCKET_NAME = "a DAP tunnel"
+
+
+def _utf8(message: dict[str, Any]) -> bytes:
+    """`message` as the UTF-8 JSON of one text frame; never raises for a lone surrogate
+    (a file name decoded with surrogateescape, a thread name): that is escaped."""
+    text = to_json(message)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(message, ensure_ascii=True, separators=(",", ":")).encode()
 
 
 class DapTunnel(WebSocketMixin, WebSocketHandler, DebugAPIHandler):
@@ -49,6 +68,7 @@ class DapTunnel(WebSocketMixin, WebSocketHandler, DebugAPIHandler):
     _token_id: str | None = None
     _unwatch: Callable[[], None] | None = None
     _max_frame = 64 * 1024 * 1024
+    _max_backlog = 16 * 1024 * 1024
     _unsent = 0
     _unsent_bytes = 0
 
@@ -68,10 +88,11 @@ class DapTunnel(WebSocketMixin, WebSocketHandler, DebugAPIHandler):
     async def get(self, session_id: str, *args: Any, **kwargs: Any) -> None:
         """Authenticate, authorize and check the origin, then find the session and upgrade."""
         # Nothing here may tell an unauthorized or foreign caller whether the session exists.
-        refusal = self._origin_refusal()
+        refusal = origin_refusal(self, _SOCKET_NAME)
         if refusal is not None:
             raise web.HTTPError(403, refusal, reason="foreign-origin")
-        self.user, self.role = await self._principal(session_id)
+        principal = await session_principal(self, session_id, "stream")
+        self.user, self.role = self._identity(principal)
         self.manager = await self.settings["debug_app"].ready()
         try:
             self.debug_session = await self.manager.live(session_id)
@@ -81,20 +102,26 @@ class DapTunnel(WebSocketMixin, WebSocketHandler, DebugAPIHandler):
             raise web.HTTPError(400, "GET on a session's /dap opens a WebSocket (send "
                                 "'Upgrade: websocket'); to send one DAP request, POST it",
                                 reason="upgrade-required")
+        app = self.settings["debug_app"]
         self._max_frame = self.manager.config.max_dap_message
-        await WebSocketHandler.get(self, session_id, *args, **kwargs)
+        self._max_backlog = app.max_client_backlog
+        release = admit_connection(self, principal)
+        try:
+            # (returns when the connection has ended)
+            await WebSocketHandler.get(self, session_id, *args, **kwargs)
+        finally:
+            release()
 
-    async def _principal(self, session_id: str) -> tuple[str, str]:
+    def _identity(self, principal: Principal) -> tuple[str, str]:
         """Who connects, and as `control` or `observe`: (user, role).
 
         A Jupyter user who passes the authorizer's `execute` check, or the holder of a
         control token of this session, is `control` unless they ask for `?role=observe`;
         an observe token is `observe` whatever it asks.
         """
-        principal = await session_principal(self, session_id, "stream")
         role = self.get_query_argument("role", CONTROL)
         if role not in ROLES:
-            raise web.HTTPError(400, f"role {role!r} is not one of {', '.join(ROLES)}",
+            raise web.HTTPError(400, f"role {role!r:.60} is not one of {', '.join(ROLES)}",
                                 reason="bad-argument")
         if principal.read_only:
             role = "observe"
@@ -102,30 +129,19 @@ class DapTunnel(WebSocketMixin, WebSocketHandler, DebugAPIHandler):
         user = self.user_name if principal.token_id is None else principal.user
         return user, role
 
-    def _origin_refusal(self) -> str | None:
-        """Why a browser page of another origin may not open the tunnel, or None.
-
-        Stricter than Jupyter's own WebSocket check, which waives it for token-authenticated
-        requests: this socket runs code as the user, and a token can leak into a page.
-        """
-        origin = self.request.headers.get("Origin")
-        if origin is None:
-            return None  # not a browser: scripts, the CLI, IDE forwarders
-        host = (self.request.headers.get("Host") or "").lower()
-        if urlparse(origin.lower()).netloc == host:
-            return None
-        allow_origin = self.settings.get("allow_origin", "")
-        pattern = self.settings.get("allow_origin_pat")
-        if allow_origin in ("*", origin) or (pattern and origin_matches_pat(pattern, origin)):
-            return None
-        return (f"origin {origin!r} may not open a DAP tunnel to this server (allow it with "
-                "c.ServerApp.allow_origin)")
-
     def check_origin(self, origin: str | None = None) -> bool:
         """REST requests: Jupyter's rule; the WebSocket: ours (already checked in get)."""
         if self.request.method != "GET":
             return bool(JupyterHandler.check_origin(self))
-        return self._origin_refusal() is None
+        return origin_refusal(self, _SOCKET_NAME) is None
+
+    def log_exception(self, typ: type[BaseException] | None, value: BaseException | None,
+                      tb: TracebackType | None) -> None:
+        """Never tornado's: it logs the request's repr, with `?token=…` in clear."""
+        log_socket_exception(self, typ, value, tb)
+
+    def _request_summary(self) -> str:
+        return request_summary(self)
 
     @property
     def max_message_size(self) -> int:
@@ -140,7 +156,13 @@ class DapTunnel(WebSocketMixin, WebSocketHandler, DebugAPIHandler):
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         """Join the multiplexer."""
-        super().open(*args, **kwargs)  # keep-alive pings
+        try:
+            self._join()
+        except Exception as exc:
+            internal_error(self, exc)
+
+    def _join(self) -> None:
+        super().open()  # keep-alive pings
         self.set_nodelay(True)
         self._client = self.debug_session.connect(
             self._send, self.role, name=f"{self.user}@{self.request.remote_ip}/{self.role}")
@@ -151,20 +173,21 @@ class DapTunnel(WebSocketMixin, WebSocketHandler, DebugAPIHandler):
                 self._token_id, lambda why: self.close(CLOSE_POLICY, f"the session token {why}"))
 
     def _send(self, message: dict[str, Any]) -> None:
-        """Write one message; cut off a client that does not read (bounded memory)."""
-        if self._unsent >= _MAX_UNSENT or self._unsent_bytes >= max(
-                _MIN_UNSENT_BYTES, 2 * self._max_frame):
-            self._cut_off(1008, f"client too slow: {self._unsent} DAP messages "
-                          f"({self._unsent_bytes} bytes) unsent")
+        """Write one message; cut off a client that does not read (bounded memory: one
+        message always goes when nothing waits, whatever its size)."""
+        if self._unsent >= _MAX_UNSENT or self._unsent_bytes >= self._max_backlog:
+            self._cut_off(CLOSE_POLICY, f"client too slow: {self._unsent} DAP messages "
+                          f"({self._unsent_bytes} bytes) unsent; the limit is "
+                          f"{self._max_backlog} bytes (c.DebugServerApp.max_client_backlog)")
             return
-        text = to_json(message)
+        data = _utf8(message)
         try:
-            future = write_text(self.ws_connection, text)
+            future = write_text(self.ws_connection, data)
         except WebSocketClosedError:
             return
         if future is None:
             return  # written already: nothing is waiting for the client
-        size = len(text)
+        size = len(data)
         self._unsent += 1
         self._unsent_bytes += size
 
@@ -175,9 +198,17 @@ class DapTunnel(WebSocketMixin, WebSocketHandler, DebugAPIHandler):
         future.add_done_callback(sent)
 
     def on_message(self, message: str | bytes) -> None:
-        """One frame from the client: one DAP message."""
+        """One frame from the client: one DAP message. Nothing raises out of here: bad
+        input gets an error response or a close with its code, a bug of ours 1011."""
         if self._client is None or self._client.closed:
             return
+        try:
+            self._receive(message)
+        except Exception as exc:  # a bug of ours: logged redacted, the client told 1011
+            internal_error(self, exc)
+
+    def _receive(self, message: str | bytes) -> None:
+        assert self._client is not None
         if isinstance(message, bytes):
             self._cut_off(1003, "send each DAP message as one JSON text frame, not binary")
             return
@@ -186,7 +217,11 @@ class DapTunnel(WebSocketMixin, WebSocketHandler, DebugAPIHandler):
             parsed = from_json(message)
             check_message(parsed)
         except (ValueError, FramingError) as exc:
-            self._cut_off(1007, f"frame is not a DAP message: {exc}")
+            self._cut_off(CLOSE_INVALID, f"frame is not a DAP message: {exc}")
+            return
+        except RecursionError:
+            self._cut_off(CLOSE_INVALID, "frame is not a DAP message this server reads: its "
+                          "JSON is nested too deeply")
             return
         if size > self._max_frame:
             text = (f"a DAP message of {size} bytes exceeds the limit of {self._max_frame} "
@@ -196,18 +231,20 @@ class DapTunnel(WebSocketMixin, WebSocketHandler, DebugAPIHandler):
             else:
                 self._client.respond(parsed, success=False, message=text)
             return
-        self._client.receive(parsed)
+        try:
+            self._client.receive(parsed)
+        except BadMessage as exc:
+            self._cut_off(CLOSE_INVALID, str(exc))
 
     def _cut_off(self, code: int, reason: str) -> None:
-        self.log.warning("Closing DAP tunnel to session %s: %s", self.debug_session.id, reason)
+        self.log.warning("Closing DAP tunnel to session %s: %s", self.debug_session.id,
+                         redacted(self, reason))
         self.close(code, reason)
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         """Leave the session at once and close the WebSocket (e.g. on token revocation)."""
         self._leave()
-        if reason is not None:
-            reason = reason.encode()[:_MAX_CLOSE_REASON].decode(errors="ignore")
-        super().close(code, reason)
+        super().close(code, None if reason is None else close_reason(reason))
 
     def _leave(self) -> None:
         if self._unwatch is not None:

@@ -55,6 +55,109 @@ _RESUMING_COMMANDS = frozenset({
 #: Upstream events that concern the owner only.
 _PRIVATE_EVENTS = frozenset({"initialized"})
 
+#: The largest `seq` a client may use: JavaScript clients cannot count past it exactly.
+MAX_SEQ = 2**53 - 1
+
+
+class BadMessage(ValueError):
+    """A client's message is not a DAP message the mux can answer (its transport should
+    close with 1007): the sentence says what is wrong."""
+
+
+def _shown(value: Any) -> str:
+    """A client's value in an error sentence: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(value), "a number")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_types(command: str, args: Message, fields: dict[str, tuple[str, type]]) -> str | None:
+    """Why one of `fields` of `args` (name -> (what it must be, type)) is wrong, or None."""
+    for name, (what, kind) in fields.items():
+        value = args.get(name)
+        if value is None:
+            continue
+        wrong = not isinstance(value, kind) or (kind is int and isinstance(value, bool))
+        if wrong:
+            return (f"{command}: argument {name!r} must be {what}, not {_type_name(value)} "
+                    f"({_shown(value)})")
+    return None
+
+
+def _check_initialize(args: Message) -> str | None:
+    return _check_types("initialize", args, {
+        "linesStartAt1": ("a boolean", bool), "columnsStartAt1": ("a boolean", bool),
+        "pathFormat": ("a string", str)})
+
+
+def _check_cancel(args: Message) -> str | None:
+    wrong = _check_types("cancel", args, {"requestId": ("an integer", int),
+                                          "progressId": ("a string", str)})
+    if wrong is None and "requestId" in args and not 0 <= args["requestId"] <= MAX_SEQ:
+        wrong = f"cancel: requestId {args['requestId']} is not the seq of a request"
+    return wrong
+
+
+def _check_set_breakpoints(args: Message) -> str | None:
+    source = args.get("source")
+    if not isinstance(source, dict):
+        return ("setBreakpoints: argument 'source' must be an object such as "
+                f'{{"path": "/abs/file.py"}}, not {_type_name(source)} ({_shown(source)})')
+    wrong = _check_types("setBreakpoints", source, {"path": ("a string", str),
+                                                    "sourceReference": ("an integer", int)})
+    if wrong is not None:
+        return wrong.replace("argument", "source field", 1)
+    breakpoints = args.get("breakpoints")
+    if breakpoints is not None:
+        if not isinstance(breakpoints, list):
+            return ("setBreakpoints: argument 'breakpoints' must be an array of objects, "
+                    f"not {_type_name(breakpoints)} ({_shown(breakpoints)})")
+        for index, item in enumerate(breakpoints):
+            if not isinstance(item, dict) or not _is_int(item.get("line")):
+                return (f"setBreakpoints: breakpoints[{index}] must be an object with an "
+                        f"integer 'line', not {_shown(item)}")
+    lines = args.get("lines")
+    if lines is not None and (not isinstance(lines, list)
+                              or not all(_is_int(line) for line in lines)):
+        return f"setBreakpoints: argument 'lines' must be an array of integers, not {_shown(lines)}"
+    return None
+
+
+def _check_stack_trace(args: Message) -> str | None:
+    return _check_types("stackTrace", args, {"threadId": ("an integer", int),
+                                             "startFrame": ("an integer", int),
+                                             "levels": ("an integer", int)})
+
+
+#: The arguments the mux or the session read, checked before they are: a client's bad
+#: shape gets an error response naming it, never an exception in our code.
+_ARGUMENT_CHECKS: dict[str, Callable[[Message], str | None]] = {
+    "initialize": _check_initialize,
+    "cancel": _check_cancel,
+    "setBreakpoints": _check_set_breakpoints,
+    "stackTrace": _check_stack_trace,
+}
+
+
+def argument_error(command: str, arguments: Any) -> str | None:
+    """Why a request's `arguments` cannot be taken as they are, or None (DAP: they are
+    an object, and the fields the server reads have their protocol types)."""
+    if arguments is None:
+        return None
+    if not isinstance(arguments, dict):
+        return (f"the arguments of {_shown(command)} must be a JSON object, not "
+                f"{_type_name(arguments)} ({_shown(arguments)})")
+    check = _ARGUMENT_CHECKS.get(command)
+    return None if check is None else check(arguments)
+
 
 class MuxClient:
     """One client of a mux; feed it the client's messages with `receive`."""
@@ -99,9 +202,17 @@ class MuxClient:
     # -- from the client -------------------------------------------------------
 
     def receive(self, message: Message) -> None:
-        """Handle one message from the client (already checked to be DAP-shaped)."""
+        """Handle one message from the client (already checked to be DAP-shaped).
+
+        Raises BadMessage when it cannot be answered (its `seq` is unusable); a request
+        with bad arguments is answered with an error response instead.
+        """
         if self.closed:
             return
+        seq = message.get("seq", 0)
+        if not _is_int(seq) or not 0 <= seq <= MAX_SEQ:
+            raise BadMessage(f"DAP message seq {_shown(seq)} is not an integer from 0 to "
+                             f"{MAX_SEQ}")
         if message.get("type") != "request":
             # We never send reverse requests, so a client has nothing to answer.
             log.debug("%s: ignoring a client %s", self.name, message.get("type"))
@@ -109,8 +220,12 @@ class MuxClient:
         command = str(message["command"])
         if self.role != CONTROL and command not in OBSERVE_COMMANDS:
             self.respond(message, success=False, message=(
-                f"this client observes session {self.mux.name}; {command!r} is not a read "
-                "request and could change the program; ask for a control connection"))
+                f"this client observes session {self.mux.name}; {_shown(command)} is not a "
+                "read request and could change the program; ask for a control connection"))
+            return
+        wrong = argument_error(command, message.get("arguments"))
+        if wrong is not None:
+            self.respond(message, success=False, message=wrong)
             return
         if command not in _CONFIGURATION_COMMANDS and command != "disconnect":
             # A client that skipped configurationDone still learns where things are.
@@ -134,7 +249,7 @@ class MuxClient:
                 self.mux.resuming = None  # refused: no `continued` is coming
             if response.get("closed"):
                 self.respond(request, success=False, message=(
-                    f"session {self.mux.name} ended while {command!r} was pending"))
+                    f"session {self.mux.name} ended while {_shown(command)} was pending"))
                 return
             self.mux.responded(request, response)
             answer = {k: v for k, v in response.items() if k != "seq"}
@@ -145,15 +260,24 @@ class MuxClient:
         if upstream is None or upstream.is_closed:
             self.respond(request, success=False, message=(
                 f"session {self.mux.name} has no debugger to talk to (it has ended); "
-                f"{command!r} cannot be answered"))
+                f"{_shown(command)} cannot be answered"))
             return
         try:
             self._pending[seq] = upstream.send_request(command, arguments, on_response)
-            if command in _RESUMING_COMMANDS:
-                self.mux.resuming = self
         except ChannelClosed:
             self.respond(request, success=False, message=(
-                f"session {self.mux.name} ended; {command!r} cannot be answered"))
+                f"session {self.mux.name} ended; {_shown(command)} cannot be answered"))
+            return
+        except (ValueError, RecursionError) as exc:
+            # Not encodable for the debugger (nested too deeply; a lone surrogate where
+            # the encoder keeps text as UTF-8): nothing was written, the session is intact.
+            self.respond(request, success=False, message=(
+                f"{_shown(command)} cannot be passed to the debugger of session "
+                f"{self.mux.name}: its arguments cannot be encoded as JSON "
+                f"({type(exc).__name__})"))
+            return
+        if command in _RESUMING_COMMANDS:
+            self.mux.resuming = self
 
     def _initialize(self, request: Message) -> None:
         args = request.get("arguments") or {}
@@ -167,7 +291,7 @@ class MuxClient:
                 return
         if args.get("pathFormat", "path") != "path":
             self.respond(request, success=False, message=(
-                f"session {self.mux.name} uses file paths, not {args['pathFormat']!r}; "
+                f"session {self.mux.name} uses file paths, not {_shown(args['pathFormat'])}; "
                 "initialize with pathFormat: 'path'"))
             return
         self._replayed = False  # a re-initializing client starts over
@@ -187,12 +311,12 @@ class MuxClient:
         self.respond(request)
 
     def _cancel(self, request: Message) -> None:
-        args = dict(request.get("arguments") or {})
-        if "requestId" in args:
+        args = dict(request.get("arguments") or {})  # (checked: an object, requestId an int)
+        if args.get("requestId") is not None:
             upstream_seq = self._pending.get(args["requestId"])
             if upstream_seq is None:
                 self.respond(request, success=False, message=(
-                    f"request {args['requestId']!r} of this client is not pending"))
+                    f"request {args['requestId']} of this client is not pending"))
                 return
             args["requestId"] = upstream_seq
         elif self.role != CONTROL:
