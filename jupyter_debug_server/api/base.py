@@ -137,8 +137,11 @@ class DebugAPIHandler(APIHandler):
     def _log(self) -> None:
         # The access log line (jupyter_server's log_request) scrubs `?token=` but not
         # `?t%6Fken=` nor a `jds_…` elsewhere: the request is over, hide them in its URI.
-        self.request.uri = redaction.redact_uri(self.request.uri or "",
-                                                redaction.request_secrets(self))
+        secrets = redaction.request_secrets(self)
+        self.request.uri = redaction.redact_uri(self.request.uri or "", secrets)
+        if "Referer" in self.request.headers:  # logged with every 4xx and 5xx
+            self.request.headers["Referer"] = redaction.redact_uri(
+                self.request.headers["Referer"], secrets)
         super()._log()
 
     @property
@@ -172,7 +175,8 @@ class DebugAPIHandler(APIHandler):
         try:
             value = int(raw)
         except ValueError:
-            raise web.HTTPError(400, f"query argument {name}={raw!r} is not an integer",
+            shown = repr(raw) if len(raw) <= 40 else f"{raw[:40]!r}… ({len(raw)} chars)"
+            raise web.HTTPError(400, f"query argument {name}={shown} is not an integer",
                                 reason="bad-argument") from None
         if value < minimum or (maximum is not None and value > maximum):
             bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
