@@ -325,6 +325,20 @@ def _assert_log_clean_except_error(log: _Record, secrets: list[str]) -> None:
     assert "Traceback" not in text
 
 
+async def test_refused_before_the_body_but_cors_preflight_still_answers(
+        client: Client) -> None:
+    """prepare() refuses a request without credentials before reading its body, except
+    the method Jupyter marks as open to anyone (OPTIONS, a browser's CORS preflight)."""
+    url = (f"http://127.0.0.1:{client.port}"
+           f"{url_path_join(client.base_url, 'api/debug/sessions')}")
+    for method, body, expected in (("OPTIONS", None, 200), ("POST", b"{}", 403),
+                                   ("GET", None, 403)):
+        response = await AsyncHTTPClient().fetch(
+            HTTPRequest(url, method=method, body=body, request_timeout=30),
+            raise_error=False)
+        assert response.code == expected, (method, response.code, response.body)
+
+
 # -- redaction ----------------------------------------------------------------------
 
 REDACT_CASES = [

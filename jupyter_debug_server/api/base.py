@@ -85,7 +85,7 @@ class DebugAPIHandler(APIHandler):
             await authenticate_token(self, secret)
             if not self.check_origin():  # what APIHandler.prepare checks after auth
                 raise web.HTTPError(404)
-        if not self.current_user:
+        if not self.current_user and not self._allows_anonymous():
             # Every route needs a user (@web.authenticated): say so before the body,
             # even where Jupyter allows unauthenticated access to other handlers.
             raise web.HTTPError(403)
@@ -95,6 +95,11 @@ class DebugAPIHandler(APIHandler):
             raise too_large(limit, announced)
         self._body = BodyBuffer(limit)
         self.manager = await self.settings["debug_app"].ready()
+
+    def _allows_anonymous(self) -> bool:
+        """Whether this request's method is marked so (APIHandler's CORS preflight)."""
+        method = getattr(self, (self.request.method or "").lower(), None)
+        return bool(getattr(method, "__allow_unauthenticated", False))
 
     def data_received(self, chunk: bytes) -> None:
         """Keep a chunk of the body; past the limit, answer 413 at once (never raises)."""
