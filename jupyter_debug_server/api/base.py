@@ -127,8 +127,7 @@ class DebugAPIHandler(APIHandler):
         generic one with the id of its log line (never a traceback or a request value)."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, web.HTTPError):
-            message = exc.log_message or self._reason
-            reason = exc.reason if exc.log_message else None
+            message, reason = exc.log_message or self._reason, exc.reason
         elif exc is not None or status_code >= 500:
             message = ("the server failed to handle this request (an internal error; the "
                        "server log has error id "
