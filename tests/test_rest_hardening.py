@@ -27,6 +27,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from jupyter_debug_server.api.redaction import redact_text, redact_uri
 
+from .hardening.report import record, record_max
 from .support.server_process import ServerProcess
 
 pytestmark = pytest.mark.timeout(180)
@@ -198,6 +199,9 @@ def _assert_sentence(status: int, body: Any, reason: str, needles: tuple[str, ..
 def _assert_log_clean(log: _Record, secrets: list[str]) -> None:
     text = log.text()
     assert "/api/debug/" in text  # the access log was captured
+    record("rest", secrets_searched=len(secrets),
+           secrets_in_log=sum(s in text or quote(s) in text for s in secrets),
+           tracebacks_in_log=text.count("Traceback"))
     for secret in secrets:
         assert secret not in text, f"a secret ({secret[:6]}…) is in the log"
         assert quote(secret) not in text
@@ -212,6 +216,7 @@ async def test_hostile_launch_specs_get_400_sentences_and_the_log_keeps_no_secre
     for name, body, reason, needles in HOSTILE_SPECS:
         status, reply = await client.fetch("POST", "sessions", body)
         problems += _assert_sentence(status, reply, reason, needles, name)
+        record("rest", hostile_requests=1, responses_5xx=int(status >= 500))
     assert problems == []
     status, listed = await client.fetch("GET", "sessions")
     assert status == 200 and listed == []
@@ -281,6 +286,7 @@ async def test_hostile_session_requests_get_400_sentences_and_the_log_keeps_no_s
                 client.calls = 0
             status, reply = await client.fetch(method, path, body, query)
             problems += _assert_sentence(status, reply, reason, needles, name)
+            record("rest", hostile_requests=1, responses_5xx=int(status >= 500))
         assert problems == []
         # The session still answers and did not move.
         status, stack = await client.fetch("GET", f"sessions/{sid}/stack")
@@ -492,6 +498,7 @@ def test_a_large_body_is_refused_before_it_is_buffered(own_server: ServerProcess
         reply, sent = _exchange(own_server.port, head, _spaces(size))
         assert reply.startswith(b"HTTP/1.1 " + status), reply[:300]
         growth = _peak_rss(pid) - base
+        record_max("rest", body_rss_growth_kib=growth // 1024)
         assert growth <= 8 * MIB, f"peak RSS grew by {growth / MIB:.1f} MiB"
     # The server still answers, and a body within the limit is still read.
     status, reply = own_server.request("POST", "/api/debug/sessions", {"program": "nope.py"})
