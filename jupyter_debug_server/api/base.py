@@ -139,13 +139,7 @@ class DebugAPIHandler(APIHandler):
         self.finish(json.dumps({"message": message, "reason": reason}))
 
     def _log(self) -> None:
-        # The access log line (jupyter_server's log_request) scrubs `?token=` but not
-        # `?t%6Fken=` nor a `jds_…` elsewhere: the request is over, hide them in its URI.
-        secrets = redaction.request_secrets(self)
-        self.request.uri = redaction.redact_uri(self.request.uri or "", secrets)
-        if "Referer" in self.request.headers:  # logged with every 4xx and 5xx
-            self.request.headers["Referer"] = redaction.redact_uri(
-                self.request.headers["Referer"], secrets)
+        redaction.redact_finished_request(self)  # before the access log line
         super()._log()
 
     @property

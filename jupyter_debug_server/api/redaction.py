@@ -5,6 +5,11 @@ in clear, with a traceback whose messages may quote the body. The debug handlers
 and WebSocket) call `log_exception` here instead: method, redacted path, the exception's
 type and redacted message, and where in our own code it happened (file, line, function:
 code, never data).
+
+A handler wires it with three overrides (DebugAPIHandler in api/base.py does):
+`log_exception(self, typ, value, tb)` → `log_exception(self, value, tb)`,
+`_request_summary(self)` → `request_summary(self)`, and `_log(self)` →
+`redact_finished_request(self)` before tornado's `_log`.
 """
 
 from __future__ import annotations
@@ -93,6 +98,20 @@ def request_summary(handler: web.RequestHandler) -> str:
     request = handler.request
     uri = redact_uri(request.uri or "", request_secrets(handler))
     return f"{request.method} {uri} ({request.remote_ip})"
+
+
+def redact_finished_request(handler: web.RequestHandler) -> None:
+    """Hide the secrets in a finished request's URI and Referer, for the access log.
+
+    jupyter_server's access log scrubs `?token=` but not `?t%6Fken=`, a `jds_…` elsewhere
+    or the credentials in a Referer; the request is over, so its copy can be rewritten.
+    Call it from `_log()`, before tornado's.
+    """
+    request = handler.request
+    secrets = request_secrets(handler)
+    request.uri = redact_uri(request.uri or "", secrets)
+    if "Referer" in request.headers:  # logged with every 4xx and 5xx
+        request.headers["Referer"] = redact_uri(request.headers["Referer"], secrets)
 
 
 def our_frames(tb: TracebackType | None) -> str:
