@@ -193,7 +193,7 @@ def _opt_str(body: dict[str, Any], name: str) -> str | None:
 def _readable_file(path: Path, what: str, value: str) -> None:
     try:
         mode = path.stat().st_mode
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise LaunchSpecError(f"{what} {show(value)} does not exist (looked for "
                               f"{str(path)!r})", reason="not-found") from None
     except PermissionError:
