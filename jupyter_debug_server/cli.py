@@ -25,6 +25,9 @@ from .client import TOKEN_ENV, URL_ENV, DebugServerClient, DebugServerClientErro
 
 DEMO_DIR = "debug_demo"
 DEMO_PROGRAM = Path(__file__).parent / "examples" / "demo.py"
+#: The demo's env file (the server's URL and token), in Jupyter's runtime directory:
+#: never inside root_dir, where the server would serve it.
+DEMO_ENV = "jupyter-debug-server-demo.env"
 
 
 def _demo_line() -> int:
@@ -83,12 +86,29 @@ async def _start_demo(app: Any, env_file: Path) -> None:
     await session.wait_for(lambda: session.state not in {"running", "starting"},
                            30)
     url = app.connection_url.rstrip("/")
-    fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(f"export JDS_URL={shlex.quote(url)}\n"
-                f"export JDS_TOKEN={shlex.quote(app.identity_provider.token)}\n"
-                f"export JDS_SESSION={shlex.quote(session.id)}\n")
+    write_private(env_file, f"export JDS_URL={shlex.quote(url)}\n"
+                  f"export JDS_TOKEN={shlex.quote(app.identity_provider.token)}\n"
+                  f"export JDS_SESSION={shlex.quote(session.id)}\n")
     _print_demo(url, app.identity_provider.token, session.model(), env_file)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Make `path` a new file of mode 0600 holding `text`, whatever was there before.
+
+    The text goes to a new file opened with O_CREAT|O_EXCL|O_NOFOLLOW (never an existing
+    file, never through a symlink someone planted), which is then renamed over `path`:
+    a stale file or a symlink at `path` is replaced, never written through.
+    """
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            os.fchmod(f.fileno(), 0o600)  # whatever the umask
+            f.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def serve(options: argparse.Namespace) -> int:
@@ -111,8 +131,7 @@ def serve(options: argparse.Namespace) -> int:
     app = ServerApp.instance()
     app.initialize(argv=argv)
     if options.demo:
-        env_file = root / DEMO_DIR / "demo.env"
-        (root / DEMO_DIR).mkdir(exist_ok=True)
+        env_file = Path(app.runtime_dir) / DEMO_ENV  # created by Jupyter, mode 0700
 
         def kick() -> None:
             task = asyncio.ensure_future(_start_demo(app, env_file))

@@ -7,6 +7,7 @@ import os
 import pwd
 from collections.abc import Awaitable, Callable
 from functools import wraps
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
@@ -14,7 +15,9 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from ..runner.errors import DebugServerError
-from .session_auth import AUTH_RESOURCE, authenticate_token, presented_token, redact_uri
+from . import redaction
+from .request_body import BodyBuffer, parse_json_object, too_large
+from .session_auth import AUTH_RESOURCE, authenticate_token, presented_token
 
 if TYPE_CHECKING:
     from ..runner.manager import SessionManager
@@ -51,8 +54,16 @@ def mapped_errors(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+@web.stream_request_body
 class DebugAPIHandler(APIHandler):
-    """Base of the REST handlers: reaches the session manager, parses input."""
+    """Base of the REST handlers: reaches the session manager, parses input.
+
+    The body is streamed (`data_received`): `prepare` authenticates and checks the
+    announced length before a byte of it is read, and no more than
+    c.DebugServerApp.max_request_body is ever kept. No exception leaves a handler for
+    tornado's default logging: `log_exception` and `write_error` say what happened
+    without a secret or a traceback.
+    """
 
     auth_resource = AUTH_RESOURCE
     manager: SessionManager
@@ -61,9 +72,12 @@ class DebugAPIHandler(APIHandler):
     #: Set when the request was authenticated by a session token.
     session_grant: Grant | None = None
     session_secret: str | None = None
+    _body: BodyBuffer | None = None
+    _error_id: str | None = None
 
     async def prepare(self) -> None:  # type: ignore[override]
-        """Authenticate (session token or Jupyter); make sure the extension has started."""
+        """Authenticate (session token or Jupyter) and check the announced body size,
+        both before the body is read; make sure the extension has started."""
         secret = presented_token(self.request, websocket=False)
         if secret is None:
             await super().prepare()
@@ -71,12 +85,62 @@ class DebugAPIHandler(APIHandler):
             await authenticate_token(self, secret)
             if not self.check_origin():  # what APIHandler.prepare checks after auth
                 raise web.HTTPError(404)
+        if not self.current_user and not self._allows_anonymous():
+            # Every route needs a user (@web.authenticated): say so before the body,
+            # even where Jupyter allows unauthenticated access to other handlers.
+            raise web.HTTPError(403)
+        limit = int(self.settings.get("debug_max_request_body", 1024 * 1024))
+        announced = _content_length(self.request.headers.get("Content-Length"))
+        if announced is not None and announced > limit:
+            raise too_large(limit, announced)
+        self._body = BodyBuffer(limit)
         self.manager = await self.settings["debug_app"].ready()
+
+    def _allows_anonymous(self) -> bool:
+        """Whether this request's method is marked so (APIHandler's CORS preflight)."""
+        method = getattr(self, (self.request.method or "").lower(), None)
+        return bool(getattr(method, "__allow_unauthenticated", False))
+
+    def data_received(self, chunk: bytes) -> None:
+        """Keep a chunk of the body; past the limit, answer 413 at once (never raises)."""
+        if self._body is None:
+            return  # refused already: tornado closes the connection after the answer
+        self._body.add(chunk)
+        if self._body.over_limit:
+            # A body of unannounced length (chunked, or compressed) grew past the limit:
+            # answer now; tornado closes the connection once the 413 is sent.
+            refusal = too_large(self._body.limit, None)
+            self._body = None
+            self.send_error(413, exc_info=(web.HTTPError, refusal, None))
 
     def _request_summary(self) -> str:
         # tornado logs this with every HTTPError message: never with a secret in it.
-        return (f"{self.request.method} {redact_uri(self.request.uri or '')} "
-                f"({self.request.remote_ip})")
+        return redaction.request_summary(self)
+
+    def log_exception(self, typ: type[BaseException] | None, value: BaseException | None,
+                      tb: TracebackType | None) -> None:
+        """Log a refusal or a bug as one redacted line, never the request's repr."""
+        self._error_id = redaction.log_exception(self, value, tb)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """An error as `{"message", "reason"}`: the refusal's sentence, or for a bug a
+        generic one with the id of its log line (never a traceback or a request value)."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, web.HTTPError):
+            message, reason = exc.log_message or self._reason, exc.reason
+        elif exc is not None or status_code >= 500:
+            message = ("the server failed to handle this request (an internal error; the "
+                       "server log has error id "
+                       f"{self._error_id or 'unknown'}): please report it")
+            reason = "internal-error"
+        else:
+            message, reason = self._reason, None
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message, "reason": reason}))
+
+    def _log(self) -> None:
+        redaction.redact_finished_request(self)  # before the access log line
+        super()._log()
 
     @property
     def user_name(self) -> str:
@@ -94,23 +158,11 @@ class DebugAPIHandler(APIHandler):
 
     def json_body(self) -> dict[str, Any]:
         """The request body as a JSON object, within the configured size limit."""
-        limit = int(self.settings.get("debug_max_request_body", 1024 * 1024))
-        body = self.request.body or b""
-        if len(body) > limit:
-            raise web.HTTPError(413, f"the request body has {len(body)} bytes; the limit is "
-                                f"{limit} (c.DebugServerApp.max_request_body)",
-                                reason="body-too-large")
-        if not body.strip():
+        if self._body is None:
             return {}
-        try:
-            value = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise web.HTTPError(400, f"the request body is not valid JSON: {exc}",
-                                reason="bad-json") from None
-        if not isinstance(value, dict):
-            raise web.HTTPError(400, "the request body must be a JSON object, not "
-                                f"{type(value).__name__}", reason="bad-json")
-        return value
+        if self._body.over_limit:
+            raise too_large(self._body.limit, self._body.size)
+        return parse_json_object(self._body.data())
 
     def int_arg(self, name: str, default: int | None, *, minimum: int = 0,
                 maximum: int | None = None) -> int | None:
@@ -121,7 +173,8 @@ class DebugAPIHandler(APIHandler):
         try:
             value = int(raw)
         except ValueError:
-            raise web.HTTPError(400, f"query argument {name}={raw!r} is not an integer",
+            shown = repr(raw) if len(raw) <= 40 else f"{raw[:40]!r}… ({len(raw)} chars)"
+            raise web.HTTPError(400, f"query argument {name}={shown} is not an integer",
                                 reason="bad-argument") from None
         if value < minimum or (maximum is not None and value > maximum):
             bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
@@ -134,6 +187,14 @@ class DebugAPIHandler(APIHandler):
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(value))
+
+
+def _content_length(value: str | None) -> int | None:
+    """The announced body length, or None (absent or malformed: tornado refuses those)."""
+    if value is None:
+        return None
+    first = value.split(",")[0].strip()
+    return int(first) if first.isdigit() and len(first) < 20 else None
 
 
 def body_int(body: dict[str, Any], name: str) -> int | None:

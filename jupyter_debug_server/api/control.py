@@ -54,6 +54,13 @@ class DapHandler(DapTunnel, SessionRoute):
                                 reason="bad-argument")
         self.write_json(await session.dap(command, arguments))
 
+    def on_connection_close(self) -> None:
+        # WebSocketHandler's version (first in the MRO) does not end the wait for a
+        # streamed body: a POST whose client left (or that was refused for its size)
+        # would never finish.
+        web.RequestHandler.on_connection_close(self)
+        super().on_connection_close()
+
 
 class ContinueHandler(SessionRoute):
     """POST …/continue: resume; return after the next stop or exit (bounded)."""

@@ -22,6 +22,10 @@ from tornado import httputil, web
 
 from ..runner.errors import TokenRefused
 from ..runner.tunnels import Grant, looks_like_token
+from .redaction import redact_uri
+
+__all__ = ["AUTH_RESOURCE", "Principal", "authenticate_token", "presented_token",
+           "redact_uri", "session_authorized", "session_principal"]
 
 #: The authorizer resource of every route of this extension.
 AUTH_RESOURCE = "debug"
@@ -33,10 +37,6 @@ Action = Literal["read", "execute", "stream"]
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 _AUTH_HEADER = re.compile(r"(?:bearer|token)\s+(\S+)\s*$", re.IGNORECASE)
-_SECRET_IN_URI = re.compile(r"jds_[A-Za-z0-9_\-]+")
-_TOKEN_PARAM = re.compile(r"([^&=]*token[^&=]*)=[^&]*", re.IGNORECASE)
-
-
 @dataclass(frozen=True)
 class Principal:
     """Who is acting on a session: a Jupyter user, or the holder of one of its tokens."""
@@ -66,13 +66,6 @@ def presented_token(request: httputil.HTTPServerRequest, *, websocket: bool) -> 
             if looks_like_token(value):
                 return value
     return None
-
-
-def redact_uri(uri: str) -> str:
-    """The URI with every token query value and anything like a session secret hidden."""
-    path, sep, query = uri.partition("?")
-    return (_SECRET_IN_URI.sub("jds_[secret]", path) + sep
-            + _TOKEN_PARAM.sub(r"\1=[secret]", query))
 
 
 async def authenticate_token(handler: JupyterHandler, secret: str) -> Grant:
