@@ -8,9 +8,6 @@ with a REST handler, so it uses the functions here rather than the class.
 from __future__ import annotations
 
 import json
-import logging
-import re
-import traceback
 from collections import Counter
 from collections.abc import Callable
 from types import TracebackType
@@ -27,12 +24,18 @@ from tornado.websocket import WebSocketHandler
 from ..runner.errors import DebugServerError
 from ..websocket_read import BatchReadingProtocol
 from .base import DebugAPIHandler
+from .redaction import (
+    log_exception,
+    redact_finished_request,
+    redact_text,
+    request_secrets,
+    request_summary,
+)
 from .session_auth import (
     AUTH_RESOURCE,
     Principal,
     authenticate_token,
     presented_token,
-    redact_uri,
     session_principal,
 )
 
@@ -47,7 +50,6 @@ CLOSE_POLICY = 1008
 CLOSE_INVALID = 1007
 CLOSE_INTERNAL = 1011
 MAX_CLOSE_REASON = 120  # RFC 6455 allows 123 bytes
-_SECRET = re.compile(r"jds_[A-Za-z0-9_\-]+")
 _MAX_LOGGED = 300  # characters of a client's text in one log line
 
 
@@ -129,52 +131,25 @@ def user_name(handler: JupyterHandler) -> str:
     return str(name(handler))
 
 
-# -- logs without secrets ------------------------------------------------------------------
-
-def redacted(handler: JupyterHandler, text: str) -> str:
-    """`text` (a client's words, an exception's message) fit for a log line: cut short,
-    with session secrets, the server's token and this request's secret hidden."""
-    for secret in (getattr(handler, "session_secret", None), _server_token(handler)):
-        if secret:
-            text = text.replace(secret, "[secret]")
-    # Cut after hiding: a secret cut in half would not be recognized any more.
-    return _clip(_SECRET.sub("jds_[secret]", text), _MAX_LOGGED)
-
-
-def _server_token(handler: JupyterHandler) -> str | None:
-    provider = handler.settings.get("identity_provider")
-    token = getattr(provider, "token", None) or handler.settings.get("token")
-    return token if isinstance(token, str) and len(token) >= 8 else None
-
-
 def _clip(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else f"{text[:limit]}…"
 
 
-def request_summary(handler: JupyterHandler) -> str:
-    """Method, URI with its secrets hidden, client address: never the request's repr."""
-    return (f"{handler.request.method} {redact_uri(handler.request.uri or '')} "
-            f"({handler.request.remote_ip})")
+# -- logs without secrets: one implementation for REST and sockets (api/redaction.py) ----
+
+def redacted(handler: JupyterHandler, text: str) -> str:
+    """`text` (a client's words, an exception's message) fit for a log line: cut short,
+    with session secrets, the server's token and this request's credentials hidden."""
+    # Cut after hiding: a secret cut in half would not be recognized any more.
+    text = redact_text(text, request_secrets(handler))
+    return _clip(text, _MAX_LOGGED)
 
 
 def log_socket_exception(handler: JupyterHandler, typ: type[BaseException] | None,
                          value: BaseException | None, tb: TracebackType | None) -> None:
-    """tornado's `log_exception` for our sockets: a redacted summary and our stack.
-
-    tornado's own prints `repr(request)`, whose URI carries `?token=…` in clear. The
-    stack's frames name code, not data; the exception's message may quote the client, so
-    it is redacted.
-    """
-    if isinstance(value, web.HTTPError):
-        message = value.get_message()
-        if message:  # (as tornado logs it, with the summary redacted and the message too)
-            logging.getLogger("tornado.general").warning(
-                "%d %s: %s", value.status_code, request_summary(handler),
-                redacted(handler, message))
-        return
-    stack = "".join(traceback.format_tb(tb)) if tb is not None else ""
-    handler.log.error("Uncaught %s in %s: %s\n%s", getattr(typ, "__name__", typ),
-                      request_summary(handler), redacted(handler, str(value)), stack)
+    """tornado's `log_exception` for our sockets: what the REST handlers log (a redacted
+    summary, our code's locations), never tornado's `repr(request)` with its `?token=`."""
+    log_exception(handler, value, tb)
 
 
 def internal_error(handler: JupyterHandler, exc: Exception) -> None:
@@ -295,3 +270,7 @@ class SessionWebSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):
     def _request_summary(self) -> str:
         # tornado logs this with every HTTPError message: never with a secret in it.
         return request_summary(self)
+
+    def _log(self) -> None:
+        redact_finished_request(self)  # before the access log line (jupyter_server's)
+        super()._log()

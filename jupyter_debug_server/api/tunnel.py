@@ -25,6 +25,7 @@ from ..websocket_read import BatchReadingProtocol
 from ..websocket_write import write_text
 from .base import DebugAPIHandler
 from .events import _MAX_UNSENT
+from .redaction import request_summary
 from .session_auth import Principal, authenticate_token, presented_token, session_principal
 from .session_ws import (
     CLOSE_INVALID,
@@ -35,7 +36,6 @@ from .session_ws import (
     log_socket_exception,
     origin_refusal,
     redacted,
-    request_summary,
 )
 
 if TYPE_CHECKING:
