@@ -1,10 +1,23 @@
 #!/usr/bin/env bash
 # Install the test dependencies and run every check and test. Exits non-zero on
 # any failure, and when no test ran at all.
+#   bash scripts/test.sh                  everything: checks, the main suite, the hardening suite
+#   bash scripts/test.sh tests/x.py -k y  checks, then only the pytest arguments given
+# HARDENING_SCALE=0.05 runs the hardening suite at 5 % of its volume (a quick local run);
+# CI runs it at full volume (1.0, the default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 export PATH="$PWD/.venv/bin:$PATH"
-ruff check jupyter_debug_server tests bench
+ruff check jupyter_debug_server tests bench scripts
 mypy
-python -m pytest -p no:cacheprovider "$@"
+if [ "$#" -gt 0 ]; then
+  exec python -m pytest -p no:cacheprovider "$@"
+fi
+python -m pytest -p no:cacheprovider --ignore=tests/hardening
+# The hardening suite runs in its own process (its servers are killed on purpose) and
+# leaves its counts in build/hardening/, printed and checked last.
+export HARDENING_REPORT_DIR="$PWD/build/hardening"
+rm -rf "$HARDENING_REPORT_DIR"
+python -m pytest -p no:cacheprovider tests/hardening
+python scripts/hardening_summary.py
