@@ -98,3 +98,52 @@ async def test_a_late_joiner_after_each_of_many_gdb_steps_gets_the_stop(
             assert replayed["body"]["threadId"] == thread, replayed
     assert not lost, f"{len(lost)} of {STEPS} stops were not replayed: steps {lost}"
     assert not early, f"{len(early)} of {STEPS} stops came before their response: {early}"
+
+
+MI_SYNTAX = ("-interpreter-exec", "^error", "msg=", "gdb command '")
+
+
+async def test_gdb_console_evaluates_expressions_and_runs_only_prefixed_commands(
+        api: Any, manager: Any, tunnel: Tunnel, native: dict[str, Path]) -> None:
+    source = native["points"].parent / "points.c"
+    session = await _stopped_gdb_session(api, manager, "native/points", "native/points.c",
+                                         marker_line(source, "AFTER-RECURSE"))
+    sid = session.id
+    # REST: every context evaluates the expression (total = 0² + 2² + 4² + 6² + 8²).
+    for context in ({}, {"context": "repl"}, {"context": "watch"}, {"context": "hover"}):
+        status, result = await api("POST", f"sessions/{sid}/evaluate",
+                                   {"expression": "total", **context})
+        assert status == 200 and result["result"] == "120", (context, result)
+    status, result = await api("POST", f"sessions/{sid}/evaluate", {"expression": "p"})
+    assert status == 200 and result["variablesReference"] > 0, result  # expandable
+    status, result = await api("POST", f"sessions/{sid}/evaluate",
+                               {"expression": "-exec print total * 2"})
+    assert status == 200 and result["result"] == "$1 = 240", result
+    status, error = await api("POST", f"sessions/{sid}/evaluate", {"expression": "nosuch"})
+    assert status == 422, error
+    assert error["message"] == ("evaluating 'nosuch' failed: "
+                                'gdb: No symbol "nosuch" in current context.'), error
+    status, error = await api("POST", f"sessions/{sid}/evaluate",
+                              {"expression": "-exec frobnicate"})
+    assert status == 422 and error["message"].endswith(
+        'gdb: Undefined command: "frobnicate".  Try "help".'), error
+
+    # The tunnel: what VS Code's and nvim-dap's consoles send.
+    client = await tunnel(sid)
+    await client.join()
+    for context in ({"context": "repl"}, {}):
+        body = await client.body("evaluate", {"expression": "total", **context})
+        assert body["result"] == "120", (context, body)
+    body = await client.body("evaluate", {"expression": "-exec info line main",
+                                          "context": "repl"})
+    assert "main" in body["result"] and "points.c" in body["result"], body
+    output = [e["body"]["output"] for e in client.events if e["event"] == "output"]
+    assert not any("points.c" in text for text in output), output  # once, as the result
+    for expression, said in (("nosuch", 'gdb: No symbol "nosuch" in current context.'),
+                             ("-exec", "'-exec' needs a gdb command after it, "
+                                       "e.g. '-exec info frame'")):
+        response = await client.request("evaluate", {"expression": expression,
+                                                     "context": "repl"})
+        assert not response["success"] and response["message"] == said, response
+    for response in [m for m in client.responses if not m["success"]]:
+        assert not any(mi in response["message"] for mi in MI_SYNTAX), response

@@ -19,6 +19,7 @@ from .. import worker
 from ..base import AdapterBase
 from ..dispatch import AdapterError, Handler, answer
 from ..native_target import NativeLaunch
+from .console import ConsoleFilter
 from .mi import MIConnection, MIError, MIRecord
 from .mi_values import exit_code
 from .registry import REQUESTS
@@ -73,6 +74,7 @@ class GdbAdapter(AdapterBase):
         self._stop_waiters: list[asyncio.Future[dict[str, Any]]] = []
         self._holds = 0  # requests of _RESPONSE_FIRST still without their response
         self._held: list[Callable[[], None]] = []
+        self._console = ConsoleFilter()
 
     # -- requests --------------------------------------------------------------
 
@@ -150,7 +152,8 @@ class GdbAdapter(AdapterBase):
             self._on_running(record.payload or {})
         elif record.kind == "notify":
             self._on_notify(record.name or "", record.payload or {})
-        elif record.kind == "console" and not self.quiet and isinstance(record.payload, str):
+        elif (record.kind == "console" and isinstance(record.payload, str)
+              and self._console.passes(record.payload) and not self.quiet):
             self.send_event("output", {"category": "console", "output": record.payload})
 
     def _on_stopped(self, payload: dict[str, Any]) -> None:

@@ -342,6 +342,7 @@ class MIConnection:
             oldest = next(iter(self._pending.values()))
             if oldest.streams is not None:
                 oldest.streams.append(record.payload)
+                return  # the command's answer: the caller shows it, not on_record
         if self._on_record is not None:
             try:
                 self._on_record(record)
