@@ -3,6 +3,7 @@ dap_server.py) rely on, on a real gdb through a real server and its DAP tunnel."
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 
 from .support.native import compile_targets, marker_line
 from .support.ws_dap import TunnelClient
+from .test_dap_mux import Client, _mux
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -147,3 +149,30 @@ async def test_gdb_console_evaluates_expressions_and_runs_only_prefixed_commands
         assert not response["success"] and response["message"] == said, response
     for response in [m for m in client.responses if not m["success"]]:
         assert not any(mi in response["message"] for mi in MI_SYNTAX), response
+
+
+def test_the_mux_forgets_only_the_stop_a_resuming_request_resumed_from() -> None:
+    """The mux's side of a forgotten stop, deterministically: the debugger reports the
+    new stop before it answers `next`; the answer must not erase that stop."""
+    async def run() -> None:
+        mux, peer = await _mux()
+        mux.broadcast({"type": "event", "seq": 1, "event": "stopped", "body": {
+            "threadId": 1, "reason": "breakpoint", "allThreadsStopped": True}})
+        client = Client(mux)
+        peer.hold = True
+        client.send(1, "next", {"threadId": 1})
+        await asyncio.wait_for(peer.arrived.wait(), 10)
+        step = {"threadId": 1, "reason": "step", "allThreadsStopped": True}
+        peer.channel.send_event("stopped", step)
+        while not client.events("stopped"):
+            client.changed.clear()
+            await asyncio.wait_for(client.changed.wait(), 10)
+        peer.answer(peer.held.pop())
+        assert (await client.response(1))["success"]
+        assert [e["body"] for e in mux.current_state()] == [step]  # a late joiner's view
+
+        peer.hold = False  # a resume with no newer stop still forgets the one it left
+        client.send(2, "continue", {"threadId": 1})
+        assert (await client.response(2))["success"]
+        assert mux.current_state() == []
+    asyncio.run(run())
