@@ -517,3 +517,26 @@ def test_adapter_answers_next_before_the_stop_gdb_reported_in_the_same_read(
             client.close()
 
     _run(scenario())
+
+
+def test_console_filter_drops_the_stop_report_and_keeps_gdb_notices() -> None:
+    from jupyter_debug_server.runner.debuggers.gdb.console import ConsoleFilter
+
+    shown: list[str] = []
+    for name in sorted(p.name for p in DATA.glob("*.txt")):
+        console = ConsoleFilter()
+        for line in _lines(name):
+            record = parse_line(line)
+            if (isinstance(record, MIRecord) and record.kind == "console"
+                    and console.passes(record.payload)):
+                shown.append(record.payload)
+    text = "".join(shown)
+    for report in ("Breakpoint 1, main", "Breakpoint 2.1, twice", 'Thread 2 "thr" hit',
+                   "16\t    struct point", "0x0000555555555165 in crash (p=0x0)"):
+        assert report not in text, report
+    assert "\n" not in shown
+    for notice in ("[New Thread 0x7ffff7dd16c0 (LWP 13821)]\n",
+                   "[Inferior 1 (process 13932) exited with code 03]\n",
+                   "Program received signal SIGSEGV, Segmentation fault.\n",
+                   "[Thread debugging using libthread_db enabled]\n"):
+        assert notice in text, notice

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 
 _HEADLINE = re.compile(
-    r"^\n?(Temporary breakpoint|Breakpoint|Catchpoint|(Hardware )?(read |access )?"
+    r'^\n?(Thread \d+ (".*" )?hit )?'  # `Thread 2 "worker" hit Breakpoint 1, ...`
+    r"(Temporary breakpoint|Breakpoint|Catchpoint|(Hardware )?(read |access )?"
     r"[Ww]atchpoint|Hardware access \(read/write\) watchpoint) \d+(\.\d+)?[,:( ]")
 # `33\t    total += ...`: gdb's listing of the line it stopped at.
 _SOURCE_LINE = re.compile(r"^\d+\t")
