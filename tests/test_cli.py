@@ -270,7 +270,7 @@ def test_gdb_launch_then_a_core_file(cli: Cli, server: ServerProcess, tmp_path: 
                      "native/waiter")
     assert model["state"] == "stopped" and model["stopped"]["name"] == "tick", model
     core = folder / "waiter.core"
-    saved = cli("eval", model["id"], f"generate-core-file {core}")
+    saved = cli("eval", model["id"], f"-exec generate-core-file {core}")
     assert "Saved corefile" in saved
     assert cli("stop", model["id"]).strip().endswith(": terminated")
 

@@ -439,3 +439,104 @@ def test_start_failures_are_clear() -> None:
             await asyncio.wait_for(MIConnection.start(extra_args=["--no-such-flag"]), 30)
 
     _run(scenario())
+
+
+# --- the adapter's event order on a captured burst -----------------------------------------
+
+# Stands in for gdb on its stdin/stdout: every command is done, except that `-exec-next`
+# gets gdb's captured reply (next_burst.txt) in one write, so the adapter reads `*stopped`
+# in the same pass as `^running`, before the request's handler can run again.
+REPLAYING_GDB = '''\
+import re, sys
+burst = open(sys.argv[-1]).read()
+for line in sys.stdin:
+    token, command = re.match(r"(\\d*)(.*)", line.strip()).groups()
+    if command.startswith("-exec-next"):
+        sys.stdout.write(re.sub(r"^\\d+\\^", token + "^", burst))
+    elif command == "-gdb-exit":
+        sys.stdout.write(token + "^exit\\n")
+        sys.stdout.flush()
+        break
+    else:
+        sys.stdout.write(token + "^done\\n(gdb) \\n")
+    sys.stdout.flush()
+'''
+
+
+def test_adapter_answers_next_before_the_stop_gdb_reported_in_the_same_read(
+        tmp_path: Path) -> None:
+    """DAP: the response to `next` comes first, then `continued` and `stopped`."""
+    import argparse
+    import socket
+    import sys
+
+    from jupyter_debug_server.dap import DapChannel
+    from jupyter_debug_server.runner.debuggers.gdb_adapter import (
+        GdbAdapter,  # the worker's composition root: importing it registers the handlers
+    )
+
+    fake = tmp_path / "gdb"
+    fake.write_text(f"#!{sys.executable}\n{REPLAYING_GDB}")
+    fake.chmod(0o755)
+
+    async def scenario() -> None:
+        ours, theirs = socket.socketpair()
+        client = await DapChannel.from_socket(theirs, name="client")
+        order: list[str] = []  # what the client received, in order
+        stopped = asyncio.get_running_loop().create_future()
+
+        def on_event(event: dict[str, Any]) -> None:
+            order.append(event["event"])
+            if event["event"] == "stopped" and not stopped.done():
+                stopped.set_result(event["body"])
+
+        client.on_event = on_event
+        client.start()
+        channel = await DapChannel.from_socket(ours, name="adapter")
+        adapter = GdbAdapter(channel, argparse.Namespace(binary=None, args=[]))
+        channel.on_request = adapter.on_request
+        channel.start()
+        adapter.mi = await MIConnection.start(
+            str(fake), extra_args=[str(DATA / "next_burst.txt")], on_record=adapter.on_record)
+        adapter.kind, adapter.quiet, adapter.stopped_thread = "launch", False, 1
+        try:
+            responses: list[dict[str, Any]] = []
+
+            def on_response(response: dict[str, Any]) -> None:
+                order.append("response")
+                responses.append(response)
+
+            client.send_request("next", {"threadId": 1}, on_response)
+            body = await asyncio.wait_for(stopped, 30)
+            assert responses and responses[0]["success"], responses
+            assert order == ["response", "continued", "stopped"], order
+            assert body["reason"] == "step" and body["threadId"] == 1
+        finally:
+            await adapter.mi.close()
+            channel.close()
+            client.close()
+
+    _run(scenario())
+
+
+def test_console_filter_drops_the_stop_report_and_keeps_gdb_notices() -> None:
+    from jupyter_debug_server.runner.debuggers.gdb.console import ConsoleFilter
+
+    shown: list[str] = []
+    for name in sorted(p.name for p in DATA.glob("*.txt")):
+        console = ConsoleFilter()
+        for line in _lines(name):
+            record = parse_line(line)
+            if (isinstance(record, MIRecord) and record.kind == "console"
+                    and console.passes(record.payload)):
+                shown.append(record.payload)
+    text = "".join(shown)
+    for report in ("Breakpoint 1, main", "Breakpoint 2.1, twice", 'Thread 2 "thr" hit',
+                   "16\t    struct point", "0x0000555555555165 in crash (p=0x0)"):
+        assert report not in text, report
+    assert "\n" not in shown
+    for notice in ("[New Thread 0x7ffff7dd16c0 (LWP 13821)]\n",
+                   "[Inferior 1 (process 13932) exited with code 03]\n",
+                   "Program received signal SIGSEGV, Segmentation fault.\n",
+                   "[Thread debugging using libthread_db enabled]\n"):
+        assert notice in text, notice

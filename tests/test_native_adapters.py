@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -286,7 +287,7 @@ def test_cpp_exception_breakpoint(debugger: str, built: dict[str, Path]) -> None
     run(scenario)
 
 
-REPL_COMMANDS = {"gdb": "info line main", "lldb": "image lookup -n main"}
+REPL_COMMANDS = {"gdb": "-exec info line main", "lldb": "image lookup -n main"}
 
 
 def test_repl_runs_debugger_commands(debugger: str, built: dict[str, Path]) -> None:
@@ -528,5 +529,73 @@ def test_no_init_file_of_the_targets_folder_is_read(
         assert not [e for e in s.client.events if e.get("event") == "stopped"]
         assert "INIT-RAN" not in s.client.output("console")
         await s.close()
+
+    run(scenario)
+
+
+def test_process_event_after_launch_and_attach(debugger: str, built: dict[str, Path]) -> None:
+    """DAP's `process` event, which LLVM's dap_server.py waits for after launch/attach."""
+    def process_event(events: list[dict[str, Any]]) -> dict[str, Any]:
+        found = [e["body"] for e in events if e["event"] == "process"]
+        assert len(found) == 1, events
+        return dict(found[0])
+
+    async def scenario() -> None:
+        s = await NativeSession.launch(debugger, built["points"], stop_on_entry=True)
+        await s.stopped()
+        pid = next(e["body"]["pid"] for e in s.client.events
+                   if e["event"] == "jupyterDebugServer.target")
+        process = process_event(s.client.events)
+        assert process["systemProcessId"] == pid and process["isLocalProcess"] is True
+        assert process["startMethod"] == "launch" and process["name"].endswith("points")
+        await s.close()
+
+        proc = await _start_waiter(built["waiter"])
+        try:
+            client, worker = await start_worker(WORKERS[debugger])
+            await client.request("initialize", {})
+            await client.request("attach", {"processId": proc.pid})
+            await client.wait_event("initialized")
+            await client.request("configurationDone")
+            process = process_event(client.events)
+            assert process["systemProcessId"] == proc.pid, process
+            assert process["startMethod"] == "attach" and process["isLocalProcess"] is True
+            await client.request("disconnect", {"terminateDebuggee": False})
+            await asyncio.wait_for(worker.wait(), 30)
+        finally:
+            proc.kill()
+            await proc.wait()
+
+    run(scenario)
+
+
+def test_breakpoint_hits_print_no_console_line(debugger: str, built: dict[str, Path]) -> None:
+    """The stop event says where: no console line per hit (gdb printed `Breakpoint 1, …`
+    and the source line at each); the program's output and gdb's notices still arrive."""
+    async def scenario() -> None:
+        source = built["points"].parent / "points.c"
+        s = await NativeSession.launch(debugger, built["points"], breakpoints={
+            source: [{"line": marker_line(source, "SQUARE-BODY")}]})
+        stop = await s.stopped()
+        for _ in range(4):
+            stop = await s.resume("continue", stop["threadId"])
+            assert stop["reason"] == "breakpoint"
+        await s.client.request("setBreakpoints", {"source": {"path": str(source)},
+                                                  "breakpoints": []})
+        mark = len(s.client.events)
+        await s.client.request("continue", {"threadId": stop["threadId"]})
+        await s.client.wait_event("terminated", after=mark)
+        console = s.client.output("console")
+        assert "reakpoint" not in console and "SQUARE-BODY" not in console, console
+        assert "total 120" in s.client.output("stdout")
+        await s.close()
+
+        crash = await NativeSession.launch(debugger, built["crash"])
+        await crash.stopped()
+        console = crash.client.output("console")
+        assert "CRASH-LINE" not in console and "crash.c:" not in console, console
+        if debugger == "gdb":  # gdb's own notice of the signal is kept
+            assert "Program received signal SIGSEGV" in console, console
+        await crash.close()
 
     run(scenario)

@@ -7,6 +7,7 @@ own REPL commands) the table below or the assertion says so.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,10 @@ def native(jp_root_dir: Path) -> dict[str, Path]:
     return compile_targets(dest)
 
 
-# What differs between the debuggers' REPLs and filters.
-PRINT_Y = {"gdb": "print p.y", "lldb": "p p.y"}
-SAVE_CORE = {"gdb": "generate-core-file {path}", "lldb": "process save-core {path}"}
+# What differs between the debuggers' REPLs and filters. Through REST (as in a console)
+# a debugger command needs its prefix: gdb's `-exec ` (cppdbg's), lldb-dap's backtick.
+PRINT_Y = {"gdb": "-exec print p.y", "lldb": "`p p.y"}
+SAVE_CORE = {"gdb": "-exec generate-core-file {path}", "lldb": "`process save-core {path}"}
 THROW_FILTER = {"gdb": "throw", "lldb": "cpp_throw"}
 
 
@@ -73,6 +75,11 @@ async def test_native_session_breakpoint_stack_variables_step_output_exit(
     status, result = await api("POST", f"sessions/{sid}/evaluate",
                                {"expression": PRINT_Y[debugger]})
     assert status == 200 and result["result"].rstrip().endswith("4"), result
+    # The default (REPL) context answers the value alone on every debugger, as a watch.
+    for context in ({}, {"context": "repl"}):
+        status, result = await api("POST", f"sessions/{sid}/evaluate",
+                                   {"expression": "p.x * 10", **context})
+        assert status == 200 and result["result"] == "30", result
     status, model = await api("POST", f"sessions/{sid}/step", {"kind": "over"})
     assert status == 200 and model["stopped"]["line"] == line + 1
     status, _ = await api("PUT", f"sessions/{sid}/breakpoints",
@@ -247,3 +254,37 @@ async def test_native_scenarios_through_rest(
     status, model = await api("POST", f"sessions/{model['id']}/continue", {})
     assert model["stopped"]["reason"] == "exception"
     await api("DELETE", f"sessions/{model['id']}")
+
+
+async def test_rest_evaluate_answers_the_value_and_the_console_keeps_its_form(
+        api: Any, manager: Any, jp_ws_fetch: Any, debugger: str,
+        native: dict[str, Path]) -> None:
+    from .support.ws_dap import TunnelClient
+
+    source = native["points"].parent / "points.c"
+    status, model = await api("POST", "sessions", {
+        "debugger": debugger, "program": "native/points",
+        "breakpoints": [{"path": "native/points.c",
+                         "line": marker_line(source, "AFTER-RECURSE")}]})
+    assert status == 201, model
+    session = manager.get(model["id"])
+    assert await session.wait_for(lambda: session.state == "stopped", 30), session.error
+    status, result = await api("POST", f"sessions/{session.id}/evaluate",
+                               {"expression": "total + 1"})
+    assert status == 200 and result["result"] == "121", result  # not lldb's `(int) $0 = 121`
+    status, result = await api("POST", f"sessions/{session.id}/evaluate",
+                               {"expression": "total = 7"})  # the REPL may change things
+    assert status == 200 and result["result"] == "7", result
+    client = TunnelClient(await jp_ws_fetch("api", "debug", "sessions", session.id, "dap"))
+    try:
+        await client.join()
+        stop = await client.event("stopped")
+        frames = await client.body("stackTrace", {"threadId": stop["body"]["threadId"]})
+        body = await client.body("evaluate", {"expression": "total", "context": "repl",
+                                              "frameId": frames["stackFrames"][0]["id"]})
+        # An IDE's console shows what the debugger's console shows.
+        expected = {"gdb": r"7", "lldb": r"\(int\) \$\d+ = 7"}[debugger]
+        assert re.fullmatch(expected, body["result"]), body
+    finally:
+        await client.close()
+    await api("DELETE", f"sessions/{session.id}")

@@ -240,11 +240,14 @@ class MuxClient:
         seq = int(request.get("seq", 0))
         command = str(request["command"])
         arguments = request.get("arguments")
+        # The stop this request resumes from: a newer one may arrive before the response.
+        resumed = self.mux.stopped if command in _RESUMING_COMMANDS else None
 
         def on_response(response: Message) -> None:
             self._pending.pop(seq, None)
             if response.get("success") and command in _RESUMING_COMMANDS:
-                self.mux.forget_stop()
+                if resumed is not None:
+                    self.mux.forget_stop(resumed)
             elif command in _RESUMING_COMMANDS and self.mux.resuming is self:
                 self.mux.resuming = None  # refused: no `continued` is coming
             if response.get("closed"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..dap import ChannelClosed, DapChannel, DapRequestError, DapTimeout
+from .debuggers.native_checks import VALUE_FORM
 from .errors import DapError, DebuggerTimeout, SessionStateError, without_traceback
 from .session_state import SessionState, describe_breakpoints
 
@@ -127,6 +128,8 @@ class DebuggerRequests(SessionState):
         # Evaluating while running would run in the debugger's own thread, not the program's.
         self._require_stopped("evaluate")
         args: dict[str, Any] = {"expression": expression, "context": context}
+        if context == "repl":
+            args[VALUE_FORM] = True  # scripts and agents read the value, as from a watch
         if frame_id is None:
             await self.ensure_location()
         if frame_id is None and self.stopped is not None:

@@ -12,6 +12,11 @@ _HIT = re.compile(r"^\s*(==|>=|>)?\s*(\d+)\s*$")
 # Assignment or increment outside the REPL (watch, hover, ...) would change the program.
 _SIDE_EFFECT = re.compile(r"(?<![=!<>])=(?!=)|\+\+|--")
 
+#: An `evaluate` argument the server adds to a REST evaluation in the REPL context: answer
+#: the value alone (`41`, as a watch shows it), not the console's transcript (lldb's
+#: `(int) $0 = 41`); the REPL's freedom to change the program stays.
+VALUE_FORM = "jupyterDebugServer.valueForm"
+
 
 def ignore_count(hit_condition: str | None) -> int | None:
     """The hits to skip for a DAP hitCondition ('5', '==5', '>=5', '>4'), or None.

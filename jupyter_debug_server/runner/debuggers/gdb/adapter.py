@@ -10,14 +10,16 @@ import argparse
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ....dap import DapChannel
 from .. import worker
 from ..base import AdapterBase
-from ..dispatch import AdapterError, answer
+from ..dispatch import AdapterError, Handler, answer
 from ..native_target import NativeLaunch
+from .console import ConsoleFilter
 from .mi import MIConnection, MIError, MIRecord
 from .mi_values import exit_code
 from .registry import REQUESTS
@@ -25,6 +27,12 @@ from .registry import REQUESTS
 log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
+
+#: Requests whose response must reach the client before the events they cause: gdb's
+#: `*running` and `*stopped` may be read before the `^running` (or `^done`) reply has been
+#: handled, and a client that sees `stopped` before the response to `next` may take the
+#: response as the newer news (the server's mux did, and forgot the stop).
+_RESPONSE_FIRST = frozenset({"continue", "next", "stepIn", "stepOut", "pause"})
 
 
 @dataclass
@@ -64,6 +72,9 @@ class GdbAdapter(AdapterBase):
         self.function_breakpoints: list[Any] = []
         self.logpoints: dict[str, str] = {}  # gdb breakpoint number → log message
         self._stop_waiters: list[asyncio.Future[dict[str, Any]]] = []
+        self._holds = 0  # requests of _RESPONSE_FIRST still without their response
+        self._held: list[Callable[[], None]] = []
+        self._console = ConsoleFilter()
 
     # -- requests --------------------------------------------------------------
 
@@ -75,7 +86,38 @@ class GdbAdapter(AdapterBase):
                 message, success=False,
                 message=f"the gdb adapter does not support '{message['command']}'")
             return
-        worker.spawn_task(answer(self.client, handler, self, message), self.requests)
+        worker.spawn_task(self._answer(handler, message), self.requests)
+
+    async def _answer(self, handler: Handler[GdbAdapter], message: Message) -> None:
+        if message["command"] not in _RESPONSE_FIRST:
+            await answer(self.client, handler, self, message)
+            return
+        with self._events_after_response():
+            await answer(self.client, handler, self, message)
+
+    @contextlib.contextmanager
+    def _events_after_response(self) -> Iterator[None]:
+        """Keep the events of gdb's records until the response has been sent (or failed)."""
+        self._holds += 1
+        try:
+            yield
+        finally:
+            self._holds -= 1
+            if not self._holds:
+                held, self._held = self._held, []
+                for send in held:
+                    send()
+
+    def after_response(self, send: Callable[[], None]) -> None:
+        """Run `send` now, or once the pending run/step/pause requests are answered."""
+        if self._holds:
+            self._held.append(send)
+        else:
+            send()
+
+    def send_event(self, name: str, body: Any = None) -> None:
+        """Send an event caused by a gdb record, in order, after any pending response."""
+        self.after_response(lambda: self.client.send_event(name, body))
 
     def require_mi(self) -> MIConnection:
         """gdb, once the session has started."""
@@ -110,8 +152,9 @@ class GdbAdapter(AdapterBase):
             self._on_running(record.payload or {})
         elif record.kind == "notify":
             self._on_notify(record.name or "", record.payload or {})
-        elif record.kind == "console" and not self.quiet and isinstance(record.payload, str):
-            self.client.send_event("output", {"category": "console", "output": record.payload})
+        elif (record.kind == "console" and isinstance(record.payload, str)
+              and self._console.passes(record.payload) and not self.quiet):
+            self.send_event("output", {"category": "console", "output": record.payload})
 
     def _on_stopped(self, payload: dict[str, Any]) -> None:
         waiters, self._stop_waiters = self._stop_waiters, []
@@ -124,8 +167,12 @@ class GdbAdapter(AdapterBase):
                 code = exit_code(payload.get("exit-code")) or 0
                 if reason == "exited-signalled":
                     code = -1
-                self.client.send_event("exited", {"exitCode": code})
-                self.send_terminated()
+
+                def ended() -> None:
+                    self.client.send_event("exited", {"exitCode": code})
+                    self.send_terminated()
+
+                self.after_response(ended)
             return  # a launched program's code comes from the process, after its pipes
         thread = _int(payload.get("thread-id"))
         self.stopped_thread = thread
@@ -140,12 +187,12 @@ class GdbAdapter(AdapterBase):
         self.forget_stop()
         if not self.quiet:
             thread = payload.get("thread-id", "all")
-            self.client.send_event("continued", {
+            self.send_event("continued", {
                 "threadId": _int(thread) or 0, "allThreadsContinued": thread == "all"})
 
     def _on_notify(self, name: str, payload: dict[str, Any]) -> None:
         if name in ("thread-created", "thread-exited") and not self.quiet:
-            self.client.send_event("thread", {
+            self.send_event("thread", {
                 "reason": "started" if name == "thread-created" else "exited",
                 "threadId": _int(payload.get("id")) or 0})
         elif name == "breakpoint-modified":

@@ -43,7 +43,7 @@ def to_dap(bkpt: dict[str, Any], message: str | None = None) -> dict[str, Any]:
 def on_breakpoint_modified(self: GdbAdapter, bkpt: dict[str, Any]) -> None:
     """A pending breakpoint resolved (a library loaded) or moved: tell the client."""
     if bkpt.get("type") in ("breakpoint", "dprintf") and bkpt.get("disp") != "del":
-        self.client.send_event("breakpoint", {"reason": "changed", "breakpoint": to_dap(bkpt)})
+        self.send_event("breakpoint", {"reason": "changed", "breakpoint": to_dap(bkpt)})
 
 
 async def _insert(mi: MIConnection, location: str, item: dict[str, Any]) -> tuple[

@@ -29,7 +29,7 @@ def on_stop(self: GdbAdapter, payload: dict[str, Any]) -> None:
             body.update(reason="exception", description="C++ exception",
                         text="a C++ exception was thrown or caught")
             self.pause_requested = False
-            self.client.send_event("stopped", body)
+            self.send_event("stopped", body)
             return
         if number in self.logpoints:
             self.spawn(_log_and_continue(self, payload, self.logpoints[number]))
@@ -57,7 +57,7 @@ def on_stop(self: GdbAdapter, payload: dict[str, Any]) -> None:
     else:
         body["reason"] = "pause" if self.pause_requested else "step"
     self.pause_requested = False
-    self.client.send_event("stopped", body)
+    self.send_event("stopped", body)
 
 
 def _thread(payload: dict[str, Any]) -> int:
@@ -84,7 +84,7 @@ async def _log_and_continue(self: GdbAdapter, payload: dict[str, Any], template:
             parts.append(f"<{exc}>")
         position = match.end()
     parts.append(template[position:])
-    self.client.send_event("output", {"category": "console", "output": "".join(parts) + "\n"})
+    self.send_event("output", {"category": "console", "output": "".join(parts) + "\n"})
     await mi.command("-exec-continue")
 
 

@@ -167,47 +167,89 @@ async def variables(self: GdbAdapter, message: Message) -> None:
     self.client.send_response(message, body={"variables": window})
 
 
+#: The debug console's prefix for a gdb command, as in VS Code's cppdbg; anything else
+#: typed there is an expression, as in the other debuggers' consoles.
+EXEC_PREFIX = "-exec "
+
+
 @request("evaluate", capability="supportsEvaluateForHovers")
 async def evaluate(self: GdbAdapter, message: Message) -> None:
-    mi = self.require_mi()
     args = message.get("arguments") or {}
     expression = args.get("expression")
     if not isinstance(expression, str) or not expression.strip():
         raise AdapterError("'evaluate' needs a non-empty 'expression'")
-    context = args.get("context", "repl")
+    context = str(args.get("context") or "repl")
     frame_id = args.get("frameId")
-    if context == "repl":
-        # The debug console speaks gdb: run the command, answer with what it printed.
-        if frame_id is not None:
-            thread, level = _frame(self, frame_id)
-            await mi.command(f"-thread-select {thread}")
-            await mi.command(f"-stack-select-frame {level}")
-        try:
-            text = await mi.console(expression)
-        except MIError as exc:
-            raise AdapterError(str(exc)) from None
-        self.client.send_response(message, body={"result": text.rstrip("\n"),
-                                                 "variablesReference": 0})
+    command = _console_input(expression) if context == "repl" else None
+    if command is not None:
+        text = await _console_command(self, command, frame_id)
+        self.client.send_response(message, body={"result": text, "variablesReference": 0})
         return
-    self.require_stopped("evaluate")
+    mi = self.require_stopped("evaluate")
     thread, level = (_frame(self, frame_id) if frame_id is not None
                      else (self.stopped_thread or 1, 0))
     refusal = side_effect_refusal(context, expression)
     if refusal:
         raise AdapterError(refusal)
-    await mi.command("-gdb-set may-call-functions off")  # no inferior calls from a hover
+    self.client.send_response(message, body=await _expression(
+        self, mi, expression, thread, level, calls=context == "repl"))
+
+
+def _console_input(expression: str) -> str | None:
+    """The gdb command of `-exec <command>`, or None for an expression."""
+    text = expression.lstrip()
+    prefix = EXEC_PREFIX.rstrip()
+    if not text.startswith(prefix) or text[len(prefix):len(prefix) + 1].strip():
+        return None  # an expression (a C expression never starts with `-exec`)
+    return text[len(prefix):].strip()
+
+
+async def _console_command(self: GdbAdapter, command: str, frame_id: Any) -> str:
+    """Run a gdb CLI command in the client's frame; what gdb printed for it."""
+    mi = self.require_mi()
+    if not command:
+        raise AdapterError(f"'{EXEC_PREFIX.strip()}' needs a gdb command after it, "
+                           f"e.g. '{EXEC_PREFIX}info frame'")
+    try:
+        if frame_id is not None:
+            thread, level = _frame(self, frame_id)
+            await mi.command(f"-thread-select {thread}")
+            await mi.command(f"-stack-select-frame {level}")
+        return (await mi.console(command)).rstrip("\n")
+    except MIError as exc:
+        raise AdapterError(f"gdb: {exc.message}") from None
+
+
+async def _expression(self: GdbAdapter, mi: MIConnection, expression: str, thread: int,
+                      level: int, *, calls: bool) -> dict[str, Any]:
+    """Evaluate `expression` into a varobj (children stay expandable) and describe it."""
+    if not calls:
+        await mi.command("-gdb-set may-call-functions off")  # no inferior calls from a hover
     try:
         varobj = await _varobj(self, mi, expression, thread, level)
-    except MIError as exc:
-        raise AdapterError(str(exc)) from None
+    except MIError:
+        # -var-create only says "unable to create variable object": gdb's own reason
+        # (`No symbol "x" in current context.`) comes from evaluating it plainly.
+        return await _plain_value(mi, expression, thread, level)
     finally:
-        await mi.command("-gdb-set may-call-functions on")
+        if not calls:
+            await mi.command("-gdb-set may-call-functions on")
     variable = _variable(self, expression, varobj, expression)
     body = {"result": variable["value"], "type": variable["type"],
             "variablesReference": variable["variablesReference"]}
     if "indexedVariables" in variable:
         body["indexedVariables"] = variable["indexedVariables"]
-    self.client.send_response(message, body=body)
+    return body
+
+
+async def _plain_value(mi: MIConnection, expression: str, thread: int,
+                       level: int) -> dict[str, Any]:
+    try:
+        result = await mi.command(f"-data-evaluate-expression --thread {thread} "
+                                  f"--frame {level} {mi.quote(expression)}")
+    except MIError as exc:
+        raise AdapterError(f"gdb: {exc.message}") from None
+    return {"result": str(result.get("value", "")), "variablesReference": 0}
 
 
 @request("setVariable", capability="supportsSetVariable")

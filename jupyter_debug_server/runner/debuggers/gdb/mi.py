@@ -214,7 +214,10 @@ class MIConnection:
         return await self._run(command, None, timeout)
 
     async def console(self, text: str, *, timeout: float | None = None) -> str:
-        """Run a CLI command and return the console and log text gdb printed for it."""
+        """Run a CLI command and return the console and log text gdb printed for it.
+
+        That text is the command's answer: it is not passed to `on_record` as well.
+        """
         streams: list[str] = []
         await self._run(f"-interpreter-exec console {quote(text)}", streams, timeout)
         return "".join(streams)
@@ -342,6 +345,7 @@ class MIConnection:
             oldest = next(iter(self._pending.values()))
             if oldest.streams is not None:
                 oldest.streams.append(record.payload)
+                return  # the command's answer: the caller shows it, not on_record
         if self._on_record is not None:
             try:
                 self._on_record(record)

@@ -72,7 +72,17 @@ async def launch(self: GdbAdapter, message: Message) -> None:
         self.launch.abort()
         raise AdapterError(f"{argv[0]!r} did not start within {START_TIMEOUT:.0f} s") from None
     self.client.send_response(message)
+    _process_event(self, argv[0], self.launch.target.pid, "launch")
     self.client.send_event("initialized")
+
+
+def _process_event(self: GdbAdapter, name: str, pid: int | None, method: str) -> None:
+    """DAP's `process` event: which process is debugged (LLVM's dap_server.py waits for
+    it after launch or attach, as lldb-dap sends it)."""
+    body: dict[str, Any] = {"name": name, "isLocalProcess": True, "startMethod": method}
+    if pid is not None:
+        body["systemProcessId"] = pid
+    self.client.send_event("process", body)
 
 
 async def _attach_and_exec(self: GdbAdapter, mi: MIConnection) -> None:
@@ -111,6 +121,8 @@ async def attach(self: GdbAdapter, message: Message) -> None:
     await asyncio.wait_for(attached, START_TIMEOUT)
     self.client.send_event("jupyterDebugServer.target", {"pid": pid, "startTime": None})
     self.client.send_response(message)
+    _process_event(self, program if isinstance(program, str) and program else f"process {pid}",
+                   pid, "attach")
     self.client.send_event("initialized")
 
 
@@ -123,6 +135,7 @@ async def _start_core(self: GdbAdapter, message: Message, program: str, core: st
     self.kind = "core"
     await _open_core(self, await _start_gdb(self), program, core)
     self.client.send_response(message)
+    _process_event(self, program, None, "attach")  # a core file: no live process
     self.client.send_event("initialized")
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..dispatch import AdapterError
-from ..native_checks import ignore_count, side_effect_refusal
+from ..native_checks import VALUE_FORM, ignore_count, side_effect_refusal
 from .adapter import PENDING
 from .registry import CHECKS, request
 
@@ -103,9 +103,13 @@ async def _evaluate(self: LldbAdapter, message: Message) -> None:
     expression = args.get("expression")
     if not isinstance(expression, str):
         raise AdapterError("'evaluate' needs a string 'expression'")
-    refusal = side_effect_refusal(str(args.get("context") or "repl"), expression)
+    context = str(args.get("context") or "repl")
+    refusal = side_effect_refusal(context, expression)
     if refusal:
         raise AdapterError(refusal)
+    if args.pop(VALUE_FORM, False) and context == "repl" and not expression.startswith("`"):
+        # lldb-dap's watch form is the value alone; a `command still runs as in the console.
+        args["context"] = "watch"
     if args.get("frameId") is None:
         # lldb-dap evaluates without a frame as if the process were running.
         frame = await self.top_frame()
