@@ -207,6 +207,8 @@ def _text(rng: random.Random, message: Any) -> str:
 def dap_message(rng: random.Random, role: str, seq: int) -> Hostile:
     """A message a client may send that must be answered (or ignored), never fatal."""
     pick = rng.randrange(100)
+    if pick < 30 and role == "control":
+        return typed_request(rng, seq)
     if pick < 70:
         request = hostile_request(rng, role, seq)
         return Hostile(_request_kind(request), _text(rng, request), ANSWER)
@@ -284,3 +286,69 @@ def not_dap(rng: random.Random, seq: int) -> Hostile:
     depth = rng.randint(5000, 100_000)
     return Hostile("deep-nesting", '{"type":"request","seq":%d,"command":"threads",'
                    '"arguments":%s}' % (seq, nested(depth, rng)), EITHER)
+
+
+def _small_int(rng: random.Random) -> int:
+    return rng.choice((0, 1, 2, 3, -1, 1000, 2**31 - 1, -(2**31), rng.randint(0, 5000)))
+
+
+def _count(rng: random.Random) -> int:
+    return rng.choice((0, 1, 20, 2**31 - 1, rng.randint(0, 100)))
+
+
+def _name(rng: random.Random) -> str:
+    return str(rng.choice(_HOSTILE_STRINGS))[:2000]
+
+
+#: Arguments of the right JSON types (as the DAP schema says) with hostile values: what a
+#: debugger must answer with an error at worst. name -> builder.
+_TYPED: dict[str, Any] = {
+    "threads": lambda rng: {},
+    "stackTrace": lambda rng: {"threadId": _small_int(rng), "startFrame": _count(rng),
+                               "levels": _count(rng)},
+    "scopes": lambda rng: {"frameId": _small_int(rng)},
+    "variables": lambda rng: {"variablesReference": _small_int(rng), "start": _count(rng),
+                              "count": _count(rng),
+                              "filter": rng.choice(("indexed", "named"))},
+    "source": lambda rng: {"sourceReference": _small_int(rng),
+                           "source": {"path": _name(rng)}},
+    "evaluate": lambda rng: {"expression": rng.choice(_SAFE_EXPRESSIONS),
+                             "frameId": _small_int(rng),
+                             "context": rng.choice(("watch", "hover", "variables"))},
+    "exceptionInfo": lambda rng: {"threadId": _small_int(rng)},
+    "modules": lambda rng: {"startModule": _count(rng), "moduleCount": _count(rng)},
+    "setExceptionBreakpoints": lambda rng: {"filters": [_name(rng)
+                                                        for _ in range(rng.randint(0, 3))]},
+    "setFunctionBreakpoints": lambda rng: {"breakpoints": [
+        {"name": _name(rng)} for _ in range(rng.randint(0, 3))]},
+    "setBreakpoints": lambda rng: {"source": {"path": _name(rng)}, "breakpoints": [
+        {"line": _small_int(rng)} for _ in range(rng.randint(0, 3))]},
+    "breakpointLocations": lambda rng: {"source": {"path": _name(rng)},
+                                        "line": _small_int(rng)},
+    "pause": lambda rng: {"threadId": _small_int(rng)},
+    "next": lambda rng: {"threadId": _small_int(rng)},
+    "stepIn": lambda rng: {"threadId": _small_int(rng)},
+    "stepOut": lambda rng: {"threadId": _small_int(rng)},
+    "continue": lambda rng: {"threadId": _small_int(rng)},
+    "completions": lambda rng: {"text": rng.choice(_SAFE_EXPRESSIONS), "column": _count(rng),
+                                "frameId": _small_int(rng)},
+    "disassemble": lambda rng: {"memoryReference": rng.choice(("0x0", "0x401000", "x", "")),
+                                "instructionCount": rng.randint(0, 50),
+                                "offset": rng.randint(-10, 10)},
+    "readMemory": lambda rng: {"memoryReference": rng.choice(("0x0", "0x401000", "x", "")),
+                               "count": rng.randint(0, 4096), "offset": rng.randint(-10, 10)},
+    "dataBreakpointInfo": lambda rng: {"variablesReference": _small_int(rng),
+                                       "name": _name(rng)},
+    "gotoTargets": lambda rng: {"source": {"path": _name(rng)}, "line": _small_int(rng)},
+    "stepInTargets": lambda rng: {"frameId": _small_int(rng)},
+}
+TYPED_COMMANDS = tuple(sorted(_TYPED))
+
+
+def typed_request(rng: random.Random, seq: int, commands: tuple[str, ...] = TYPED_COMMANDS
+                  ) -> Hostile:
+    """A request with arguments of the schema's types and hostile values."""
+    command = rng.choice(commands)
+    message = {"type": "request", "seq": seq, "command": command,
+               "arguments": _TYPED[command](rng)}
+    return Hostile("typed-request", _text(rng, message), ANSWER)

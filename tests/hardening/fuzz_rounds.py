@@ -20,8 +20,9 @@ from .fuzz_dap import ANSWER, CLOSE, OBSERVE_ALLOWED
 from .fuzz_ws import Frames, RawWebSocket, answerable, fatal, frame
 
 # Kinds whose text is one request with the connection's own, unique seq.
-TRACKED = frozenset({"request", "duplicate-keys", "nesting", "non-finite", "big-int",
-                     "lone-surrogate", "cancel-shape", "initialize-shape", "empty-fragments"})
+TRACKED = frozenset({"request", "typed-request", "duplicate-keys", "nesting", "non-finite",
+                     "big-int", "lone-surrogate", "cancel-shape", "initialize-shape",
+                     "empty-fragments"})
 _SENTINEL_WAIT = 60.0
 _CLOSE_WAIT = 10.0
 _ANSWER_WAIT = 30.0
@@ -71,7 +72,7 @@ def command_of(text: str) -> str | None:
         return None
     try:
         message = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(message, dict) or message.get("type") != "request":
         return None

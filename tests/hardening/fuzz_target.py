@@ -9,6 +9,7 @@ and none of the secrets used; the server's RSS grew at most 50 MB from the warm-
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from collections import Counter
 from dataclasses import dataclass, field
@@ -163,6 +164,7 @@ def start_target(base: Path) -> FuzzTarget:
     shutil.copytree(TARGETS, root / "targets", ignore=shutil.ignore_patterns("native"))
     (root / "native").mkdir(parents=True)
     compile_targets(root / "native")
+    _log_our_loggers(base / "state" / "config")
     server = ServerProcess(root, base / "state")
     server.start()
     target = FuzzTarget(server, {}, root)
@@ -175,6 +177,15 @@ def start_target(base: Path) -> FuzzTarget:
         server.stop()
         raise
     return target
+
+
+def _log_our_loggers(config_dir: Path) -> None:
+    """Send the extension's own loggers (INFO: the workers' stderr, with any traceback a
+    worker logs) to the server's console handler, so the checks see them."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "jupyter_server_config.json").write_text(json.dumps({"ServerApp": {
+        "logging_config": {"loggers": {"jupyter_debug_server": {
+            "level": "INFO", "handlers": ["console"], "propagate": False}}}}}))
 
 
 def _session(server: ServerProcess, debugger: str, root: Path) -> FuzzSession:

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from ..support.forward import ForwardProcess
-from .fuzz_dap import OBSERVE_ALLOWED, scale, scaled, seed
+from .fuzz_dap import OBSERVE_ALLOWED, TYPED_COMMANDS, scale, scaled, seed
 from .fuzz_rounds import Skip, Tally, WsPlan, summary, ws_campaign
 from .fuzz_stream import DapStream, framed, stream_campaign
 from .fuzz_target import DEBUGGERS, FuzzTarget, start_target
@@ -38,6 +38,7 @@ pytestmark = pytest.mark.timeout(1800)
 #: kind -> finding number in issue 11.
 KNOWN_ON_MAIN: dict[str, int] = {
     "lone-surrogate": 2, "initialize-shape": 2, "cancel-shape": 2, "deep-nesting": 2,
+    "http-request": 1, "unmasked": 7, "close-invalid-utf8": 7, "close-one-byte": 7,
 }
 #: New bugs this suite found on `main` (not in issue 11; reported to the lead), per
 #: debugger: hostile requests that reach these debuggers are not sent until fixed.
@@ -50,10 +51,30 @@ UPSTREAM_FOUND_BY_FUZZ: dict[str, str] = {
                "wrong-typed arguments; loadedSources, cancel, setDataBreakpoints and a "
                "continue while running are never answered; pause with a list as "
                "arguments logs a TypeError traceback in the worker",
+    "gdb": "the gdb adapter's handlers take arguments without type checks: a list or a "
+           "number where an object is expected, NaN/Infinity or a string where an int is "
+           "expected raise AttributeError/TypeError/OverflowError/ValueError, logged as a "
+           "traceback (gdb/inspect.py stack_trace/variables/evaluate, breakpoints.py "
+           "set_breakpoints/set_function_breakpoints, execution.py step_out/next_)",
     "lldb": "lldb-dap 19 exits on any command it does not know (runInTerminal, "
             "startDebugging, locations) and on wrong-typed arguments (setFunctionBreakpoints, "
             "setExceptionBreakpoints, stackTrace, scopes, variables, exceptionInfo, "
             "completions, next/stepIn/stepOut …); the lldb adapter relays them unchecked",
+}
+#: Even requests with arguments of the schema's types (typed-request) end these sessions:
+#: debugpy: stepIn {"threadId": 3} and stepOut {"threadId": 0} from a stop at module level
+#: make pydevd drop its connection; lldb: completions {"column": 2147483647},
+#: setBreakpoints with negative lines make lldb-dap exit. Only these reads are sent to them.
+#: gdb: a stepOut that returns onto a breakpoint (one set with an empty source path, which
+#: gdb takes as the current file) gets a stop record whose reason is a list
+#: (["function-finished", "breakpoint-hit"]); gdb/adapter.py _on_stopped calls
+#: reason.startswith and raises, logged as a traceback, and the stop is lost.
+#: debugger -> the typed requests still sent to it.
+_READS = frozenset({"threads", "stackTrace", "scopes", "variables", "source", "evaluate",
+                    "exceptionInfo", "modules", "pause"})
+TYPED_FOUND_BY_FUZZ: dict[str, frozenset[str]] = {
+    "debugpy": _READS, "lldb": _READS,
+    "gdb": frozenset(TYPED_COMMANDS) - {"stepOut"},
 }
 # Requests the server's multiplexer answers itself (dap/mux.py _LOCAL): never upstream.
 # (`cancel` is not among them: a control client's goes to the debugger.)
@@ -68,8 +89,11 @@ def skipper(debugger: str) -> Skip:
             return f"{kind} (issue 11 #{KNOWN_ON_MAIN[kind]})"
         upstream = command is not None and command not in _LOCAL_COMMANDS and (
             role != "observe" or command in OBSERVE_ALLOWED)
-        if upstream and debugger in UPSTREAM_FOUND_BY_FUZZ:
+        if upstream and kind != "typed-request" and debugger in UPSTREAM_FOUND_BY_FUZZ:
             return f"{debugger}-upstream (new)"
+        if (upstream and kind == "typed-request" and debugger in TYPED_FOUND_BY_FUZZ
+                and command not in TYPED_FOUND_BY_FUZZ[debugger]):
+            return f"{debugger}-typed (new)"
         return None
     return skip
 
