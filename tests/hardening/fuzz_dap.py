@@ -215,7 +215,9 @@ def dap_message(rng: random.Random, role: str, seq: int) -> Hostile:
     if pick < 75:  # seq collisions: the same seq again, or seq 0/negative/huge
         message = hostile_request(rng, role, seq)
         message["seq"] = rng.choice((1, 0, -1, 2**63, 10**30, True))
-        return Hostile("seq-collision", _text(rng, message), ANSWER)
+        kind = _request_kind(message)
+        return Hostile("seq-collision" if kind == "request" else kind, _text(rng, message),
+                       ANSWER)
     if pick < 80:  # duplicate keys: the parser keeps the last one
         first = rng.choice(ALL_COMMANDS)
         text = ('{"type":"request","seq":%d,"command":"%s","arguments":{"threadId":1,'

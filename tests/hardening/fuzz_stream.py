@@ -87,7 +87,6 @@ class DapStream:
         self.responses: dict[int, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
         self.closed = asyncio.Event()
-        self.replies = 0
         self._changed = asyncio.Event()
         self._decoder = FrameDecoder()
         self._reader = asyncio.ensure_future(self._read(reader))
@@ -96,7 +95,6 @@ class DapStream:
         try:
             while chunk := await reader.read(256 * 1024):
                 for message in self._decoder.feed(chunk):
-                    self.replies += 1
                     if message.get("type") == "response":
                         self.responses[message["request_seq"]] = message
                     elif message.get("type") == "event":
@@ -215,10 +213,10 @@ def _split(rng: random.Random, data: bytes) -> list[bytes]:
 async def _last(stream: DapStream, rng: random.Random, skip: Skip, label: str, tally: Tally,
                 seq: int) -> int:
     seq += 1
-    chunk = _pick(lambda: fatal(rng, seq), skip, tally)
+    inside = seq  # the seq of a request inside the hostile bytes (the HTTP body's)
+    chunk = _pick(lambda: fatal(rng, inside), skip, tally)
     tally.kinds[chunk.kind] += 1
     tally.frames += 1
-    replies = stream.replies
     seq += 1
     sentinel = seq
     probe = framed(b'{"type":"request","seq":%d,"command":"threads"}' % seq)
@@ -227,7 +225,7 @@ async def _last(stream: DapStream, rng: random.Random, skip: Skip, label: str, t
         if not await stream.until(lambda: False, _CLOSE_WAIT) and not stream.closed.is_set():
             tally.problem("not_closed", f"{label}: the peer kept the stream open after "
                           f"{chunk.kind!r}")
-        elif chunk.kind.startswith("http") and stream.replies > replies:
+        elif chunk.kind.startswith("http") and inside in stream.responses:
             tally.problem("http_answered", f"{label}: the peer answered an HTTP request "
                           "with DAP")
     elif not await stream.until(lambda: sentinel in stream.responses, _SENTINEL_WAIT) \

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 from collections import Counter
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ class FuzzTarget:
     counts: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
     baseline_rss: int = 0
+    tolerated: dict[str, str] = field(default_factory=dict)
     _log_seen: int = 0
 
     @property
@@ -114,7 +116,7 @@ class FuzzTarget:
         `extra`, another process's log)."""
         lines = self.server.log[self._log_seen:]
         self._log_seen += len(lines)
-        text = "".join(lines) + extra
+        text = self._drop_tolerated("".join(lines) + extra)
         for mark in _CRASH_MARKS:
             if mark in text:
                 at = text.index(mark)
@@ -127,9 +129,48 @@ class FuzzTarget:
                 self._problem("secret_hits", f"{label}: a secret appeared {hits} times in "
                               "a log", hits)
 
+    def _drop_tolerated(self, text: str) -> str:
+        """`text` without the tracebacks of known findings (`self.tolerated`: the start of
+        the exception line -> finding), which are counted instead."""
+        if not self.tolerated or _TRACEBACK not in text:
+            return text
+        lines = text.splitlines(keepends=True)
+        keep: list[str] = []
+        index = 0
+        while index < len(lines):
+            line = lines[index]
+            if _TRACEBACK not in line:
+                keep.append(line)
+                index += 1
+                continue
+            end, exception = _traceback_end(lines, index)
+            name = next((n for start, n in self.tolerated.items()
+                         if exception.startswith(start)), None)
+            if name is None:
+                keep.append(line)
+                index += 1
+                continue
+            self.counts[f"tolerated_{name}"] += 1
+            index = end
+        return "".join(keep)
+
     def _problem(self, name: str, text: str, count: int = 1) -> None:
         self.counts[name] += count
         self.problems.append(text)
+
+
+_TRACEBACK = "Traceback (most recent call last)"
+_WORKER_PREFIX = re.compile(r"^\[[^\]]*\] worker \w+: ")
+
+
+def _traceback_end(lines: list[str], start: int) -> tuple[int, str]:
+    """Where the traceback at lines[start] ends (after its exception line), and that line
+    (a worker's lines carry the server's prefix, removed here)."""
+    for index in range(start + 1, min(len(lines), start + 200)):
+        line = _WORKER_PREFIX.sub("", lines[index])
+        if line.strip() and not line[0].isspace():
+            return index + 1, line.strip()
+    return start + 1, ""
 
 
 def _redact(text: str, secrets: list[str]) -> str:
