@@ -137,7 +137,8 @@ async def ws_campaign(plan: WsPlan, rng: random.Random) -> Tally:
     seq = 1000
     while tally.frames < plan.budget:
         role, secret = plan.secrets[tally.connections % len(plan.secrets)]
-        ws = await RawWebSocket.connect(plan.port, plan.path, secret)
+        ws = await RawWebSocket.connect(plan.port, plan.path, secret,
+                                        in_query=tally.connections % 2 == 1)
         tally.connections += 1
         talk = _Conversation(ws, role, tally, f"{plan.label} as {role}")
         try:

@@ -191,16 +191,21 @@ class RawWebSocket:
         self._reader = asyncio.ensure_future(self._read(reader))
 
     @classmethod
-    async def connect(cls, port: int, path: str, secret: str,
+    async def connect(cls, port: int, path: str, secret: str, *, in_query: bool = False,
                       timeout: float = 30) -> RawWebSocket:
-        """Open `path` on 127.0.0.1:`port` with `secret` (Jupyter or session token)."""
+        """Open `path` on 127.0.0.1:`port` with `secret` (Jupyter or session token) in the
+        Authorization header, or as a browser does: in the `token` query argument (which
+        a log line must never show)."""
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection("127.0.0.1", port), timeout)
         key = base64.b64encode(random.randbytes(16)).decode()
+        auth = "" if in_query else f"Authorization: token {secret}\r\n"
+        if in_query:
+            path += f"{'&' if '?' in path else '?'}token={secret}"
         writer.write((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                       "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                       f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                      f"Authorization: token {secret}\r\n\r\n").encode())
+                      f"{auth}\r\n").encode())
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
         if not head.startswith(b"HTTP/1.1 101"):
             writer.close()
