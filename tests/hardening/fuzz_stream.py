@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from jupyter_debug_server.dap.framing import FrameDecoder, FramingError
 
-from .fuzz_dap import ANSWER, CLOSE, EITHER, dap_message, not_dap
+from .fuzz_dap import CLOSE, EITHER, dap_message, not_dap
 from .fuzz_rounds import TRACKED, Skip, Tally, base_kind, command_of
 
 _SENTINEL_WAIT = 60.0
@@ -234,5 +234,3 @@ async def _last(stream: DapStream, rng: random.Random, skip: Skip, label: str, t
                       "neither answered nor closed")
     return seq
 
-
-__all__ = ["ANSWER", "DapStream", "framed", "stream_campaign"]

@@ -340,14 +340,14 @@ def test_worker_channel_frames(target: FuzzTarget, debugger: str,
             assert await stream.until(lambda: 2 in stream.responses, 60), "launch unanswered"
             return stream
 
+        hung: list[str] = []
         try:
             tally = await stream_campaign(start, scaled(WORKER_FRAMES, 20), rng,
                                           skipper(debugger), label)
         finally:
-            stderr = await _end_workers(workers, tally_problems := [])
-        target.check_log(label, stderr)
+            target.check_log(label, await _end_workers(workers, hung))
         await target.check_round(label)
-        for problem in tally_problems:
+        for problem in hung:
             tally.problem("crashes", f"{label}: {problem}")
         return [tally]
 
