@@ -90,6 +90,7 @@ class World:
     places: Places
     session: requests.Session
     secrets: set[str] = field(default_factory=set)
+    leaked: set[str] = field(default_factory=set)  # secrets found in the log so far
     counts: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
     calls: int = 0
