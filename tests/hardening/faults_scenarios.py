@@ -127,21 +127,24 @@ def sigstop_server(lab: Lab, rng: random.Random, debugger: str) -> int:
 
 def sigkill_server(lab: Lab, rng: random.Random, debugger: str) -> int:
     """SIGKILL the server with one session per debugger; restart it on the same database:
-    the sessions are `lost` and nothing of theirs is left (workers notice, or the restart
-    reaps them: half the time the workers are frozen so that only the restart can)."""
-    variant = lab.pick(rng, "sigkill_server", debugger, ["running", "frozen"])
+    the sessions are `lost` and nothing of theirs is left. Variants: the workers run (they
+    notice), the workers are frozen (only the restart can reap them), or the server is
+    SIGSTOPped first and never continued (its sockets stay open until the kill)."""
+    variant = lab.pick(rng, "sigkill_server", debugger, ["running", "frozen", "server_stopped"])
     if variant is None:
         return 0
     sessions = [s for d in ("debugpy", "gdb", "lldb") if (s := lab.launch(d)) is not None]
-    frozen = variant == "frozen"
-    if frozen:
+    if variant == "frozen":
         for s in sessions:
             for p in s.procs:
                 _signal(p, signal.SIGSTOP)
+    elif variant == "server_stopped":
+        lab.server.signal(signal.SIGSTOP)
+        time.sleep(rng.uniform(0.2, 1.0))  # the length of the fault, not a wait
     lab.server.signal(signal.SIGKILL)
     lab.server.wait(30)
     lab.server.start()
-    what = f"sigkill_server (workers {'frozen' if frozen else 'running'})"
+    what = f"sigkill_server ({variant})"
     for s in sessions:
         state = lab.state(s.id)
         if state != "lost":
