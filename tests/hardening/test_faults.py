@@ -75,13 +75,17 @@ ALONE = {"sigkill_server", "sigstop_server", "store_locked"}
 #: are skipped until fixed, and the lead empties this after merging the fixes.
 KNOWN_ON_MAIN: dict[str, str] = {
     # NEW (not in issue 11): after gdb or lldb-dap dies the worker answers "not running"
-    # but never ends the session: it stays `stopped` for good (DESIGN.md §5).
+    # but never ends the session: it stays `stopped` for good (DESIGN.md §5). gdb/adapter.py
+    # has no watcher on `mi.exited`; lldb/adapter.py's watch() sends `terminated` only
+    # when no target was launched.
     "sigkill_debugger:adapter:*": "new: a dead native debugger does not end the session",
     # NEW: after lldb-server dies the session stays `stopped` and a REST `continue` gets
     # no answer (no request timeout: finding 4 of issue 11).
     "sigkill_debugger:server:lldb": "new: a dead lldb-server hangs `continue`",
-    # NEW: a stopped (never continued) gdb / lldb-dap outlives DELETE: the worker exits
-    # after SIGTERMing it and nothing SIGKILLs the debugger's process group.
+    # NEW: a stopped (never continued) gdb / lldb-dap outlives DELETE: the worker's own
+    # ladder (gdb/mi.py close: -gdb-exit 5 s, SIGTERM 5 s; lldb: disconnect 5 s) outlasts
+    # the server's shutdown_timeout, the server then kills the worker's process group, and
+    # the debugger runs in a session of its own (start_new_session=True), out of reach.
     "sigstop_debugger:no_cont:*": "new: a frozen native debugger outlives DELETE",
     # NEW: after a server SIGKILL with frozen workers the restart reaps the worker's and
     # the target's process groups only: gdb, lldb-dap, lldb-server (and lldb's target) stay.
