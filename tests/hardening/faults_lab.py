@@ -208,11 +208,15 @@ class Lab:
         `continue`, reach a final state (a debugger may learn of a death on resuming)."""
         state = self.wait_state(launched.id, FINAL if ends else FINAL | USABLE, 3 if ends else 10)
         if state not in FINAL:
-            if state not in USABLE or not self.usable(launched):
+            answers = state in USABLE and self.usable(launched)
+            if not answers:
+                # It may be ending just now (a loaded machine is slow to tell): give it time.
+                state = self.wait_state(launched.id, FINAL, 10)
+            if not answers and state not in FINAL:
                 self.add("non_final_sessions")
                 self.problems.append(f"{what}: session {launched.id} ({launched.debugger}) is "
                                      f"{state} and does not answer 'threads'")
-            elif ends:
+            elif ends and state not in FINAL:
                 self.call("POST", f"sessions/{launched.id}/continue", {}, token=launched.token,
                           timeout=15)
                 state = self.wait_state(launched.id, FINAL, 10)
