@@ -156,16 +156,19 @@ def sigkill_server(lab: Lab, rng: random.Random, debugger: str) -> int:
 
 def client_dropped(lab: Lab, rng: random.Random, debugger: str) -> int:
     """Drop clients mid-request: REST `continue`/`step` while they wait for the next stop,
-    and DAP WebSocket connections mid-message; the session stays usable."""
+    and DAP tunnel or events WebSocket connections mid-message; the session stays usable."""
     launched = lab.launch(debugger, token=rng.random() < 0.3)
     if launched is None:
         return 0
     faults = 0
     for _ in range(4):  # several drops per session keep each one cheap
-        variant = lab.pick(rng, "client_dropped", debugger, ["rest", "rest", "ws"])
+        variant = lab.pick(rng, "client_dropped", debugger, ["rest", "rest", "ws", "events"])
         if variant is None:
             break
-        faults += (_drop_rest if variant == "rest" else _drop_ws)(lab, rng, launched)
+        if variant == "rest":
+            faults += _drop_rest(lab, rng, launched)
+        else:
+            faults += _drop_ws(lab, rng, launched, "dap" if variant == "ws" else "events")
         if lab.state(launched.id) in FINAL:
             break
     if not _clients_gone(lab, launched):
@@ -192,11 +195,12 @@ def _drop_rest(lab: Lab, rng: random.Random, launched: Launched) -> int:
     return 1
 
 
-def _drop_ws(lab: Lab, rng: random.Random, launched: Launched) -> int:
+def _drop_ws(lab: Lab, rng: random.Random, launched: Launched, route: str) -> int:
+    """Open the DAP tunnel or the events socket and vanish in the middle of a message."""
     token = launched.token or lab.server.token
     key = base64.b64encode(os.urandom(16)).decode()
     sock = raw_http(lab.server.port, (
-        f"GET /api/debug/sessions/{launched.id}/dap?token={token} HTTP/1.1\r\n"
+        f"GET /api/debug/sessions/{launched.id}/{route}?token={token} HTTP/1.1\r\n"
         f"Host: 127.0.0.1:{lab.server.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
     head = b""
@@ -206,7 +210,7 @@ def _drop_ws(lab: Lab, rng: random.Random, launched: Launched) -> int:
             break
         head += chunk
     if not head.startswith(b"HTTP/1.1 101"):
-        lab.problems.append(f"client_dropped ws: upgrade refused: {head[:200]!r}")
+        lab.problems.append(f"client_dropped {route}: upgrade refused: {head[:200]!r}")
         sock.close()
         return 0
     message = json.dumps({"seq": 1, "type": "request", "command": "threads"}).encode()

@@ -61,7 +61,7 @@ PLAN: list[tuple[str, Scenario, tuple[str, ...], int]] = [
     ("sigstop_debugger", sigstop("debugger"), NATIVE, 12),
     ("sigstop_server", sigstop_server, ALL, 9),
     ("sigkill_server", sigkill_server, ("all",), 8),
-    ("client_dropped", client_dropped, ALL, 15),
+    ("client_dropped", client_dropped, ALL, 18),
     ("store_locked", store_locked, ALL, 24),
 ]
 
