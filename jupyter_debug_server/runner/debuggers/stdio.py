@@ -53,11 +53,11 @@ class _Pump(threading.Thread):
     """Copy bytes from one fd to another until the source ends (a blocking thread: the
     fallback for files, which the event loop cannot poll)."""
 
-    def __init__(self, source: int, sink: int, name: str, *, close_sink: bool) -> None:
+    def __init__(self, source: int, sink: int, name: str, *, owned: int | None) -> None:
         super().__init__(name=name, daemon=True)
         self.source = source
         self.sink = sink
-        self.close_sink = close_sink
+        self.owned = owned  # a pipe end to close when done (never stdin or stdout)
 
     def run(self) -> None:
         try:
@@ -68,9 +68,8 @@ class _Pump(threading.Thread):
         except OSError as exc:
             log.warning("%s stopped: %s", self.name, exc)
         finally:
-            os.close(self.source)
-            if self.close_sink:
-                os.close(self.sink)
+            if self.owned is not None:
+                os.close(self.owned)
 
 
 class StdioChannel(DapChannel):
@@ -167,7 +166,7 @@ class Stdio:
         program exits, or a `disconnect` in the file) or the worker gets a signal.
         """
         ours, theirs = os.pipe()
-        pump = _Pump(fd, theirs, "stdin-file", close_sink=False)
+        pump = _Pump(fd, theirs, "stdin-file", owned=None)
         self._pumps.append(pump)
         pump.start()
         return ours
@@ -175,7 +174,7 @@ class Stdio:
     def _pump_to(self, fd: int) -> int:
         """Relay a pipe into the file on `fd`; the pipe's writing end."""
         theirs, ours = os.pipe()
-        pump = _Pump(theirs, fd, "stdout-file", close_sink=False)
+        pump = _Pump(theirs, fd, "stdout-file", owned=theirs)
         self._pumps.append(pump)
         pump.start()
         return ours
@@ -183,7 +182,7 @@ class Stdio:
     def flush(self) -> None:
         """Wait (bounded) until what the channel wrote has reached the output file.
 
-        Blocking: called after the event loop has finished, once the channel is closed.
+        Blocking (the worker runs it in an executor), once the channel is closed.
         """
         for pump in self._pumps:
             if pump.name == "stdout-file":
