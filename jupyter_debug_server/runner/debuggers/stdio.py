@@ -103,7 +103,7 @@ class _Sequencer:
         busy = self._busy
         if busy is None:
             return
-        answered = message["type"] == "response" and message.get("request_seq") == busy["seq"]
+        answered = message["type"] == "response" and message.get("request_seq") == busy.get("seq")
         started = (message["type"] == "event" and message.get("event") == "initialized"
                    and busy.get("command") in ("launch", "attach"))
         if answered or started:
