@@ -14,7 +14,6 @@ connect to and no secret to leak.
 import os
 import socket
 import sys
-import threading
 
 _HIDDEN_FILE_PATTERNS = ("pydevd_boot.py",)
 
@@ -33,6 +32,10 @@ class _CommandEvent:
     """
 
     def __init__(self, queue, event):
+        # Imported here, not at the top: attach() must see whether the process had
+        # imported threading before we came (see its main-thread fix-up).
+        import threading
+
         self._queue = queue
         self._event = event  # pydevd's own Event: other holders keep working with it
         self._lock = threading.Lock()
