@@ -55,6 +55,10 @@ class DapClient:
                 raise DapError(f"{self.name}: write failed: {exc}") from exc
             view = view[written:]
 
+    def number_from(self, first: int) -> None:
+        """Number the next request `first` (nvim-dap starts at 0); before any request."""
+        self._seq = first - 1
+
     def request(self, command: str, arguments: dict[str, Any] | None = None) -> int:
         """Send a request and return its ``seq`` (does not wait)."""
         self._seq += 1

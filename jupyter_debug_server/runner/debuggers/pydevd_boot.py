@@ -18,6 +18,76 @@ import sys
 _HIDDEN_FILE_PATTERNS = ("pydevd_boot.py",)
 
 
+class _CommandEvent:
+    """A suspended thread's wake-up event that stays set while commands wait for it.
+
+    pydevd's suspend loop (`PyDB._do_wait_suspend`) runs at most one queued command per
+    pass, then `wait(0.2)` and `clear()` on this thread's event. Two requests that arrive
+    together (nvim-dap writes one `variables` request per scope) set the event twice before
+    the loop looks, so one pass and one clear() consume both wake-ups, and the second
+    command waits out the 0.2 s timeout. Here every set() is one wake-up, a clear()
+    consumes one, and the event stays set while wake-ups remain for commands still queued.
+    Capping by the queue's length keeps extra set()s (resume requests, which queue
+    nothing) from making later waits return early more than once.
+    """
+
+    def __init__(self, queue, event):
+        # Imported here, not at the top: attach() must see whether the process had
+        # imported threading before we came (see its main-thread fix-up).
+        import threading
+
+        self._queue = queue
+        self._event = event  # pydevd's own Event: other holders keep working with it
+        self._lock = threading.Lock()
+        self._wakeups = 0
+
+    def set(self):
+        with self._lock:
+            self._wakeups += 1
+            self._event.set()
+
+    def clear(self):
+        with self._lock:
+            self._wakeups = min(self._wakeups - 1, self._queue.qsize())
+            if self._wakeups <= 0:
+                self._wakeups = 0
+                self._event.clear()
+
+    def wait(self, timeout=None):
+        return self._event.wait(timeout)
+
+    def is_set(self):
+        return self._event.is_set()
+
+
+def _keep_wakeups(pydevd):
+    """Make pydevd hand out `_CommandEvent`s for its per-thread command queues.
+
+    The one seam is `PyDB.get_internal_queue_and_event` (debugpy 1.8.x), which both the
+    poster (`post_internal_command`) and the suspend loop call; each thread's event is
+    wrapped once and the wrapper kept on the PyDB. This fixes pydevd's loop where it
+    loses the wake-up, rather than holding requests back in the worker, which would add
+    a round trip to every request and could not know what pydevd queues and what it
+    answers at once. Without that method (another pydevd) nothing is changed.
+    """
+    cls = getattr(pydevd, "PyDB", None)
+    original = getattr(cls, "get_internal_queue_and_event", None)
+    if original is None or getattr(original, "keeps_wakeups", False):
+        return
+
+    def get_internal_queue_and_event(self, thread_id):
+        queue, event = original(self, thread_id)
+        wrappers = self.__dict__.setdefault("_jds_command_events", {})
+        wrapper = wrappers.get(event)
+        if wrapper is None:
+            # setdefault is atomic: two threads asking at once get the same wrapper.
+            wrapper = wrappers.setdefault(event, _CommandEvent(queue, event))
+        return queue, wrapper
+
+    get_internal_queue_and_event.keeps_wakeups = True
+    cls.get_internal_queue_and_event = get_internal_queue_and_event
+
+
 def _import_pydevd(debugpy_dir):
     """Import debugpy's vendored pydevd configured for DAP, from `debugpy_dir`."""
     if debugpy_dir:
@@ -35,6 +105,8 @@ def _import_pydevd(debugpy_dir):
 def _start_pydevd(sock, debugpy_dir, wait_for_ready_to_run):
     pydevd = _import_pydevd(debugpy_dir)
     import debugpy
+
+    _keep_wakeups(pydevd)
 
     # pydevd.connect() looks `start_client` up as a module global at call time:
     # answering it with our socket is the one seam needed to avoid TCP entirely.

@@ -2,7 +2,8 @@
 
 A worker is `python -m jupyter_debug_server.runner.debuggers.<name>_adapter`.
 With `--channel-fd N` it speaks DAP on an inherited socket (how the server runs
-it); without, on stdin/stdout (how an IDE runs it as an adapter executable).
+it); without, on stdin/stdout (how an IDE runs it as an adapter executable; any
+kind of stdin/stdout, see stdio.py).
 The channel closing means the server or the IDE is gone: the worker then ends
 its debuggee and exits, so a dead server leaves no orphans.
 """
@@ -20,6 +21,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from ...dap import DapChannel
+from .stdio import Stdio, print_usage_if_terminal
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ AdapterFactory = Callable[[DapChannel, argparse.Namespace], Adapter]
 def base_parser(description: str) -> argparse.ArgumentParser:
     """The options every worker takes; adapters add their own target options."""
     parser = argparse.ArgumentParser(description=description)
+    parser.set_defaults(what=description)  # for the terminal's usage paragraph
     parser.add_argument("--session", default="", help="session id, used in log lines")
     parser.add_argument(
         "--channel-fd",
@@ -59,13 +62,18 @@ def base_parser(description: str) -> argparse.ArgumentParser:
 
 async def _serve(factory: AdapterFactory, options: argparse.Namespace) -> int:
     name = f"client[{options.session or os.getpid()}]"
+    stdio: Stdio | None = None
     if options.channel_fd is not None:
         sock = socket.socket(fileno=options.channel_fd)
-        channel = await DapChannel.from_socket(sock, name=name)
+        channel: DapChannel = await DapChannel.from_socket(sock, name=name)
     else:
-        channel = await DapChannel.from_stdio(name=name)
+        stdio = Stdio()
+        channel = await stdio.open(name)
     adapter = factory(channel, options)
-    channel.on_request = adapter.on_request
+    if stdio is None:
+        channel.on_request = adapter.on_request
+    else:
+        stdio.bind(adapter.on_request)
     channel.start()
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
@@ -88,6 +96,9 @@ async def _serve(factory: AdapterFactory, options: argparse.Namespace) -> int:
     await adapter.shutdown(why)
     await channel.drain()
     channel.close(why)
+    if stdio is not None:
+        # An output file is written by a thread: let it finish before the process ends.
+        await loop.run_in_executor(None, stdio.flush)
     return 0
 
 
@@ -98,6 +109,10 @@ def run(factory: AdapterFactory, options: argparse.Namespace) -> None:
         level=options.log_level.upper(),
         format=f"%(asctime)s worker[{options.session}] %(levelname)s %(name)s: %(message)s",
     )
+    if options.channel_fd is None:
+        main = sys.modules["__main__"]
+        module = getattr(getattr(main, "__spec__", None), "name", None) or sys.argv[0]
+        print_usage_if_terminal(module, options.what)
     sys.exit(asyncio.run(_serve(factory, options)))
 
 
