@@ -136,9 +136,11 @@ def test_lifecycle_is_local_and_a_late_joiner_gets_the_state() -> None:
         late.send(2, "attach", {})
         assert late.events("stopped") == []
         late.send(3, "configurationDone")
-        late.send(4, "disconnect", {"terminateDebuggee": True})
-        assert (await late.response(1))["body"] == CAPABILITIES
-        assert (await late.response(2))["success"]
+        late.send(4, "disconnect", {"terminateDebuggee": False})
+        assert (await late.response(1))["body"] == CAPABILITIES | {
+            "supportsTerminateRequest": True, "supportTerminateDebuggee": True}
+        attached = await late.response(2)
+        assert attached["success"] and "message" not in attached  # DAP: failures only
         assert (await late.response(4))["success"]
         assert [m.get("event") or m["command"] for m in late.received] == [
             "initialize", "initialized", "attach", "configurationDone", "stopped",
