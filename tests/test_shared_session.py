@@ -7,14 +7,23 @@ Real jupyter_server, real debugpy, gdb and lldb-dap sessions, WebSocket tunnel c
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from jupyter_debug_server.app import EVENT_SCHEMA_ID
+from jupyter_debug_server.client import DebugServerClient
+from jupyter_debug_server.dap import FrameDecoder, encode
 
+from .support.forward import ForwardProcess
 from .support.native import compile_targets, marker_line
+from .support.server_process import ServerProcess
 from .support.ws_dap import TunnelClient
 from .test_api_auth import Server
 from .test_tokens import bearer, issue
@@ -22,6 +31,7 @@ from .test_tokens import bearer, issue
 pytestmark = pytest.mark.timeout(150)
 
 LOOP = "targets/loop.py"
+TARGETS = Path(__file__).parent / "targets"
 
 
 @pytest.fixture
@@ -240,3 +250,158 @@ async def test_an_observer_can_leave_but_never_end_the_session(
     assert await session.wait_for(lambda: session.clients == 0, 10)
     assert session.state == "stopped"
     await api("DELETE", f"sessions/{session.id}")
+
+
+# -- an IDE as nvim-dap is one: seq from 0, pipelined inspection, quit by terminate ------
+
+
+@pytest.fixture(scope="module")
+def server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    base = tmp_path_factory.mktemp("shared")
+    root = (base / "root").resolve()
+    shutil.copytree(TARGETS, root / "targets", ignore=shutil.ignore_patterns("native"))
+    (root / "native").mkdir()
+    compile_targets(root / "native")
+    srv = ServerProcess(root, base / "state")
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+class RawIde:
+    """A DAP client that writes its own bytes: requests numbered from 0 (as nvim-dap
+    numbers them) and several requests in one write (pipelined, as IDEs send them)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: Any) -> None:
+        self.writer = writer
+        self.messages: list[dict[str, Any]] = []
+        self._seq = itertools.count(0)
+        self._changed = asyncio.Event()
+        self._decoder = FrameDecoder()
+        self._reader = asyncio.ensure_future(self._read(reader))
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        while data := await reader.read(65536):
+            self.messages.extend(self._decoder.feed(data))
+            self._changed.set()
+        self._changed.set()
+
+    def send(self, *requests: tuple[str, Any]) -> list[int]:
+        """Write `requests` ((command, arguments) each) at once; their seqs."""
+        seqs, data = [], b""
+        for command, arguments in requests:
+            seqs.append(next(self._seq))
+            data += encode({"type": "request", "seq": seqs[-1], "command": command,
+                            "arguments": arguments})
+        self.writer.write(data)
+        return seqs
+
+    async def wait(self, match: Callable[[dict[str, Any]], bool], after: int = 0,
+                   timeout: float = 60) -> dict[str, Any]:
+        async def scan() -> dict[str, Any]:
+            index = after
+            while True:
+                for message in self.messages[index:]:
+                    if match(message):
+                        return message
+                index = len(self.messages)
+                assert not self._reader.done(), f"the forward closed: {self.messages}"
+                self._changed.clear()
+                await self._changed.wait()
+        return await asyncio.wait_for(scan(), timeout)
+
+    async def answers(self, *requests: tuple[str, Any]) -> list[dict[str, Any]]:
+        """Send `requests` pipelined; their successful bodies, in order."""
+        mark = len(self.messages)
+        seqs = self.send(*requests)
+        out = []
+        for seq, (command, _) in zip(seqs, requests, strict=True):
+            reply = await self.wait(lambda m, seq=seq: m["type"] == "response"
+                                    and m["request_seq"] == seq, mark)
+            assert reply["success"] and reply["command"] == command, reply
+            out.append(reply.get("body") or {})
+        return out
+
+    async def inspect(self, thread: int) -> int:
+        """What an IDE asks after every stop: threads and stackTrace together, scopes,
+        then the variables of every non-expensive scope together; the top line."""
+        threads, trace = await self.answers(
+            ("threads", {}), ("stackTrace", {"threadId": thread, "startFrame": 0,
+                                             "levels": 20}))
+        assert thread in [t["id"] for t in threads["threads"]], threads
+        top = trace["stackFrames"][0]
+        (scopes,) = await self.answers(("scopes", {"frameId": top["id"]}))
+        cheap = [s for s in scopes["scopes"] if not s.get("expensive")
+                 and s["variablesReference"]]
+        assert cheap, scopes
+        bodies = await self.answers(*[("variables", {"variablesReference":
+                                                     s["variablesReference"]})
+                                      for s in cheap])
+        assert all(isinstance(b["variables"], list) for b in bodies)
+        return int(top["line"])
+
+
+@pytest.mark.parametrize("mode", ["--stdio", "--port"])
+@pytest.mark.parametrize("debugger", ["debugpy", "gdb", "lldb"])
+def test_an_ide_numbering_from_zero_pipelines_and_quits_with_terminate(
+        server_process: ServerProcess, debugger: str, mode: str) -> None:
+    srv = server_process
+    spec, path, line_a, _ = _program(debugger, srv.root)
+    url = f"http://127.0.0.1:{srv.port}/"
+    with DebugServerClient(url, srv.token) as client:
+        model = client.create_session({"debugger": debugger, **spec, "stop_on_entry": True})
+        model = client.wait_settled(model["id"], 60)
+        assert model["state"] == "stopped", model
+        sid = str(model["id"])
+
+        async def run() -> None:
+            forward = await ForwardProcess.start(url, srv.token, sid, mode)
+            try:
+                if mode == "--stdio":
+                    assert forward.proc.stdout is not None
+                    ide = RawIde(forward.proc.stdout, forward.proc.stdin)
+                else:
+                    reader, writer = await asyncio.open_connection(
+                        "127.0.0.1", await forward.port())
+                    ide = RawIde(reader, writer)
+                await _ide_session(ide, path, line_a)
+                assert await forward.wait() == 0  # the session ended: the forward too
+            finally:
+                await forward.stop()
+
+        asyncio.run(run())
+        assert client.session(sid)["state"] == "terminated"
+    with sqlite3.connect(f"file:{srv.state / 'debug.db'}?mode=ro", uri=True) as conn:
+        details = [json.loads(d) for (d,) in conn.execute(
+            "SELECT detail FROM audit WHERE session_id = ? AND action = 'terminate'",
+            (sid,))]
+    assert [(d["command"], d["role"]) for d in details] == [("terminate", "control")]
+
+
+async def _ide_session(ide: RawIde, path: str, line: int) -> None:
+    (capabilities,) = await ide.answers(("initialize", {
+        "clientID": "neovim", "adapterID": "jds", "linesStartAt1": True,
+        "columnsStartAt1": True, "pathFormat": "path"}))
+    assert ide.messages[0]["request_seq"] == 0  # the first request was seq 0
+    assert capabilities["supportsTerminateRequest"] is True
+    await ide.wait(lambda m: m.get("event") == "initialized")
+    mark = len(ide.messages)
+    _, breakpoints, _ = await ide.answers(
+        ("attach", {}), ("setBreakpoints", {"source": {"path": path},
+                                            "breakpoints": [{"line": line}]}),
+        ("configurationDone", {}))
+    assert [bp["line"] for bp in breakpoints["breakpoints"]] == [line]
+    stop = await ide.wait(lambda m: m.get("event") == "stopped", mark)
+    thread = stop["body"]["threadId"]
+    await ide.inspect(thread)
+    for command in ("continue", "next", "next"):
+        mark = len(ide.messages)
+        await ide.answers((command, {"threadId": thread}))
+        await ide.wait(lambda m: m.get("event") == "stopped", mark)
+        found = await ide.inspect(thread)
+        assert command != "continue" or found == line
+    mark = len(ide.messages)
+    await ide.answers(("terminate", {}))  # nvim-dap's terminate(), and its quit
+    await ide.wait(lambda m: m.get("event") == "terminated", mark)
+    ide.send(("disconnect", {}))  # what an IDE sends after `terminated`; then it closes
+    ide.writer.close()
