@@ -153,7 +153,10 @@ class BreakpointBook:
     def _answered(self, source: _Source, layout: Layout, response: Message, *,
                   owner: Owner, old: list[_Breakpoint]) -> None:
         """Take the debugger's answers for `layout`, and tell the clients what changed."""
-        answers = (response.get("body") or {}).get("breakpoints") or []
+        body = response.get("body")
+        answers = body.get("breakpoints") if isinstance(body, dict) else None
+        if not isinstance(answers, list):
+            answers = []  # (a debugger's odd answer: each breakpoint shows unverified)
         current = {bp.id for bps in source.owners.values() for bp in bps}
         before = {bp.id: bp.shown(source.path) for bp in old}
         source.upstream_ids = {}
