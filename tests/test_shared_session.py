@@ -157,6 +157,49 @@ async def test_two_clients_keep_their_own_breakpoints_in_one_file(
     assert status == 200
 
 
+@pytest.mark.parametrize("debugger", ["gdb", "lldb"])
+async def test_two_clients_keep_their_own_function_breakpoints(
+        api: Any, manager: Any, tunnel: Any, native: dict[str, Path], debugger: str) -> None:
+    session = await _launch(api, manager, debugger, program="native/points",
+                            stop_on_entry=True)
+    a, b = await tunnel(session.id), await tunnel(session.id)
+    for client in (a, b):
+        await client.join()
+        await client.event("stopped")
+    thread = session.stopped["thread_id"]
+
+    async def set_functions(client: TunnelClient, *names: str) -> list[dict[str, Any]]:
+        body = await client.body("setFunctionBreakpoints",
+                                 {"breakpoints": [{"name": n} for n in names]})
+        return list(body["breakpoints"])
+
+    mark_a = len(a.messages)
+    mine_b = await set_functions(b, "recurse")
+    mine_a = await set_functions(a, "square")  # setFunctionBreakpoints replaces all: not B's
+    assert len(mine_a) == len(mine_b) == 1 and mine_a[0]["id"] != mine_b[0]["id"]
+    assert mine_a[0]["verified"] and mine_b[0]["verified"], (mine_a, mine_b)
+    told = await a.event("breakpoint", after=mark_a)
+    assert (told["body"]["reason"], told["body"]["breakpoint"]["id"]) == ("new",
+                                                                        mine_b[0]["id"])
+
+    async def run_to_function() -> str:
+        mark = len(a.messages)
+        await a.body("continue", {"threadId": thread})
+        await a.event("stopped", after=mark)
+        frames = (await a.body("stackTrace", {"threadId": thread, "levels": 1}))[
+            "stackFrames"]
+        return str(frames[0]["name"])
+
+    assert "square" in await run_to_function()
+    mark_b = len(b.messages)
+    assert await set_functions(a) == []  # A clears its own: B's stays
+    removed = await b.event("breakpoint", after=mark_b)
+    assert (removed["body"]["reason"], removed["body"]["breakpoint"]["id"]) == (
+        "removed", mine_a[0]["id"])
+    assert "recurse" in await run_to_function()  # with A's still set: square again
+    await api("DELETE", f"sessions/{session.id}")
+
+
 @pytest.mark.usefixtures("targets")
 async def test_the_rest_routes_breakpoints_stay_when_clients_come_and_go(
         api: Any, manager: Any, tunnel: Any) -> None:

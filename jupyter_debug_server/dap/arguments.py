@@ -87,6 +87,18 @@ def _check_set_breakpoints(args: Message) -> str | None:
     return None
 
 
+def _check_set_function_breakpoints(args: Message) -> str | None:
+    breakpoints = args.get("breakpoints")
+    if not isinstance(breakpoints, list):
+        return ("setFunctionBreakpoints: argument 'breakpoints' must be an array of objects, "
+                f"not {_type_name(breakpoints)} ({shown(breakpoints)})")
+    for index, item in enumerate(breakpoints):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            return (f"setFunctionBreakpoints: breakpoints[{index}] must be an object with a "
+                    f"string 'name', not {shown(item)}")
+    return None
+
+
 def _check_stack_trace(args: Message) -> str | None:
     return _check_types("stackTrace", args, {"threadId": ("an integer", int),
                                              "startFrame": ("an integer", int),
@@ -99,6 +111,7 @@ _ARGUMENT_CHECKS: dict[str, Callable[[Message], str | None]] = {
     "initialize": _check_initialize,
     "cancel": _check_cancel,
     "setBreakpoints": _check_set_breakpoints,
+    "setFunctionBreakpoints": _check_set_function_breakpoints,
     "stackTrace": _check_stack_trace,
 }
 

@@ -30,7 +30,7 @@ Owner = Hashable
 Notify = Callable[[Owner | None, Message], None]
 
 #: What makes two owners' breakpoints the same debugger breakpoint.
-_SPEC_FIELDS = ("line", "column", "condition", "hitCondition", "logMessage", "mode")
+_SPEC_FIELDS = ("line", "column", "name", "condition", "hitCondition", "logMessage", "mode")
 #: What a client sees of a breakpoint (a change in any of these is a `changed` event).
 _SHOWN_FIELDS = ("verified", "line", "column", "endLine", "endColumn", "message", "reason")
 
@@ -43,19 +43,24 @@ class _Breakpoint:
     spec: Message
     answer: Message = field(default_factory=lambda: {"verified": False})
 
-    def shown(self, path: str) -> Message:
-        """The breakpoint as clients see it (DAP `Breakpoint`)."""
+    def shown(self, path: str | None) -> Message:
+        """The breakpoint as clients see it (DAP `Breakpoint`); `path` None for a
+        function breakpoint (its source and line are the debugger's answer, if any)."""
         out = {k: self.answer[k] for k in _SHOWN_FIELDS if k in self.answer}
         out.setdefault("verified", False)
+        if path is None:
+            source = self.answer.get("source")
+            return {**out, "id": self.id} | ({"source": source} if source else {})
         out.setdefault("line", self.spec.get("line"))
         return {**out, "id": self.id, "source": {"path": path}}
 
 
 @dataclass
 class _Source:
-    """One source's breakpoints: each owner's, in the order the owners first set some."""
+    """One source's breakpoints: each owner's, in the order the owners first set some.
+    `path` None: the function breakpoints (setFunctionBreakpoints replaces them all)."""
 
-    path: str
+    path: str | None
     owners: dict[Owner, list[_Breakpoint]] = field(default_factory=dict)
     upstream_ids: dict[int, int] = field(default_factory=dict)  # our id -> debugger's id
 
@@ -70,6 +75,7 @@ class BreakpointBook:
     def __init__(self, notify: Notify) -> None:
         self._notify = notify
         self._sources: dict[str, _Source] = {}
+        self._functions = _Source(None)
         self._ids = itertools.count(1)
 
     # -- setting ---------------------------------------------------------------
@@ -80,9 +86,21 @@ class BreakpointBook:
         with `source.path`): the arguments to send the debugger, and the function that
         turns the debugger's response into this owner's."""
         path = str(arguments["source"]["path"])
-        source = self._sources.setdefault(path, _Source(path))
+        return self._replace(owner, self._sources.setdefault(path, _Source(path)),
+                             _requested(arguments), arguments)
+
+    def replace_functions(self, owner: Owner, arguments: Message) -> tuple[Message, Callable[
+            [Message], Message]]:
+        """`owner` replaces its function breakpoints (`arguments` of
+        setFunctionBreakpoints), as `replace` does a source's."""
+        specs = [dict(b) for b in arguments.get("breakpoints") or []]
+        return self._replace(owner, self._functions, specs, arguments)
+
+    def _replace(self, owner: Owner, source: _Source, specs: list[Message],
+                 arguments: Message) -> tuple[Message, Callable[[Message], Message]]:
+        path = source.path
         old = source.owners.get(owner, [])
-        new = self._keep_ids(old, _requested(arguments))
+        new = self._keep_ids(old, specs, "line" if path is not None else "name")
         if new:
             source.owners[owner] = new
         else:
@@ -100,31 +118,34 @@ class BreakpointBook:
 
         return upstream, answer
 
-    def drop(self, owner: Owner) -> list[tuple[Message, Callable[[Message], None]]]:
-        """`owner` left: the setBreakpoints requests that remove its breakpoints from the
-        debugger, each with the handler of its response (the others are told)."""
-        out: list[tuple[Message, Callable[[Message], None]]] = []
-        for source in self._sources.values():
+    def drop(self, owner: Owner) -> list[tuple[str, Message, Callable[[Message], None]]]:
+        """`owner` left: the requests (command, arguments) that remove its breakpoints
+        from the debugger, each with the handler of its response (the others are told)."""
+        out: list[tuple[str, Message, Callable[[Message], None]]] = []
+        for source in [*self._sources.values(), self._functions]:
             gone = source.owners.pop(owner, None)
             if not gone:
                 continue
-            upstream, layout = self._union(source, {"source": {"path": source.path}})
+            upstream, layout = self._union(
+                source, {} if source.path is None else {"source": {"path": source.path}})
 
             def handle(response: Message, source: _Source = source, layout: Layout = layout,
                        gone: list[_Breakpoint] = gone) -> None:
                 if response.get("success"):
                     self._answered(source, layout, response, owner=owner, old=gone)
 
-            out.append((upstream, handle))
+            command = "setBreakpoints" if source.path is not None else "setFunctionBreakpoints"
+            out.append((command, upstream, handle))
         return out
 
-    def _keep_ids(self, old: list[_Breakpoint], specs: list[Message]) -> list[_Breakpoint]:
-        """The owner's new breakpoints: one at a line it had keeps that breakpoint's id."""
+    def _keep_ids(self, old: list[_Breakpoint], specs: list[Message],
+                  by: str) -> list[_Breakpoint]:
+        """The owner's new breakpoints: one at a line (function `name`) it had keeps that
+        breakpoint's id."""
         unused = list(old)
         out = []
         for spec in specs:
-            match = next((bp for bp in unused if bp.spec.get("line") == spec.get("line")),
-                         None)
+            match = next((bp for bp in unused if bp.spec.get(by) == spec.get(by)), None)
             if match is not None:
                 unused.remove(match)
                 out.append(_Breakpoint(match.id, spec, dict(match.answer)))
@@ -184,14 +205,15 @@ class BreakpointBook:
 
     def ids_of(self, owner: Owner) -> set[int]:
         """The ids of `owner`'s breakpoints (every source)."""
-        return {bp.id for s in self._sources.values() for bp in s.owners.get(owner, [])}
+        return {bp.id for s in [*self._sources.values(), self._functions]
+                for bp in s.owners.get(owner, [])}
 
     def from_upstream(self, upstream_ids: Any) -> list[int]:
         """Our ids of the debugger's breakpoint ids (unknown ones are left out)."""
         if not isinstance(upstream_ids, list):
             return []
         wanted = set(upstream_ids)
-        return [ours for s in self._sources.values()
+        return [ours for s in [*self._sources.values(), self._functions]
                 for ours, theirs in s.upstream_ids.items() if theirs in wanted]
 
     def update_from_upstream(self, breakpoint: Message) -> list[Message]:
@@ -199,7 +221,7 @@ class BreakpointBook:
         ours behind it; returns them as clients now see them."""
         upstream_id = breakpoint.get("id")
         out: list[Message] = []
-        for source in self._sources.values():
+        for source in [*self._sources.values(), self._functions]:
             for bps in source.owners.values():
                 for bp in bps:
                     if upstream_id is not None and source.upstream_ids.get(bp.id) == upstream_id:

@@ -262,7 +262,9 @@ class MuxClient:
 
     def _set_breakpoints(self, request: Message) -> None:
         args = request.get("arguments") or {}
-        if not isinstance((args.get("source") or {}).get("path"), str):
+        command = str(request["command"])
+        if command == "setBreakpoints" and not isinstance(
+                (args.get("source") or {}).get("path"), str):
             self._forward(request)  # (a sourceReference: not shared, nothing to merge)
             return
         seq = request.get("seq", 0)
@@ -270,15 +272,15 @@ class MuxClient:
         def on_response(response: Message) -> None:
             if response.get("closed"):
                 self.respond(request, success=False, message=(
-                    f"session {self.mux.name} ended while 'setBreakpoints' was pending"))
+                    f"session {self.mux.name} ended while {command!r} was pending"))
                 return
             answer = {k: v for k, v in response.items() if k != "seq"}
-            self.send({**answer, "request_seq": seq, "command": "setBreakpoints"})
+            self.send({**answer, "request_seq": seq, "command": command})
 
-        if not self.mux.set_breakpoints(self, args, on_response):
+        if not self.mux.set_breakpoints(self, args, on_response, command):
             self.respond(request, success=False, message=(
                 f"session {self.mux.name} has no debugger to talk to (it has ended); "
-                "'setBreakpoints' cannot be answered"))
+                f"{command!r} cannot be answered"))
 
     def _replay(self) -> None:
         if self._replayed:
@@ -305,6 +307,7 @@ _LOCAL: dict[str, Callable[[MuxClient, Message], None]] = {
     "terminate": MuxClient._terminate,
     "cancel": MuxClient._cancel,
     "setBreakpoints": MuxClient._set_breakpoints,
+    "setFunctionBreakpoints": MuxClient._set_breakpoints,
 }
 
 #: Capabilities the mux itself implements for a control client, whatever the debugger
@@ -406,20 +409,24 @@ class DapMux:
     # -- breakpoints (dap/breakpoints.py) ---------------------------------------------
 
     def set_breakpoints(self, owner: Owner, arguments: Message,
-                        done: Callable[[Message], None]) -> bool:
+                        done: Callable[[Message], None],
+                        command: str = "setBreakpoints") -> bool:
         """`owner` (a client, or the session's REST route) replaces its breakpoints of
-        one source; `done(response)` gets the debugger's response made the owner's.
-        False if there is no debugger to ask."""
+        one source (`setBreakpoints`), or its function breakpoints
+        (`setFunctionBreakpoints`); `done(response)` gets the debugger's response made
+        the owner's. False if there is no debugger to ask."""
         upstream = self.upstream
         if upstream is None or upstream.is_closed:
             return False
-        request, answer = self.breakpoints.replace(owner, arguments)
+        request, answer = (self.breakpoints.replace(owner, arguments)
+                           if command == "setBreakpoints"
+                           else self.breakpoints.replace_functions(owner, arguments))
 
         def on_response(response: Message) -> None:
             done(response if response.get("closed") else answer(response))
 
         try:
-            upstream.send_request("setBreakpoints", request, on_response)
+            upstream.send_request(command, request, on_response)
         except ChannelClosed:
             return False
         return True
@@ -427,11 +434,11 @@ class DapMux:
     def drop_breakpoints(self, owner: Owner) -> None:
         """`owner` left: remove its breakpoints from the debugger (the others are told)."""
         upstream = self.upstream
-        for request, handle in self.breakpoints.drop(owner):
+        for command, request, handle in self.breakpoints.drop(owner):
             if upstream is None or upstream.is_closed:
                 return
             try:
-                upstream.send_request("setBreakpoints", request, handle)
+                upstream.send_request(command, request, handle)
             except ChannelClosed:
                 return
 

@@ -34,6 +34,10 @@ class DebuggerRequests(SessionState):
                 # The session's own breakpoints, kept with every DAP client's.
                 return await self._set_own_breakpoints(
                     arguments["source"]["path"], _requested(arguments))
+            if command == "setFunctionBreakpoints" and isinstance(
+                    (arguments or {}).get("breakpoints"), list):
+                return await self._own_request(command, {"breakpoints": [
+                    b for b in arguments["breakpoints"] if isinstance(b, dict)]})
             return await channel.request(command, arguments,
                                          timeout=self.config.request_timeout)
         except DapRequestError as exc:

@@ -266,30 +266,35 @@ class SessionState:
         """Replace the session's own breakpoints of one source (REST, the launch spec):
         the debugger gets them with every DAP client's (dap/breakpoints.py). Returns the
         response body; DapRequestError, DapTimeout or ChannelClosed as a request does."""
+        body = await self._own_request("setBreakpoints", {"source": {"path": path},
+                                                          "breakpoints": breakpoints})
+        self.breakpoints[path] = describe_breakpoints(breakpoints, body.get("breakpoints", []))
+        if not breakpoints:
+            self.breakpoints.pop(path, None)
+        return body
+
+    async def _own_request(self, command: str, arguments: Message) -> dict[str, Any]:
+        """setBreakpoints or setFunctionBreakpoints of the session's own, through the
+        mux's breakpoint book; the response body."""
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
 
         def done(response: Message) -> None:
             if not future.done():
                 future.set_result(response)
 
-        arguments = {"source": {"path": path}, "breakpoints": breakpoints}
-        if not self.mux.set_breakpoints(REST_OWNER, arguments, done):
+        if not self.mux.set_breakpoints(REST_OWNER, arguments, done, command):
             raise ChannelClosed(f"session {self.id} has no debugger to talk to")
         timeout = self.config.request_timeout
         try:
             response = await asyncio.wait_for(asyncio.shield(future), timeout)
         except asyncio.TimeoutError:
-            raise DapTimeout("setBreakpoints", timeout) from None
+            raise DapTimeout(command, timeout) from None
         if response.get("closed"):
-            raise ChannelClosed(f"session {self.id} ended during setBreakpoints")
+            raise ChannelClosed(f"session {self.id} ended during {command}")
         if not response.get("success"):
-            raise DapRequestError("setBreakpoints", str(response.get("message") or
-                                                       "setBreakpoints failed"), response)
-        body = dict(response.get("body") or {})
-        self.breakpoints[path] = describe_breakpoints(breakpoints, body.get("breakpoints", []))
-        if not breakpoints:
-            self.breakpoints.pop(path, None)
-        return body
+            raise DapRequestError(command, str(response.get("message") or
+                                               f"{command} failed"), response)
+        return dict(response.get("body") or {})
 
     # -- where it stopped ------------------------------------------------------
 

@@ -146,7 +146,7 @@ class WorkerProcess(SessionState):
             # The session's own (REST's): DAP clients that join later add theirs.
             await self._set_own_breakpoints(path, bps)
         if self.spec.function_breakpoints:
-            await self.channel.request("setFunctionBreakpoints", {
+            await self._own_request("setFunctionBreakpoints", {
                 "breakpoints": [{"name": n} for n in self.spec.function_breakpoints]})
         if any(f.get("default") for f in self.capabilities.get("exceptionBreakpointFilters", [])):
             await self.channel.request("setExceptionBreakpoints", {"filters": [
