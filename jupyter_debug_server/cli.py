@@ -195,6 +195,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `jupyter-debug-server` and `jupyter debug-server`."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`jupyter-debug-server vars … | head`): that is the end of
+        # the output, not an error to show. Python flushes stdout again at exit, so point
+        # it at /dev/null first (the recipe of Python's `signal` documentation).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 1
+
+
+def _main(argv: list[str] | None) -> int:
     options = build_parser().parse_args(argv)
     if hasattr(options, "func"):
         return int(options.func(options))

@@ -428,3 +428,22 @@ def test_client_library_errors_and_discovery(server: ServerProcess,
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path))
     with pytest.raises(ServerNotFound):
         discover()
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(cli: Cli) -> None:
+    """`jupyter-debug-server vars SESSION | head`: no BrokenPipeError traceback."""
+    cli("launch", "--break", "targets/loop.py:6", "--name", "piped", "--wait",
+        "targets/loop.py")
+    sid = next(s["id"] for s in cli.json("list") if s["name"] == "piped")
+    for args in (["vars", sid], ["list"], ["--json", "stack", sid]):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_debug_server.cli", "--url", cli.url,
+             "--token", cli.server.token, *args], env=cli.env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        proc.stdout.close()  # as `head` does once it has read enough: before any output
+        _, err = proc.communicate(timeout=90)
+        assert "Traceback" not in err and "BrokenPipeError" not in err, (args, err)
+        assert err == "", (args, err)
+        assert proc.returncode == 1, (args, proc.returncode)
+    cli("stop", sid)

@@ -136,9 +136,11 @@ def test_lifecycle_is_local_and_a_late_joiner_gets_the_state() -> None:
         late.send(2, "attach", {})
         assert late.events("stopped") == []
         late.send(3, "configurationDone")
-        late.send(4, "disconnect", {"terminateDebuggee": True})
-        assert (await late.response(1))["body"] == CAPABILITIES
-        assert (await late.response(2))["success"]
+        late.send(4, "disconnect", {"terminateDebuggee": False})
+        assert (await late.response(1))["body"] == CAPABILITIES | {
+            "supportsTerminateRequest": True, "supportTerminateDebuggee": True}
+        attached = await late.response(2)
+        assert attached["success"] and "message" not in attached  # DAP: failures only
         assert (await late.response(4))["success"]
         assert [m.get("event") or m["command"] for m in late.received] == [
             "initialize", "initialized", "attach", "configurationDone", "stopped",
@@ -265,4 +267,109 @@ def test_an_unusable_seq_is_a_bad_message_and_an_unencodable_request_an_error() 
         client.send(2, "threads")  # the channel is intact
         assert (await client.response(2))["success"]
         assert [r["command"] for r in peer.requests] == ["threads"]
+    asyncio.run(run())
+
+
+class MovingPeer(Peer):
+    """A debugger that answers setBreakpoints as debugpy can: new ids on every call, and
+    a breakpoint on an even line moved to the next line."""
+
+    def __init__(self, channel: DapChannel) -> None:
+        super().__init__(channel)
+        self.next_id = 100
+
+    def answer(self, request: Message) -> None:
+        if request["command"] != "setBreakpoints":
+            super().answer(request)
+            return
+        answers = []
+        for bp in request["arguments"]["breakpoints"]:
+            self.next_id += 1
+            line = bp["line"] + 1 if bp["line"] % 2 == 0 else bp["line"]
+            answers.append({"id": self.next_id, "verified": True, "line": line})
+        self.channel.send_response(request, body={"breakpoints": answers})
+
+
+async def _moving_mux() -> tuple[DapMux, MovingPeer]:
+    ours, theirs = socket.socketpair()
+    upstream = await DapChannel.from_socket(ours, name="upstream")
+    upstream.start()
+    peer = MovingPeer(await DapChannel.from_socket(theirs, name="peer"))
+    mux = DapMux("s1", capabilities=lambda: CAPABILITIES)
+    mux.upstream = upstream
+    upstream.on_event = mux.broadcast
+    return mux, peer
+
+
+def test_breakpoints_are_kept_per_client_and_mapped_by_request_order() -> None:
+    async def run() -> None:
+        mux, peer = await _moving_mux()
+        a, b = Client(mux), Client(mux)
+        source = {"path": "/w/app.py"}
+
+        a.send(1, "setBreakpoints", {"source": source,
+                                     "breakpoints": [{"line": 9}, {"line": 4}]})
+        mine_a = (await a.response(1))["body"]["breakpoints"]
+        assert [(bp["line"], bp["verified"]) for bp in mine_a] == [(9, True), (5, True)]
+        b.send(1, "setBreakpoints", {"source": source, "lines": [4, 20]})  # (old form)
+        mine_b = (await b.response(1))["body"]["breakpoints"]
+        assert [bp["line"] for bp in mine_b] == [5, 21]  # B's own, in B's order
+        # The debugger got the union, line 4 once (the same breakpoint for both).
+        assert [bp["line"] for bp in peer.requests[-1]["arguments"]["breakpoints"]] == [
+            9, 4, 20]
+        ids_a = [bp["id"] for bp in mine_a]
+        assert len(set(ids_a + [bp["id"] for bp in mine_b])) == 4
+
+        # A is told of B's new ones, B of nothing of its own; A's ids stay A's although
+        # the debugger renumbered everything.
+        told = [(e["body"]["reason"], e["body"]["breakpoint"]["line"])
+                for e in a.events("breakpoint")]
+        assert told == [("new", 5), ("new", 21)]
+        assert [e["body"]["breakpoint"]["id"] for e in b.events("breakpoint")] == ids_a
+        a.send(2, "setBreakpoints", {"source": source,
+                                     "breakpoints": [{"line": 9, "condition": "x"}]})
+        again = (await a.response(2))["body"]["breakpoints"]
+        assert [bp["id"] for bp in again] == ids_a[:1]  # same line: same id
+        removed = b.events("breakpoint")[-1]["body"]
+        assert (removed["reason"], removed["breakpoint"]["id"]) == ("removed", ids_a[1])
+
+        # A stop on the debugger's id of line 9 (as it numbers it now) and one of B's.
+        union = peer.requests[-1]["arguments"]["breakpoints"]
+        assert [bp["line"] for bp in union] == [9, 4, 20]
+        upstream_ids = {bp["line"]: peer.next_id - 2 + i for i, bp in enumerate(union)}
+        mux.broadcast({"type": "event", "event": "stopped", "body": {
+            "threadId": 1, "reason": "breakpoint",
+            "hitBreakpointIds": [upstream_ids[9], upstream_ids[20]]}})
+        assert a.events("stopped")[-1]["body"]["hitBreakpointIds"] == ids_a[:1]
+        assert b.events("stopped")[-1]["body"]["hitBreakpointIds"] == [mine_b[1]["id"]]
+        late = Client(mux)
+        late.send(1, "threads")  # replayed first: none of the hits are its own
+        await late.response(1)
+        assert "hitBreakpointIds" not in late.events("stopped")[0]["body"]
+
+        # The debugger moves one of B's: everyone hears it, in the mux's id.
+        mux.broadcast({"type": "event", "event": "breakpoint", "body": {
+            "reason": "changed", "breakpoint": {"id": upstream_ids[20], "verified": False,
+                                                "line": 22}}})
+        for client in (a, b):
+            change = client.events("breakpoint")[-1]["body"]
+            assert change["breakpoint"]["id"] == mine_b[1]["id"], change
+            assert (change["reason"], change["breakpoint"]["line"]) == ("changed", 22)
+
+        # B leaves: its breakpoints leave the debugger, and A is told.
+        b.mux_client.close()
+        def last_union() -> list[int]:
+            last = [r for r in peer.requests if r["command"] == "setBreakpoints"][-1]
+            return [bp["line"] for bp in last["arguments"]["breakpoints"]]
+
+        while last_union() != [9]:
+            peer.arrived.clear()
+            await asyncio.wait_for(peer.arrived.wait(), 10)
+        while len([e for e in a.events("breakpoint")
+                   if e["body"]["reason"] == "removed"]) < 2:
+            a.changed.clear()
+            await asyncio.wait_for(a.changed.wait(), 10)
+        gone = {e["body"]["breakpoint"]["id"] for e in a.events("breakpoint")
+                if e["body"]["reason"] == "removed"}
+        assert gone == {bp["id"] for bp in mine_b}
     asyncio.run(run())

@@ -165,7 +165,8 @@ class DapTunnel(WebSocketMixin, WebSocketHandler, DebugAPIHandler):
         super().open()  # keep-alive pings
         self.set_nodelay(True)
         self._client = self.debug_session.connect(
-            self._send, self.role, name=f"{self.user}@{self.request.remote_ip}/{self.role}")
+            self._send, self.role, name=f"{self.user}@{self.request.remote_ip}/{self.role}",
+            user=self.user, token_id=self._token_id)
         self.log.info("DAP tunnel to session %s opened by %s as %s", self.debug_session.id,
                       self.user, self.role)
         if self._token_id is not None:  # the connection lives only as long as its token

@@ -6,8 +6,13 @@ request goes upstream under a fresh upstream seq and its response comes back to
 that client only, carrying the client's own seq as `request_seq`; every message
 a client receives is numbered from that client's own counter. Events are
 broadcast. The session lifecycle belongs to the owner of the upstream, so a
-client's `initialize`, `launch`, `attach`, `configurationDone` and `disconnect`
-are answered here and never reach the debugger.
+client's `initialize`, `launch`, `attach`, `configurationDone`, `disconnect` and
+`terminate` are answered here and never reach the debugger.
+
+Ending the shared program is one rule: a control client may end the session, by
+`terminate` or by `disconnect` with `terminateDebuggee: true` (the mux answers, then
+asks the owner through `on_end`); an observer never can (an error response); a plain
+`disconnect` only leaves.
 
 Owned by one event loop; every method runs on it and none blocks.
 """
@@ -19,7 +24,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from .arguments import MAX_SEQ, BadMessage, argument_error, is_int, shown
+from .breakpoints import BreakpointBook, Owner
 from .channel import ChannelClosed, DapChannel
+
+__all__ = ["CONTROL", "MAX_SEQ", "OBSERVE", "OBSERVE_COMMANDS", "ROLES", "BadMessage",
+           "DapMux", "MuxClient", "argument_error"]
 
 log = logging.getLogger(__name__)
 
@@ -55,117 +65,16 @@ _RESUMING_COMMANDS = frozenset({
 #: Upstream events that concern the owner only.
 _PRIVATE_EVENTS = frozenset({"initialized"})
 
-#: The largest `seq` a client may use: JavaScript clients cannot count past it exactly.
-MAX_SEQ = 2**53 - 1
-
-
-class BadMessage(ValueError):
-    """A client's message is not a DAP message the mux can answer (its transport should
-    close with 1007): the sentence says what is wrong."""
-
-
-def _shown(value: Any) -> str:
-    """A client's value in an error sentence: its repr, cut short."""
-    text = repr(value)
-    return text if len(text) <= 60 else f"{text[:57]}..."
-
-
-def _type_name(value: Any) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-            type(None): "null"}.get(type(value), "a number")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_types(command: str, args: Message, fields: dict[str, tuple[str, type]]) -> str | None:
-    """Why one of `fields` of `args` (name -> (what it must be, type)) is wrong, or None."""
-    for name, (what, kind) in fields.items():
-        value = args.get(name)
-        if value is None:
-            continue
-        wrong = not isinstance(value, kind) or (kind is int and isinstance(value, bool))
-        if wrong:
-            return (f"{command}: argument {name!r} must be {what}, not {_type_name(value)} "
-                    f"({_shown(value)})")
-    return None
-
-
-def _check_initialize(args: Message) -> str | None:
-    return _check_types("initialize", args, {
-        "linesStartAt1": ("a boolean", bool), "columnsStartAt1": ("a boolean", bool),
-        "pathFormat": ("a string", str)})
-
-
-def _check_cancel(args: Message) -> str | None:
-    wrong = _check_types("cancel", args, {"requestId": ("an integer", int),
-                                          "progressId": ("a string", str)})
-    if wrong is None and "requestId" in args and not 0 <= args["requestId"] <= MAX_SEQ:
-        wrong = f"cancel: requestId {args['requestId']} is not the seq of a request"
-    return wrong
-
-
-def _check_set_breakpoints(args: Message) -> str | None:
-    source = args.get("source")
-    if not isinstance(source, dict):
-        return ("setBreakpoints: argument 'source' must be an object such as "
-                f'{{"path": "/abs/file.py"}}, not {_type_name(source)} ({_shown(source)})')
-    wrong = _check_types("setBreakpoints", source, {"path": ("a string", str),
-                                                    "sourceReference": ("an integer", int)})
-    if wrong is not None:
-        return wrong.replace("argument", "source field", 1)
-    breakpoints = args.get("breakpoints")
-    if breakpoints is not None:
-        if not isinstance(breakpoints, list):
-            return ("setBreakpoints: argument 'breakpoints' must be an array of objects, "
-                    f"not {_type_name(breakpoints)} ({_shown(breakpoints)})")
-        for index, item in enumerate(breakpoints):
-            if not isinstance(item, dict) or not _is_int(item.get("line")):
-                return (f"setBreakpoints: breakpoints[{index}] must be an object with an "
-                        f"integer 'line', not {_shown(item)}")
-    lines = args.get("lines")
-    if lines is not None and (not isinstance(lines, list)
-                              or not all(_is_int(line) for line in lines)):
-        return f"setBreakpoints: argument 'lines' must be an array of integers, not {_shown(lines)}"
-    return None
-
-
-def _check_stack_trace(args: Message) -> str | None:
-    return _check_types("stackTrace", args, {"threadId": ("an integer", int),
-                                             "startFrame": ("an integer", int),
-                                             "levels": ("an integer", int)})
-
-
-#: The arguments the mux or the session read, checked before they are: a client's bad
-#: shape gets an error response naming it, never an exception in our code.
-_ARGUMENT_CHECKS: dict[str, Callable[[Message], str | None]] = {
-    "initialize": _check_initialize,
-    "cancel": _check_cancel,
-    "setBreakpoints": _check_set_breakpoints,
-    "stackTrace": _check_stack_trace,
-}
-
-
-def argument_error(command: str, arguments: Any) -> str | None:
-    """Why a request's `arguments` cannot be taken as they are, or None (DAP: they are
-    an object, and the fields the server reads have their protocol types)."""
-    if arguments is None:
-        return None
-    if not isinstance(arguments, dict):
-        return (f"the arguments of {_shown(command)} must be a JSON object, not "
-                f"{_type_name(arguments)} ({_shown(arguments)})")
-    check = _ARGUMENT_CHECKS.get(command)
-    return None if check is None else check(arguments)
-
-
 class MuxClient:
     """One client of a mux; feed it the client's messages with `receive`."""
 
-    def __init__(self, mux: DapMux, send: Send, role: str, name: str) -> None:
+    def __init__(self, mux: DapMux, send: Send, role: str, name: str, *,
+                 user: str | None = None, token_id: str | None = None) -> None:
         self.mux = mux
         self.role = role
         self.name = name
+        self.user = user  # who connected, and with which session token (for the audit)
+        self.token_id = token_id
         self.closed = False
         self._send = send
         self._seq = itertools.count(1)
@@ -210,8 +119,8 @@ class MuxClient:
         if self.closed:
             return
         seq = message.get("seq", 0)
-        if not _is_int(seq) or not 0 <= seq <= MAX_SEQ:
-            raise BadMessage(f"DAP message seq {_shown(seq)} is not an integer from 0 to "
+        if not is_int(seq) or not 0 <= seq <= MAX_SEQ:
+            raise BadMessage(f"DAP message seq {shown(seq)} is not an integer from 0 to "
                              f"{MAX_SEQ}")
         if message.get("type") != "request":
             # We never send reverse requests, so a client has nothing to answer.
@@ -220,7 +129,7 @@ class MuxClient:
         command = str(message["command"])
         if self.role != CONTROL and command not in OBSERVE_COMMANDS:
             self.respond(message, success=False, message=(
-                f"this client observes session {self.mux.name}; {_shown(command)} is not a "
+                f"this client observes session {self.mux.name}; {shown(command)} is not a "
                 "read request and could change the program; ask for a control connection"))
             return
         wrong = argument_error(command, message.get("arguments"))
@@ -252,7 +161,7 @@ class MuxClient:
                 self.mux.resuming = None  # refused: no `continued` is coming
             if response.get("closed"):
                 self.respond(request, success=False, message=(
-                    f"session {self.mux.name} ended while {_shown(command)} was pending"))
+                    f"session {self.mux.name} ended while {shown(command)} was pending"))
                 return
             self.mux.responded(request, response)
             answer = {k: v for k, v in response.items() if k != "seq"}
@@ -263,19 +172,19 @@ class MuxClient:
         if upstream is None or upstream.is_closed:
             self.respond(request, success=False, message=(
                 f"session {self.mux.name} has no debugger to talk to (it has ended); "
-                f"{_shown(command)} cannot be answered"))
+                f"{shown(command)} cannot be answered"))
             return
         try:
             self._pending[seq] = upstream.send_request(command, arguments, on_response)
         except ChannelClosed:
             self.respond(request, success=False, message=(
-                f"session {self.mux.name} ended; {_shown(command)} cannot be answered"))
+                f"session {self.mux.name} ended; {shown(command)} cannot be answered"))
             return
         except (ValueError, RecursionError) as exc:
             # Not encodable for the debugger (nested too deeply; a lone surrogate where
             # the encoder keeps text as UTF-8): nothing was written, the session is intact.
             self.respond(request, success=False, message=(
-                f"{_shown(command)} cannot be passed to the debugger of session "
+                f"{shown(command)} cannot be passed to the debugger of session "
                 f"{self.mux.name}: its arguments cannot be encoded as JSON "
                 f"({type(exc).__name__})"))
             return
@@ -294,24 +203,50 @@ class MuxClient:
                 return
         if args.get("pathFormat", "path") != "path":
             self.respond(request, success=False, message=(
-                f"session {self.mux.name} uses file paths, not {_shown(args['pathFormat'])}; "
+                f"session {self.mux.name} uses file paths, not {shown(args['pathFormat'])}; "
                 "initialize with pathFormat: 'path'"))
             return
         self._replayed = False  # a re-initializing client starts over
-        self.respond(request, body=self.mux.capabilities())
+        self.respond(request, body=self.mux.capabilities_for(self.role))
         self.event("initialized")
 
     def _start(self, request: Message) -> None:
-        self.respond(request, message=(
-            f"session {self.mux.name} is already running; this client joined it"))
+        # The session runs already: this client joins it. (DAP reserves `message` for
+        # failures: a success carries none.)
+        self.respond(request)
 
     def _configuration_done(self, request: Message) -> None:
         self.respond(request)
         self._replay()
 
     def _disconnect(self, request: Message) -> None:
-        # Leaving never ends the session: DELETE the session (or send `terminate`) for that.
-        self.respond(request)
+        # A plain disconnect only leaves; with terminateDebuggee it ends the session.
+        if (request.get("arguments") or {}).get("terminateDebuggee") is True:
+            self._end(request)
+        else:
+            self.respond(request)
+
+    def _terminate(self, request: Message) -> None:
+        self._end(request)
+
+    def _end(self, request: Message) -> None:
+        """End the session for every client, if this client may."""
+        command = str(request.get("command"))
+        if self.role != CONTROL:
+            self.respond(request, success=False, message=(
+                f"this client observes session {self.mux.name}; it cannot end the program "
+                f"({shown(command)} with terminateDebuggee); disconnect without it to leave"
+                if command == "disconnect" else
+                f"this client observes session {self.mux.name}; {shown(command)} would end "
+                "the program for every client; ask for a control connection"))
+            return
+        if self.mux.on_end is None:
+            self.respond(request, success=False, message=(
+                f"session {self.mux.name} cannot be ended from a DAP connection; end it "
+                "with DELETE on its URL"))
+            return
+        self.respond(request)  # DAP: the response first, `terminated` follows
+        self.mux.on_end(self, command)
 
     def _cancel(self, request: Message) -> None:
         args = dict(request.get("arguments") or {})  # (checked: an object, requestId an int)
@@ -328,18 +263,42 @@ class MuxClient:
             return
         self._forward({**request, "arguments": args})
 
+    def _set_breakpoints(self, request: Message) -> None:
+        args = request.get("arguments") or {}
+        command = str(request["command"])
+        if command == "setBreakpoints" and not isinstance(
+                (args.get("source") or {}).get("path"), str):
+            self._forward(request)  # (a sourceReference: not shared, nothing to merge)
+            return
+        seq = request.get("seq", 0)
+
+        def on_response(response: Message) -> None:
+            if response.get("closed"):
+                self.respond(request, success=False, message=(
+                    f"session {self.mux.name} ended while {command!r} was pending"))
+                return
+            answer = {k: v for k, v in response.items() if k != "seq"}
+            self.send({**answer, "request_seq": seq, "command": command})
+
+        if not self.mux.set_breakpoints(self, args, on_response, command):
+            self.respond(request, success=False, message=(
+                f"session {self.mux.name} has no debugger to talk to (it has ended); "
+                f"{command!r} cannot be answered"))
+
     def _replay(self) -> None:
         if self._replayed:
             return
         self._replayed = True
         for event in self.mux.current_state():
-            self.send(event)
+            self.send(self.mux.for_client(event, self))
 
     def close(self) -> None:
-        """Detach from the mux (idempotent); answers still in flight are dropped."""
+        """Detach from the mux (idempotent); answers still in flight are dropped, and the
+        client's breakpoints are removed from the debugger."""
         if not self.closed:
             self.closed = True
             self.mux.clients.discard(self)
+            self.mux.drop_breakpoints(self)
 
 
 _LOCAL: dict[str, Callable[[MuxClient, Message], None]] = {
@@ -348,20 +307,37 @@ _LOCAL: dict[str, Callable[[MuxClient, Message], None]] = {
     "attach": MuxClient._start,
     "configurationDone": MuxClient._configuration_done,
     "disconnect": MuxClient._disconnect,
+    "terminate": MuxClient._terminate,
     "cancel": MuxClient._cancel,
+    "setBreakpoints": MuxClient._set_breakpoints,
+    "setFunctionBreakpoints": MuxClient._set_breakpoints,
 }
+
+#: Capabilities the mux itself implements for a control client, whatever the debugger
+#: says: it answers `terminate` and `disconnect` with terminateDebuggee on its own.
+_CONTROL_CAPABILITIES = {"supportsTerminateRequest": True, "supportTerminateDebuggee": True}
+#: An observer may not end the program: it is not told it could.
+_OBSERVE_CAPABILITIES = {"supportsTerminateRequest": False, "supportTerminateDebuggee": False}
+
 
 
 class DapMux:
     """One upstream, many clients: renumbers requests, routes responses, shares events."""
 
     def __init__(self, name: str, *, capabilities: Callable[[], dict[str, Any]],
-                 on_response: Callable[[Message, Message], None] | None = None) -> None:
+                 on_response: Callable[[Message, Message], None] | None = None,
+                 on_end: Callable[[MuxClient, str], None] | None = None) -> None:
         self.name = name
         self.upstream: DapChannel | None = None
         self.capabilities = capabilities
         self.clients: set[MuxClient] = set()
         self._on_response = on_response
+        # Called (after the client's answer) when a control client ends the session:
+        # `on_end(client, "terminate" | "disconnect")`; None: the session cannot be ended so.
+        self.on_end = on_end
+        self.breakpoints = BreakpointBook(self._breakpoint_event)
+        # Our breakpoint ids of the remembered stop's hitBreakpointIds (see for_client).
+        self._stop_hits: list[int] = []
         self.stopped: Message | None = None
         self._ended: list[Message] = []
         # The client whose resuming request is under way: its response already says the
@@ -370,13 +346,19 @@ class DapMux:
         # step through every hop.
         self.resuming: MuxClient | None = None
 
-    def connect(self, send: Send, *, role: str, name: str) -> MuxClient:
+    def connect(self, send: Send, *, role: str, name: str, user: str | None = None,
+                token_id: str | None = None) -> MuxClient:
         """Add a client; `send` hands a message to its transport (it must not block)."""
         if role not in ROLES:
             raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
-        client = MuxClient(self, send, role, name)
+        client = MuxClient(self, send, role, name, user=user, token_id=token_id)
         self.clients.add(client)
         return client
+
+    def capabilities_for(self, role: str) -> dict[str, Any]:
+        """The debugger's capabilities as a client of `role` may use them."""
+        ours = _CONTROL_CAPABILITIES if role == CONTROL else _OBSERVE_CAPABILITIES
+        return {**self.capabilities(), **ours}
 
     def broadcast(self, event: Message) -> None:
         """Pass one upstream event to every client, and remember what a late joiner needs."""
@@ -384,8 +366,13 @@ class DapMux:
         if name in _PRIVATE_EVENTS:
             return
         skip = None
+        if name == "breakpoint":
+            self._upstream_breakpoint_event(event)
+            return
         if name == "stopped":
             self.stopped = event
+            self._stop_hits = self.breakpoints.from_upstream(
+                (event.get("body") or {}).get("hitBreakpointIds"))
             self.resuming = None
         elif name == "continued":
             self.stopped = None
@@ -400,7 +387,7 @@ class DapMux:
             if client is skip:
                 continue
             try:
-                client.send(event)
+                client.send(self.for_client(event, client))
             except Exception:
                 # One broken transport must not keep the event from the others.
                 log.exception("%s: could not pass an event to %s", self.name, client.name)
@@ -421,6 +408,77 @@ class DapMux:
         if self.stopped is not None:
             return [{k: v for k, v in self.stopped.items() if k != "seq"}]
         return []
+
+    # -- breakpoints (dap/breakpoints.py) ---------------------------------------------
+
+    def set_breakpoints(self, owner: Owner, arguments: Message,
+                        done: Callable[[Message], None],
+                        command: str = "setBreakpoints") -> bool:
+        """`owner` (a client, or the session's REST route) replaces its breakpoints of
+        one source (`setBreakpoints`), or its function breakpoints
+        (`setFunctionBreakpoints`); `done(response)` gets the debugger's response made
+        the owner's. False if there is no debugger to ask."""
+        upstream = self.upstream
+        if upstream is None or upstream.is_closed:
+            return False
+        request, answer = (self.breakpoints.replace(owner, arguments)
+                           if command == "setBreakpoints"
+                           else self.breakpoints.replace_functions(owner, arguments))
+
+        def on_response(response: Message) -> None:
+            done(response if response.get("closed") else answer(response))
+
+        try:
+            upstream.send_request(command, request, on_response)
+        except ChannelClosed:
+            return False
+        return True
+
+    def drop_breakpoints(self, owner: Owner) -> None:
+        """`owner` left: remove its breakpoints from the debugger (the others are told)."""
+        upstream = self.upstream
+        for command, request, handle in self.breakpoints.drop(owner):
+            if upstream is None or upstream.is_closed:
+                return
+            try:
+                upstream.send_request(command, request, handle)
+            except ChannelClosed:
+                return
+
+    def _breakpoint_event(self, skip: Owner | None, body: Message) -> None:
+        for client in list(self.clients):
+            if client is not skip:
+                client.event("breakpoint", body)
+
+    def _upstream_breakpoint_event(self, event: Message) -> None:
+        """The debugger changed a breakpoint: tell every client, in our ids."""
+        body = event.get("body") or {}
+        breakpoint = body.get("breakpoint")
+        ours = (self.breakpoints.update_from_upstream(breakpoint)
+                if isinstance(breakpoint, dict) else [])
+        if not ours:  # not one of a source's (a function breakpoint, say): as it came
+            for client in list(self.clients):
+                client.send(event)
+            return
+        for one in ours:
+            self._breakpoint_event(None, {**body, "breakpoint": one})
+
+    def hits_of(self, owner: Owner) -> list[int]:
+        """The remembered stop's hitBreakpointIds that are `owner`'s, in our ids."""
+        mine = self.breakpoints.ids_of(owner)
+        return [i for i in self._stop_hits if i in mine]
+
+    def for_client(self, event: Message, client: Owner) -> Message:
+        """`event` as `client` sees it: a stop's hitBreakpointIds are its own (or none)."""
+        body = event.get("body")
+        if event.get("event") != "stopped" or not isinstance(body, dict) or (
+                "hitBreakpointIds" not in body):
+            return event
+        hits = self.hits_of(client)
+        shown = {k: v for k, v in body.items() if k != "hitBreakpointIds"}
+        if hits:
+            shown["hitBreakpointIds"] = hits
+        return {**event, "body": shown}
 
     def responded(self, request: Message, response: Message) -> None:
         """Tell the owner about a forwarded request's answer (e.g. to track breakpoints)."""

@@ -140,6 +140,7 @@ class SessionManager:
                           blocking=self.blocking)
         self.sessions[session.id] = session
         session.when_ended(self._on_session_end)
+        session.end_for_client = lambda user, who: self.terminate(session.id, user, who)
         await self.store.create_session(session.record())
         await self.store.add_audit(session.id, "create", owner, spec.public())
         self._emit("create", {"session_id": session.id, "debugger": spec.debugger,
@@ -201,15 +202,22 @@ class SessionManager:
         return [self.sessions[r["id"]].model(base_url) if r["id"] in self.sessions
                 else stored_model(r, base_url) for r in rows]
 
-    async def terminate(self, session_id: str, user: str) -> dict[str, Any]:
-        """End a session (idempotent: ending an ended session is not an error)."""
+    async def terminate(self, session_id: str, user: str | None,
+                        client: dict[str, Any] | None = None) -> dict[str, Any]:
+        """End a session (idempotent: ending an ended session is not an error).
+
+        `client` names the DAP client that ended it (`client`, `role`, `token_id`,
+        `command`); None for REST's DELETE and the CLI's `stop`.
+        """
         session = self.sessions.get(session_id)
         if session is None:
             return await self.model(session_id, "/")
         if session.active or session.worker is not None:
-            await self.store.add_audit(session_id, "terminate", user, None)
+            await self.store.add_audit(session_id, "terminate", user, client)
             await session.terminate()
-            self._emit("terminate", {"session_id": session_id, "user": user})
+            data = {"session_id": session_id, "user": user} | {
+                k: v for k, v in (client or {}).items() if v is not None}
+            self._emit("terminate", {k: v for k, v in data.items() if v is not None})
         return session.model()
 
     async def read_output(self, session_id: str, since: int, limit: int) -> dict[str, Any]:

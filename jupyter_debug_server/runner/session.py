@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from ..dap import ChannelClosed, DapRequestError, MuxClient
 from .session_requests import DebuggerRequests
-from .session_state import ACTIVE_STATES, FINAL_STATES, Message, describe_breakpoints
+from .session_state import ACTIVE_STATES, FINAL_STATES, Message
 from .session_worker import SECRET_ENV, WorkerProcess, worker_environment
 
 __all__ = ["ACTIVE_STATES", "FINAL_STATES", "LIFECYCLE_COMMANDS", "SECRET_ENV", "Session",
@@ -26,7 +26,7 @@ __all__ = ["ACTIVE_STATES", "FINAL_STATES", "LIFECYCLE_COMMANDS", "SECRET_ENV", 
 
 # The session owns its lifecycle; these would break it if sent raw.
 LIFECYCLE_COMMANDS = frozenset(
-    {"initialize", "launch", "attach", "configurationDone", "disconnect"})
+    {"initialize", "launch", "attach", "configurationDone", "disconnect", "terminate"})
 
 
 def new_session_id() -> str:
@@ -79,9 +79,10 @@ class Session(WorkerProcess, DebuggerRequests):
 
     # -- tunnel clients --------------------------------------------------------
 
-    def connect(self, send: Callable[[Message], None], role: str, name: str) -> MuxClient:
+    def connect(self, send: Callable[[Message], None], role: str, name: str, *,
+                user: str | None = None, token_id: str | None = None) -> MuxClient:
         """Join a DAP client to the session (counted in `clients` until it leaves)."""
-        client = self.mux.connect(send, role=role, name=name)
+        client = self.mux.connect(send, role=role, name=name, user=user, token_id=token_id)
         self.clients += 1
         return client
 
@@ -93,30 +94,28 @@ class Session(WorkerProcess, DebuggerRequests):
         if not self.mux.clients and self._location_missing():
             self._spawn(self.ensure_location())  # nobody left to ask for the stack
 
+    def _on_client_end(self, client: MuxClient, command: str) -> None:
+        """A control client ended the session (`terminate`, or `disconnect` with
+        terminateDebuggee): end it as DELETE does, with the client in the audit record."""
+        if not self.active or self._terminating:
+            return
+        who = {"client": client.name, "role": client.role, "token_id": client.token_id,
+               "command": command}
+        if self.end_for_client is not None:
+            self._spawn(self.end_for_client(client.user, who))
+        else:
+            self._spawn(self.terminate())
+
     def _on_client_response(self, request: Message, response: Message) -> None:
-        """Learn from tunnel clients' answers: the stop's location from their stack, the
-        breakpoints route's state from the breakpoints they set."""
-        if not response.get("success"):
-            return
-        if request.get("command") == "stackTrace":
-            args = request.get("arguments") or {}
-            if (self._location_missing() and self.stopped is not None
-                    and args.get("threadId") == self.stopped["thread_id"]
-                    and not args.get("startFrame")):
-                self._fill_location((response.get("body") or {}).get("stackFrames") or [])
-            return
-        if request.get("command") != "setBreakpoints":
+        """Learn the stop's location from a tunnel client's stack. (Their breakpoints are
+        theirs: the breakpoints route shows the session's own, see dap/breakpoints.py.)"""
+        if not response.get("success") or request.get("command") != "stackTrace":
             return
         args = request.get("arguments") or {}
-        path = (args.get("source") or {}).get("path")
-        if not isinstance(path, str):
-            return
-        requested = [b for b in args.get("breakpoints") or [] if isinstance(b, dict)]
-        answered = (response.get("body") or {}).get("breakpoints", [])
-        if requested:
-            self.breakpoints[path] = describe_breakpoints(requested, answered)
-        else:
-            self.breakpoints.pop(path, None)
+        if (self._location_missing() and self.stopped is not None
+                and args.get("threadId") == self.stopped["thread_id"]
+                and not args.get("startFrame")):
+            self._fill_location((response.get("body") or {}).get("stackFrames") or [])
 
     # -- end -------------------------------------------------------------------
 

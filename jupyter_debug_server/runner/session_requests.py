@@ -12,7 +12,7 @@ from typing import Any
 from ..dap import ChannelClosed, DapChannel, DapRequestError, DapTimeout
 from .debuggers.native_checks import VALUE_FORM
 from .errors import DapError, DebuggerTimeout, SessionStateError, without_traceback
-from .session_state import SessionState, describe_breakpoints
+from .session_state import SessionState
 
 _STEP_COMMANDS = {"over": "next", "in": "stepIn", "out": "stepOut", "continue": "continue"}
 
@@ -30,6 +30,15 @@ class DebuggerRequests(SessionState):
         """Send one DAP request to the debugger and return its response body."""
         channel = self._require_channel()
         try:
+            if command == "setBreakpoints" and isinstance(
+                    ((arguments or {}).get("source") or {}).get("path"), str):
+                # The session's own breakpoints, kept with every DAP client's.
+                return await self._set_own_breakpoints(
+                    arguments["source"]["path"], _requested(arguments))
+            if command == "setFunctionBreakpoints" and isinstance(
+                    (arguments or {}).get("breakpoints"), list):
+                return await self._own_request(command, {"breakpoints": [
+                    b for b in arguments["breakpoints"] if isinstance(b, dict)]})
             return await channel.request(command, arguments,
                                          timeout=self.config.request_timeout)
         except DapRequestError as exc:
@@ -150,13 +159,18 @@ class DebuggerRequests(SessionState):
 
     async def set_breakpoints(self, path: str, breakpoints: list[dict[str, Any]]) -> list[
             dict[str, Any]]:
-        """Replace the breakpoints of one source file."""
-        body = await self.dap("setBreakpoints", {"source": {"path": path},
-                                                 "breakpoints": breakpoints})
-        self.breakpoints[path] = describe_breakpoints(breakpoints, body.get("breakpoints", []))
-        if not breakpoints:
-            self.breakpoints.pop(path, None)
+        """Replace the session's own breakpoints of one source file (DAP clients keep
+        theirs: the debugger gets the union)."""
+        await self.dap("setBreakpoints", {"source": {"path": path},
+                                          "breakpoints": breakpoints})
         return self.breakpoints.get(path, [])
+
+
+def _requested(arguments: dict[str, Any]) -> list[dict[str, Any]]:
+    """A raw setBreakpoints request's breakpoints (`breakpoints`, or the old `lines`)."""
+    if isinstance(arguments.get("breakpoints"), list):
+        return [b for b in arguments["breakpoints"] if isinstance(b, dict)]
+    return [{"line": line} for line in arguments.get("lines") or [] if isinstance(line, int)]
 
 
 def _last_line(message: str) -> str:

@@ -14,11 +14,11 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
-from ..dap import ChannelClosed, DapChannel, DapMux, DapRequestError, DapTimeout
+from ..dap import ChannelClosed, DapChannel, DapMux, DapRequestError, DapTimeout, MuxClient
 from ..store import iso_time
 from .launch_spec import LaunchSpec
 from .output import OutputLog
@@ -34,6 +34,10 @@ log = logging.getLogger("jupyter_debug_server.runner.session")
 
 Message = dict[str, Any]
 Listener = Callable[[Message], None]
+
+#: The REST routes (and the launch spec's breakpoints) are one client of the mux's
+#: breakpoint book: the session's own. Its breakpoints stay when DAP clients come and go.
+REST_OWNER = "rest"
 
 ACTIVE_STATES = frozenset({"starting", "running", "stopped"})
 _STEPPING_FIELDS = frozenset({"state", "stopped", "updated"})
@@ -67,7 +71,10 @@ class SessionState:
         self.channel: DapChannel | None = None
         # Tunnel clients share the channel through the mux; REST requests use it directly.
         self.mux = DapMux(session_id, capabilities=lambda: self.capabilities,
-                          on_response=self._on_client_response)
+                          on_response=self._on_client_response, on_end=self._on_client_end)
+        # Set by the manager: end the session for a DAP client, `(user, who)` with `who`
+        # the client's name, role and token id for the audit record and the event.
+        self.end_for_client: Callable[[str | None, dict[str, Any]], Awaitable[Any]] | None = None
         self.worker: asyncio.subprocess.Process | None = None
         self._listeners: set[Listener] = set()  # event streams: they show every stop's place
         self._end_hooks: list[Callable[[Self], None]] = []
@@ -88,6 +95,9 @@ class SessionState:
     if TYPE_CHECKING:
         def _on_client_response(self, request: Message, response: Message) -> None:
             """Learn from a tunnel client's answer (defined by `Session`)."""
+
+        def _on_client_end(self, client: MuxClient, command: str) -> None:
+            """A control client ended the session (defined by `Session`)."""
 
     # -- the model -------------------------------------------------------------
 
@@ -249,6 +259,43 @@ class SessionState:
             if not waiter.done():
                 waiter.set_result(None)
 
+    # -- breakpoints -------------------------------------------------------------
+
+    async def _set_own_breakpoints(self, path: str, breakpoints: list[dict[str, Any]]
+                                   ) -> dict[str, Any]:
+        """Replace the session's own breakpoints of one source (REST, the launch spec):
+        the debugger gets them with every DAP client's (dap/breakpoints.py). Returns the
+        response body; DapRequestError, DapTimeout or ChannelClosed as a request does."""
+        body = await self._own_request("setBreakpoints", {"source": {"path": path},
+                                                          "breakpoints": breakpoints})
+        self.breakpoints[path] = describe_breakpoints(breakpoints, body.get("breakpoints", []))
+        if not breakpoints:
+            self.breakpoints.pop(path, None)
+        return body
+
+    async def _own_request(self, command: str, arguments: Message) -> dict[str, Any]:
+        """setBreakpoints or setFunctionBreakpoints of the session's own, through the
+        mux's breakpoint book; the response body."""
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+
+        def done(response: Message) -> None:
+            if not future.done():
+                future.set_result(response)
+
+        if not self.mux.set_breakpoints(REST_OWNER, arguments, done, command):
+            raise ChannelClosed(f"session {self.id} has no debugger to talk to")
+        timeout = self.config.request_timeout
+        try:
+            response = await asyncio.wait_for(asyncio.shield(future), timeout)
+        except asyncio.TimeoutError:
+            raise DapTimeout(command, timeout) from None
+        if response.get("closed"):
+            raise ChannelClosed(f"session {self.id} ended during {command}")
+        if not response.get("success"):
+            raise DapRequestError(command, str(response.get("message") or
+                                               f"{command} failed"), response)
+        return dict(response.get("body") or {})
+
     # -- where it stopped ------------------------------------------------------
 
     def _on_stopped(self, body: dict[str, Any]) -> None:
@@ -256,7 +303,8 @@ class SessionState:
         stopped: dict[str, Any] = {
             "thread_id": body.get("threadId"), "reason": body.get("reason"),
             "description": body.get("description"), "text": body.get("text"),
-            "hit_breakpoint_ids": body.get("hitBreakpointIds"),
+            # (the session's own, in the ids its breakpoints route shows)
+            "hit_breakpoint_ids": self.mux.hits_of(REST_OWNER) or None,
             "path": None, "line": None, "name": None, "frame_id": None,
         }
         # REST and event clients are shown where it stopped with the stop itself. Tunnel

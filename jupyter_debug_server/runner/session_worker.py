@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ..dap import ChannelClosed, DapChannel, DapRequestError
 from .debuggers.target import boot_id, kill_group, process_start_time
 from .errors import without_traceback
-from .session_state import SessionState, describe_breakpoints
+from .session_state import SessionState
 
 if TYPE_CHECKING:
     from .session_state import Message
@@ -143,11 +143,10 @@ class WorkerProcess(SessionState):
         for bp in self.spec.breakpoints:
             by_path.setdefault(bp.path, []).append(bp.to_dap())
         for path, bps in by_path.items():
-            body = await self.channel.request(
-                "setBreakpoints", {"source": {"path": path}, "breakpoints": bps})
-            self.breakpoints[path] = describe_breakpoints(bps, body.get("breakpoints", []))
+            # The session's own (REST's): DAP clients that join later add theirs.
+            await self._set_own_breakpoints(path, bps)
         if self.spec.function_breakpoints:
-            await self.channel.request("setFunctionBreakpoints", {
+            await self._own_request("setFunctionBreakpoints", {
                 "breakpoints": [{"name": n} for n in self.spec.function_breakpoints]})
         if any(f.get("default") for f in self.capabilities.get("exceptionBreakpointFilters", [])):
             await self.channel.request("setExceptionBreakpoints", {"filters": [
