@@ -125,6 +125,31 @@ def test_requests_are_renumbered_and_answers_routed_to_their_client() -> None:
     asyncio.run(run())
 
 
+def test_a_late_joiner_learns_the_process_before_the_stop() -> None:
+    """LLVM's dap_server.py waits for `process` after attaching: it is replayed too."""
+    async def run() -> None:
+        mux, _peer = await _mux()
+        process = {"name": "/t/a.out", "systemProcessId": 4242, "isLocalProcess": True,
+                   "startMethod": "launch"}
+        mux.broadcast({"type": "event", "seq": 7, "event": "process", "body": process})
+        mux.broadcast({"type": "event", "seq": 8, "event": "stopped",
+                       "body": {"threadId": 1, "reason": "step"}})
+        late = Client(mux)
+        late.send(1, "initialize", {"adapterID": "x"})
+        late.send(2, "attach", {})
+        late.send(3, "configurationDone")
+        await late.response(3)
+        assert [m["event"] for m in late.events()] == ["initialized", "process", "stopped"]
+        assert late.events("process")[0]["body"] == process
+        mux.broadcast({"type": "event", "event": "exited", "body": {"exitCode": 0}})
+        ended = Client(mux)
+        ended.send(1, "threads")
+        await ended.response(1)
+        assert [m["event"] for m in ended.events()] == ["exited"]  # the end, nothing stale
+
+    asyncio.run(run())
+
+
 def test_lifecycle_is_local_and_a_late_joiner_gets_the_state() -> None:
     async def run() -> None:
         mux, peer = await _mux()

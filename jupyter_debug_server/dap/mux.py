@@ -340,6 +340,8 @@ class DapMux:
         self._stop_hits: list[int] = []
         self.stopped: Message | None = None
         self._ended: list[Message] = []
+        # The debugger's `process` event: some clients (LLVM's dap_server.py) wait for it.
+        self._process: Message | None = None
         # The client whose resuming request is under way: its response already says the
         # program runs, so the `continued` that follows is not sent to it (DAP: an adapter
         # need not send `continued` for a request that implies it). One message fewer per
@@ -377,6 +379,8 @@ class DapMux:
         elif name == "continued":
             self.stopped = None
             skip, self.resuming = self.resuming, None
+        elif name == "process":
+            self._process = event
         elif name == "exited":
             self.stopped = None
             self._ended = [event]
@@ -402,12 +406,12 @@ class DapMux:
             self.stopped = None
 
     def current_state(self) -> list[Message]:
-        """The events that tell a late joiner where the program is."""
+        """The events that tell a late joiner which program this is and where it is."""
         if self._ended:
-            return [{k: v for k, v in e.items() if k != "seq"} for e in self._ended]
-        if self.stopped is not None:
-            return [{k: v for k, v in self.stopped.items() if k != "seq"}]
-        return []
+            state = self._ended
+        else:
+            state = [e for e in (self._process, self.stopped) if e is not None]
+        return [{k: v for k, v in e.items() if k != "seq"} for e in state]
 
     # -- breakpoints (dap/breakpoints.py) ---------------------------------------------
 
