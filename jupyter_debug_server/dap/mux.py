@@ -407,10 +407,8 @@ class DapMux:
 
     def current_state(self) -> list[Message]:
         """The events that tell a late joiner which program this is and where it is."""
-        if self._ended:
-            state = self._ended
-        else:
-            state = [e for e in (self._process, self.stopped) if e is not None]
+        # Once ended, only the end: the process and its last stop are history.
+        state = self._ended or [e for e in (self._process, self.stopped) if e is not None]
         return [{k: v for k, v in e.items() if k != "seq"} for e in state]
 
     # -- breakpoints (dap/breakpoints.py) ---------------------------------------------
