@@ -138,9 +138,10 @@ class SessionManager:
                 "c.DebugServerApp.max_sessions_per_user; end one (DELETE its URL) first")
         session = Session(new_session_id(), spec, owner, store=self.store, config=self.config,
                           blocking=self.blocking)
+        # Recorded before it is kept: a store that refuses (StoreBusy) leaves nothing behind.
+        await self.store.create_session(session.record())
         self.sessions[session.id] = session
         session.when_ended(self._on_session_end)
-        await self.store.create_session(session.record())
         await self.store.add_audit(session.id, "create", owner, spec.public())
         self._emit("create", {"session_id": session.id, "debugger": spec.debugger,
                               "user": owner})
