@@ -48,6 +48,9 @@ class Session(WorkerProcess, DebuggerRequests):
             self._spawn(self.store.update_session(
                 self.id, pid=self.pid, pid_start_time=self.pid_start_time))
             return  # private to the worker and us
+        if name.startswith("jupyterDebugServer."):
+            self._on_private_event(name, body)
+            return
         # Tunnel clients first, before our own bookkeeping: they are stepping.
         self.mux.broadcast(event)
         if name == "output":
@@ -66,13 +69,28 @@ class Session(WorkerProcess, DebuggerRequests):
             self._spawn(self._on_terminated())
         self._publish({"type": "dap", "event": event})
 
+    def _on_private_event(self, name: str, body: Message) -> None:
+        """The worker's own news: a process group it created, or why its debugger died."""
+        if name == "jupyterDebugServer.processGroup":
+            pid, started = body.get("pid"), body.get("startTime")
+            if isinstance(pid, int) and pid > 1 and isinstance(started, (int, float)):
+                self.process_groups.append((pid, float(started)))
+                self._spawn(self.store.update_session(
+                    self.id, process_groups=[list(g) for g in self.process_groups]))
+        elif name == "jupyterDebugServer.debuggerExited":
+            self.debugger_error = str(body.get("message") or "the debugger exited")
+
     async def _on_terminated(self) -> None:
         await self.output.flush()
         # Ended on request (DELETE, shutdown) or detached: terminated; on its own: exited.
         ended_by_us = self._terminating or (self.spec.request == "attach"
                                             and self.exit_code is None)
         state = "terminated" if ended_by_us else "exited"
-        if self.active:
+        if self.active and self.debugger_error is not None and not self._terminating:
+            # The debugger died under the session: that is its cause, not the target's end.
+            await self._set(state="failed", stopped=None, exit_code=self.exit_code,
+                            error=self.debugger_error)
+        elif self.active:
             await self._set(state=state, stopped=None, exit_code=self.exit_code)
         await self.store.add_audit(self.id, "ended", None, {"state": self.state,
                                                             "exit_code": self.exit_code})

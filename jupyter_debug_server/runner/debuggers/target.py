@@ -25,7 +25,9 @@ _PR_SET_PDEATHSIG = 1
 _CHUNK = 64 * 1024
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """preexec_fn: SIGKILL this child when the worker dies (even SIGKILLed or after a
+    freeze ended by the server's SIGKILL), so no debugger outlives its worker."""
     # Runs in the forked child before exec: no allocation-heavy work here.
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -99,7 +101,7 @@ class Target:
             stderr=asyncio.subprocess.PIPE,
             pass_fds=tuple(pass_fds),
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         return cls(proc, sink)
 
