@@ -202,6 +202,10 @@ class WorkerProcess(SessionState):
                 await asyncio.wait_for(asyncio.shield(worker.wait()), self.config.shutdown_timeout)
                 break
             except asyncio.TimeoutError:
+                if sig == signal.SIGTERM:
+                    # A frozen worker (SIGSTOP) would keep SIGTERM pending: let it run its
+                    # own ladder (kill the target, close the debugger) on the way out.
+                    kill_group(worker.pid, signal.SIGCONT)
                 kill_group(worker.pid, sig)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._ended), self.config.shutdown_timeout)
