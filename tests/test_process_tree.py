@@ -94,7 +94,12 @@ async def test_a_frozen_debugger_does_not_outlive_delete(api: Any, manager: Any,
                                                          debugger: str, victim: str) -> None:
     session = await _stopped_session(api, manager, debugger, waiter)
     tree = _tree(session)
-    _named(session, victim).send_signal(signal.SIGSTOP)
+    frozen = _named(session, victim)
+    # The worker announced the debugger's group, and the server checked it is its child.
+    assert [pid for pid, _ in session.process_groups] == [frozen.pid]
+    row = await manager.store.get_session(session.id)
+    assert row["process_groups"] == [[frozen.pid, process_start_time(frozen.pid)]]
+    frozen.send_signal(signal.SIGSTOP)
     status, model = await api("DELETE", f"sessions/{session.id}")
     assert status == 200 and model["state"] in FINAL, model
     alive = await _gone(tree, 10)

@@ -13,16 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import Callable
 
 from ..dap import ChannelClosed, DapRequestError, MuxClient
+from .debuggers.target import parent_pid, process_start_time
 from .session_requests import DebuggerRequests
 from .session_state import ACTIVE_STATES, FINAL_STATES, Message, describe_breakpoints
 from .session_worker import SECRET_ENV, WorkerProcess, worker_environment
 
 __all__ = ["ACTIVE_STATES", "FINAL_STATES", "LIFECYCLE_COMMANDS", "SECRET_ENV", "Session",
            "new_session_id", "worker_environment"]
+
+log = logging.getLogger(__name__)
 
 # The session owns its lifecycle; these would break it if sent raw.
 LIFECYCLE_COMMANDS = frozenset(
@@ -74,11 +78,23 @@ class Session(WorkerProcess, DebuggerRequests):
         if name == "jupyterDebugServer.processGroup":
             pid, started = body.get("pid"), body.get("startTime")
             if isinstance(pid, int) and pid > 1 and isinstance(started, (int, float)):
-                self.process_groups.append((pid, float(started)))
-                self._spawn(self.store.update_session(
-                    self.id, process_groups=[list(g) for g in self.process_groups]))
+                self._spawn(self._adopt_group(pid, float(started)))
         elif name == "jupyterDebugServer.debuggerExited":
             self.debugger_error = str(body.get("message") or "the debugger exited")
+
+    async def _adopt_group(self, pid: int, started: float) -> None:
+        """Record a process group of the worker's, once /proc confirms it is the worker's
+        child with that start time: the server will SIGKILL it, so it must be ours."""
+        worker = self.worker.pid if self.worker is not None else None
+        parent, real_start = await asyncio.get_running_loop().run_in_executor(
+            self.blocking, lambda: (parent_pid(pid), process_start_time(pid)))
+        if worker is None or parent != worker or real_start != started:
+            log.warning("session %s: ignored process group %d announced by the worker (not "
+                        "its child, or not started at %s)", self.id, pid, started)
+            return
+        self.process_groups.append((pid, started))
+        await self.store.update_session(
+            self.id, process_groups=[list(g) for g in self.process_groups])
 
     async def _on_terminated(self) -> None:
         await self.output.flush()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import pwd
 
+from .target import parent_pid
+
 #: Yama's ptrace policy; absent when the kernel has no Yama (then only uid and caps matter).
 YAMA_SCOPE = "/proc/sys/kernel/yama/ptrace_scope"
 _CAP_SYS_PTRACE = 19
@@ -145,19 +147,8 @@ def _ancestry(pid: int) -> list[int]:
         chain.append(current)
         if len(chain) >= _ANCESTRY_LIMIT:
             break
-        current = _parent(current)
+        current = parent_pid(current)
     return chain
-
-
-def _parent(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    # The command name may contain spaces and parentheses: split after the last ')'.
-    fields = stat[stat.rfind(b")") + 2 :].split()
-    return int(fields[1]) if len(fields) > 1 else None
 
 
 def _is_worker(pid: int) -> bool:

@@ -33,16 +33,27 @@ def die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-def process_start_time(pid: int) -> float | None:
-    """Start time of `pid` in clock ticks since boot (field 22 of /proc/pid/stat)."""
+def _stat_fields(pid: int) -> list[bytes] | None:
+    """/proc/pid/stat from field 3 on (None if the process is gone)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
     except OSError:
         return None
     # The command name may contain spaces and parentheses: split after the last ')'.
-    fields = stat[stat.rfind(b")") + 2 :].split()
-    return float(fields[19])
+    return stat[stat.rfind(b")") + 2 :].split()
+
+
+def process_start_time(pid: int) -> float | None:
+    """Start time of `pid` in clock ticks since boot (field 22 of /proc/pid/stat)."""
+    fields = _stat_fields(pid)
+    return None if fields is None else float(fields[19])
+
+
+def parent_pid(pid: int) -> int | None:
+    """The parent of `pid` (field 4 of /proc/pid/stat); None if it is gone."""
+    fields = _stat_fields(pid)
+    return None if fields is None else int(fields[1])
 
 
 @functools.cache
