@@ -72,6 +72,13 @@ class TokenNotFound(DebugServerError):
     reason = "no-such-token"
 
 
+class StoreBusy(DebugServerError):
+    """The session store stayed locked by another process for longer than busy_timeout."""
+
+    status = 503
+    reason = "store-busy"
+
+
 class DebuggerTimeout(DebugServerError):
     """The debugger did not answer a request within c.DebugServerApp.request_timeout."""
 

@@ -138,10 +138,11 @@ class SessionManager:
                 "c.DebugServerApp.max_sessions_per_user; end one (DELETE its URL) first")
         session = Session(new_session_id(), spec, owner, store=self.store, config=self.config,
                           blocking=self.blocking)
+        # Recorded before it is kept: a store that refuses (StoreBusy) leaves nothing behind.
+        await self.store.create_session(session.record())
         self.sessions[session.id] = session
         session.when_ended(self._on_session_end)
         session.end_for_client = lambda user, who: self.terminate(session.id, user, who)
-        await self.store.create_session(session.record())
         await self.store.add_audit(session.id, "create", owner, spec.public())
         self._emit("create", {"session_id": session.id, "debugger": spec.debugger,
                               "user": owner})
@@ -257,9 +258,18 @@ def _reap_survivors(row: dict[str, Any]) -> None:
         log.info("Not reaping the processes of session %s: they were started in another "
                  "boot (or before boot ids were recorded)", row["id"])
         return
-    for pid_key, time_key in (("worker_pid", "worker_start_time"), ("pid", "pid_start_time")):
-        pid, started = row.get(pid_key), row.get(time_key)
+    # The debuggers' groups first: their leaders must still live to be matched, and a
+    # debugger dies with its worker (PR_SET_PDEATHSIG) while its children (lldb-server)
+    # would stay in the group, leaderless.
+    groups = [(g[0], g[1]) for g in row.get("process_groups") or []
+              if isinstance(g, list) and len(g) == 2]
+    for key in ("worker", "pid"):
+        pid = row.get("worker_pid" if key == "worker" else "pid")
+        started = row.get("worker_start_time" if key == "worker" else "pid_start_time")
+        if pid and started is not None:
+            groups.append((pid, started))
+    for pid, started in groups:
         # A pid alone may have been reused by an unrelated process: match start time.
-        if pid and started is not None and process_start_time(pid) == started:
+        if process_start_time(pid) == started:
             log.warning("Reaping process group %d left by session %s", pid, row["id"])
             kill_group(pid, signal.SIGKILL)

@@ -13,16 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import Callable
 
 from ..dap import ChannelClosed, DapRequestError, MuxClient
+from .debuggers.target import parent_pid, process_start_time
 from .session_requests import DebuggerRequests
 from .session_state import ACTIVE_STATES, FINAL_STATES, Message
 from .session_worker import SECRET_ENV, WorkerProcess, worker_environment
 
 __all__ = ["ACTIVE_STATES", "FINAL_STATES", "LIFECYCLE_COMMANDS", "SECRET_ENV", "Session",
            "new_session_id", "worker_environment"]
+
+log = logging.getLogger(__name__)
 
 # The session owns its lifecycle; these would break it if sent raw.
 LIFECYCLE_COMMANDS = frozenset(
@@ -48,6 +52,9 @@ class Session(WorkerProcess, DebuggerRequests):
             self._spawn(self.store.update_session(
                 self.id, pid=self.pid, pid_start_time=self.pid_start_time))
             return  # private to the worker and us
+        if name.startswith("jupyterDebugServer."):
+            self._on_private_event(name, body)
+            return
         # Tunnel clients first, before our own bookkeeping: they are stepping.
         self.mux.broadcast(event)
         if name == "output":
@@ -66,13 +73,40 @@ class Session(WorkerProcess, DebuggerRequests):
             self._spawn(self._on_terminated())
         self._publish({"type": "dap", "event": event})
 
+    def _on_private_event(self, name: str, body: Message) -> None:
+        """The worker's own news: a process group it created, or why its debugger died."""
+        if name == "jupyterDebugServer.processGroup":
+            pid, started = body.get("pid"), body.get("startTime")
+            if isinstance(pid, int) and pid > 1 and isinstance(started, (int, float)):
+                self._spawn(self._adopt_group(pid, float(started)))
+        elif name == "jupyterDebugServer.debuggerExited":
+            self.debugger_error = str(body.get("message") or "the debugger exited")
+
+    async def _adopt_group(self, pid: int, started: float) -> None:
+        """Record a process group of the worker's, once /proc confirms it is the worker's
+        child with that start time: the server will SIGKILL it, so it must be ours."""
+        worker = self.worker.pid if self.worker is not None else None
+        parent, real_start = await asyncio.get_running_loop().run_in_executor(
+            self.blocking, lambda: (parent_pid(pid), process_start_time(pid)))
+        if worker is None or parent != worker or real_start != started:
+            log.warning("session %s: ignored process group %d announced by the worker (not "
+                        "its child, or not started at %s)", self.id, pid, started)
+            return
+        self.process_groups.append((pid, started))
+        await self.store.update_session(
+            self.id, process_groups=[list(g) for g in self.process_groups])
+
     async def _on_terminated(self) -> None:
         await self.output.flush()
         # Ended on request (DELETE, shutdown) or detached: terminated; on its own: exited.
         ended_by_us = self._terminating or (self.spec.request == "attach"
                                             and self.exit_code is None)
         state = "terminated" if ended_by_us else "exited"
-        if self.active:
+        if self.active and self.debugger_error is not None and not self._terminating:
+            # The debugger died under the session: that is its cause, not the target's end.
+            await self._set(state="failed", stopped=None, exit_code=self.exit_code,
+                            error=self.debugger_error)
+        elif self.active:
             await self._set(state=state, stopped=None, exit_code=self.exit_code)
         await self.store.add_audit(self.id, "ended", None, {"state": self.state,
                                                             "exit_code": self.exit_code})

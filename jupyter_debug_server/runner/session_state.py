@@ -84,6 +84,10 @@ class SessionState:
         self._stop_generation = 0
         self._generation_seq = itertools.count(1)
         self._terminating = False
+        # Process groups the worker started besides the target's: [(pid, start time)].
+        self.process_groups: list[tuple[int, float]] = []
+        # Why the debugger ended the session on its own (the worker's private event).
+        self.debugger_error: str | None = None
         self._ended = asyncio.get_running_loop().create_future()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._worker_stderr = ""

@@ -179,17 +179,14 @@ class WorkerProcess(SessionState):
             self._ended.set_result(None)
 
     async def _reap_target(self) -> None:
-        """Kill what is left of the target's process group, if it is still ours."""
-        if self.pid is None or self.spec.request == "attach" or self.pid_start_time is None:
-            return
-        pid, started = self.pid, self.pid_start_time
-
-        def reap() -> None:
-            # Same pid *and* start time: never signal an unrelated process that reused it.
-            if process_start_time(pid) == started:
-                kill_group(pid, signal.SIGKILL)
-
-        await asyncio.get_running_loop().run_in_executor(self.blocking, reap)
+        """Kill what is left of the debuggers' and the target's process groups, if still
+        ours: they run in sessions of their own, out of reach of the worker's group."""
+        groups = list(self.process_groups)
+        if not (self.pid is None or self.spec.request == "attach"
+                or self.pid_start_time is None):
+            groups.append((self.pid, self.pid_start_time))
+        if groups:
+            await asyncio.get_running_loop().run_in_executor(self.blocking, reap_groups, groups)
 
     async def _stop_worker(self) -> None:
         if self.channel is not None:
@@ -204,6 +201,10 @@ class WorkerProcess(SessionState):
                 await asyncio.wait_for(asyncio.shield(worker.wait()), self.config.shutdown_timeout)
                 break
             except asyncio.TimeoutError:
+                if sig == signal.SIGTERM:
+                    # A frozen worker (SIGSTOP) would keep SIGTERM pending: let it run its
+                    # own ladder (kill the target, close the debugger) on the way out.
+                    kill_group(worker.pid, signal.SIGCONT)
                 kill_group(worker.pid, sig)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._ended), self.config.shutdown_timeout)
@@ -214,6 +215,14 @@ class WorkerProcess(SessionState):
 #: Credentials of the Jupyter server (and JupyterHub) that a debuggee must never see.
 SECRET_ENV = frozenset({"JUPYTER_TOKEN", "JUPYTER_PASSWORD", "JPY_API_TOKEN",
                         "JUPYTERHUB_API_TOKEN", "JPY_SESSION_NAME"})
+
+
+def reap_groups(groups: Sequence[tuple[int, float]]) -> None:
+    """SIGKILL each process group whose leader still has the recorded start time (same pid
+    *and* start time: never signal an unrelated process that reused the pid). Blocking."""
+    for pid, started in groups:
+        if process_start_time(pid) == started:
+            kill_group(pid, signal.SIGKILL)
 
 
 def _start_time_and_boot(pid: int) -> tuple[float | None, str | None]:

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from ..runner.errors import StoreBusy
 from . import queries
 
 log = logging.getLogger("jupyter_debug_server.store")
@@ -272,9 +273,28 @@ class Store:
         def job() -> _T:
             if self._conn is None or threading.get_ident() != self._thread_ident:
                 raise StoreError(f"the store {self.path} is not open on this thread")
-            return fn(self._conn, *args, **kwargs)
+            try:
+                return fn(self._conn, *args, **kwargs)
+            except sqlite3.OperationalError as exc:
+                busy = self._busy(exc)
+                if busy is None:
+                    raise
+                raise busy from None
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, job)
+
+    def _busy(self, exc: sqlite3.OperationalError) -> StoreBusy | None:
+        """A sentence for a lock that outlasted busy_timeout (None for other errors): another
+        process (a backup, a second server, an sqlite3 shell) holds the database."""
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            return None
+        if self._conn is not None and self._conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.rollback()  # a half-done transaction would hold our own lock
+        return StoreBusy(
+            f"the session store {self.path} is locked by another process (waited "
+            f"{self._busy_timeout_ms / 1000:g} s, c.DebugServerApp.store_busy_timeout); "
+            "try again")
 
     def _open_in_thread(self) -> None:
         self._thread_ident = threading.get_ident()

@@ -86,6 +86,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE sessions ADD COLUMN boot_id TEXT;
     """,
+    # 3: the process groups a worker created besides the target's (gdb, lldb-dap with its
+    # lldb-server), as a JSON list of [pid, start time]: they run in sessions of their own,
+    # so killing the worker's group does not reach them; the server and a later server's
+    # reaper kill them by pid and start time (and boot_id).
+    """
+    ALTER TABLE sessions ADD COLUMN process_groups TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -93,9 +100,9 @@ SCHEMA_VERSION = len(MIGRATIONS)
 SESSION_COLUMNS: tuple[str, ...] = (
     "id", "name", "debugger", "request", "state", "owner", "spec", "pid", "pid_start_time",
     "worker_pid", "worker_start_time", "exit_code", "stopped", "error", "created", "updated",
-    "boot_id",
+    "boot_id", "process_groups",
 )  # fmt: skip
-SESSION_JSON_COLUMNS = frozenset({"spec", "stopped"})
+SESSION_JSON_COLUMNS = frozenset({"spec", "stopped", "process_groups"})
 TOKEN_COLUMNS: tuple[str, ...] = (
     "id", "session_id", "scope", "hash", "created", "expires", "revoked",
 )  # fmt: skip

@@ -57,8 +57,6 @@ def sigkill(role: str) -> Scenario:
 
     def scenario(lab: Lab, rng: random.Random, debugger: str) -> int:
         variant = lab.pick(rng, f"sigkill_{role}", debugger, _variants(role, debugger))
-        if variant is None:
-            return 0
         launched = lab.launch(debugger, token=rng.random() < 0.3)
         if launched is None:
             return 0
@@ -78,8 +76,6 @@ def sigstop(role: str) -> Scenario:
 
     def scenario(lab: Lab, rng: random.Random, debugger: str) -> int:
         variant = lab.pick(rng, f"sigstop_{role}", debugger, ["cont", "cont", "no_cont"])
-        if variant is None:
-            return 0
         launched = lab.launch(debugger, token=rng.random() < 0.3)
         if launched is None:
             return 0
@@ -131,8 +127,6 @@ def sigkill_server(lab: Lab, rng: random.Random, debugger: str) -> int:
     notice), the workers are frozen (only the restart can reap them), or the server is
     SIGSTOPped first and never continued (its sockets stay open until the kill)."""
     variant = lab.pick(rng, "sigkill_server", debugger, ["running", "frozen", "server_stopped"])
-    if variant is None:
-        return 0
     sessions = [s for d in ("debugpy", "gdb", "lldb") if (s := lab.launch(d)) is not None]
     if variant == "frozen":
         for s in sessions:
@@ -163,8 +157,6 @@ def client_dropped(lab: Lab, rng: random.Random, debugger: str) -> int:
     faults = 0
     for _ in range(4):  # several drops per session keep each one cheap
         variant = lab.pick(rng, "client_dropped", debugger, ["rest", "rest", "ws", "events"])
-        if variant is None:
-            break
         if variant == "rest":
             faults += _drop_rest(lab, rng, launched)
         else:
@@ -263,8 +255,6 @@ def store_locked(lab: Lab, rng: random.Random, debugger: str) -> int:
     than busy_timeout): requests succeed late or get a clear error, never hang or a bare
     500."""
     variant = lab.pick(rng, "store_locked", debugger, ["short", "short", "beyond_busy_timeout"])
-    if variant is None:
-        return 0
     # busy_timeout is 5 s (c.DebugServerApp.store_busy_timeout).
     hold = rng.uniform(0.3, 1.5) if variant == "short" else 7.0
     locker = subprocess.Popen([sys.executable, "-c", _LOCKER, str(lab.db), str(hold)],

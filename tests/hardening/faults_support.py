@@ -46,12 +46,6 @@ def seed(default: int) -> int:
     return int(os.environ.get("HARDENING_SEED", str(default)))
 
 
-def skipped(known_on_main: dict[str, str]) -> dict[str, str]:
-    """The known-bad inputs to skip: none when `HARDENING_RUN_KNOWN=1` (to check a branch
-    that fixes them before the list is emptied)."""
-    return {} if os.environ.get("HARDENING_RUN_KNOWN") == "1" else known_on_main
-
-
 def make_root(base: Path) -> Path:
     """A server root with the test targets (Python and compiled native ones)."""
     root = base / "root"

@@ -2,7 +2,7 @@
 
 Each case is `(label, body)`; `body` is what is POSTed to /api/debug/sessions (a JSON value,
 or raw bytes for bodies that are not JSON). Labels are stable so that a finding can be named
-in `KNOWN_ON_MAIN` of test_hostile_specs.py.
+in a report.
 """
 
 from __future__ import annotations
@@ -196,10 +196,11 @@ def shape_escapes() -> list[tuple[str, Any]]:
 def pid_escapes(p: Places) -> list[tuple[str, Any]]:
     """Attach to processes the server must refuse (or may take: only the decoy)."""
     cases: list[tuple[str, Any]] = [
-        # pid 1 only with debugpy: its not-Python check refuses it before any attach. A
-        # native debugger would be let through when the server runs as root (see the
-        # report): never point gdb at this machine's init.
+        # pid 1 is refused by attachable.py before any ptrace, whatever the debugger and
+        # even as root (test_process_tree.py proves it without a debugger first).
         ("pid-1-debugpy", {"request": "attach", "pid": 1}),
+        ("pid-1-gdb", {"debugger": "gdb", "request": "attach", "pid": 1}),
+        ("pid-1-lldb", {"debugger": "lldb", "request": "attach", "pid": 1}),
         ("pid-0", {"debugger": "gdb", "request": "attach", "pid": 0}),
         ("pid-negative", {"debugger": "gdb", "request": "attach", "pid": -1}),
         ("pid-missing", {"debugger": "gdb", "request": "attach", "pid": NO_SUCH_PID}),

@@ -25,7 +25,7 @@ from hypothesis import seed as hypothesis_seed
 from schemathesis import GenerationMode
 from schemathesis.core import NotSet
 
-from .faults_support import scaled, secret_hits, seed, server_log, skipped, unexpected_errors
+from .faults_support import scaled, secret_hits, seed, server_log, unexpected_errors
 from .report import record
 from .specs_escapes import NO_SUCH_PID, all_escapes, encode
 from .specs_world import World, build_world, end_children, read_json
@@ -33,40 +33,6 @@ from .specs_world import World, build_world, end_children, read_json
 SEED = seed(20261204)
 OPENAPI = Path(__file__).resolve().parents[2] / "jupyter_debug_server" / "openapi.yaml"
 pytestmark = pytest.mark.timeout(900)
-
-_F2 = "finding 2/5: exception escapes the REST handler (500, token in the log)"
-_NEW = "not listed in issue 11; same class as finding 2/5"
-#: Inputs that today's main answers with a 500 (and, through tornado's repr of the request,
-#: a secret in the log). Skipped here until the branches fixing issue 11 are merged; the
-#: lead empties this. Labels are those of specs_escapes.py.
-KNOWN_ON_MAIN: dict[str, str] = {
-    "nul-breakpoint-path": _F2,
-    "tilde-nosuchuser": _F2,
-    "tilde-nosuchuser-cwd": _F2,
-    "breakpoint-tilde-nosuchuser": _F2,
-    "symlink-loop": _F2,
-    "symlink-loop-cwd": _F2,
-    "breakpoint-symlink-loop": _F2,
-    "nested-args-5000": _F2,
-    "nested-env-3000": _F2,
-    # PermissionError from Path.resolve() in launch_spec.PathPolicy.resolve
-    "proc-1-root": _NEW,
-    # UnicodeEncodeError in store/queries.py insert_session (sqlite3 encodes UTF-8)
-    "surrogate-program": _NEW,
-    "surrogate-args": _NEW,
-    "surrogate-env": _NEW,
-    "surrogate-name": _NEW,
-    "surrogate-breakpoint": _NEW,
-    "surrogate-condition": _NEW,
-    "surrogate-function-bp": _NEW,
-    # OSError ENAMETOOLONG from Path.exists()/resolve() in launch_spec.py
-    "long-program": _NEW,
-    "long-component": _NEW,
-    "long-path": _NEW,
-    "long-cwd": _NEW,
-    # ValueError (int max str digits) from json.loads in api/base.py json_body
-    "body-big-int": _NEW,
-}
 
 # Shell metacharacters in argv: a shell would run the `touch`es or expand the rest.
 SHELL_ARGS = ["; touch {m}/semicolon", "$(touch {m}/dollar)", "`touch {m}/backtick`",
@@ -106,8 +72,6 @@ def _finish(world: World) -> None:
 
 def test_hand_written_escapes(world: World) -> None:
     for label, body in all_escapes(world.places):
-        if label in skipped(KNOWN_ON_MAIN):
-            continue
         world.post_spec(label, encode(body))
     assert not (world.outside / "EVIL_RAN").exists(), "a script outside root_dir ran"
     _finish(world)

@@ -9,10 +9,18 @@ from __future__ import annotations
 import os
 import pwd
 
+from .target import parent_pid
+
 #: Yama's ptrace policy; absent when the kernel has no Yama (then only uid and caps matter).
 YAMA_SCOPE = "/proc/sys/kernel/yama/ptrace_scope"
 _CAP_SYS_PTRACE = 19
 _LAUNCH_INSTEAD = "or launch the program under the debugger instead of attaching"
+#: How our workers are started (`python -I -m <module>`, or the module as an argument of the
+#: bootstrap): a process with such an argument, or one below it, is a session's.
+_WORKER_MODULE_PREFIX = b"jupyter_debug_server.runner.debuggers."
+#: How far up a process's ancestry to look for a worker (a tree deeper than this is not
+#: one we started: worker → debugger → lldb-server → target is the deepest).
+_ANCESTRY_LIMIT = 64
 
 
 class AttachRefused(Exception):
@@ -75,13 +83,16 @@ def parse_pid(value: object) -> int:
 
 
 def check_attachable(pid: int) -> None:
-    """Raise AttachRefused unless `pid` is a live process of our user that ptrace may reach."""
+    """Raise AttachRefused unless `pid` is a live process of our user that ptrace may reach
+    and none of ours (init, the server, its ancestors, a session's worker or debugger)."""
     try:
         owner = os.stat(f"/proc/{pid}").st_uid
         status = _status(pid)
     except FileNotFoundError:
         raise AttachRefused(f"there is no process with pid {pid} to attach to",
                             "not-found") from None
+    # Before the uid check: as root (CI, containers) the uid check lets everything pass.
+    _refuse_reserved(pid, status.get("Name", "?"))
     if owner != os.getuid():
         raise AttachRefused(
             f"process {pid} belongs to another user ({_user(owner)}); a session may only "
@@ -108,6 +119,45 @@ def check_attachable(pid: int) -> None:
             "processes with CAP_SYS_PTRACE attach; ask an administrator to run "
             "'sysctl -w kernel.yama.ptrace_scope=1' (or grant CAP_SYS_PTRACE), "
             + _LAUNCH_INSTEAD, "ptrace-refused")
+
+
+def _refuse_reserved(pid: int, name: str) -> None:
+    """Refuse init, this process and its ancestors (the server, its launcher), and every
+    process a session started: stopping one of those stops the server or a session."""
+    if pid == 1:
+        raise AttachRefused(
+            f"process 1 ({name}) is this system's (or container's) init process; a debug "
+            "session never attaches to it", "not-permitted")
+    if pid in _ancestry(os.getpid()):
+        raise AttachRefused(
+            f"process {pid} ({name}) is the debug server, its worker or one of their "
+            "ancestors; a debug session never attaches to those", "not-permitted")
+    if any(_is_worker(p) for p in _ancestry(pid)):
+        raise AttachRefused(
+            f"process {pid} ({name}) belongs to a debug session of this server (its worker, "
+            "its debugger or its program); use that session instead of attaching",
+            "not-permitted")
+
+
+def _ancestry(pid: int) -> list[int]:
+    """`pid` and its ancestors, nearest first, up to (not including) init."""
+    chain: list[int] = []
+    current: int | None = pid
+    while current is not None and current > 1 and current not in chain:
+        chain.append(current)
+        if len(chain) >= _ANCESTRY_LIMIT:
+            break
+        current = parent_pid(current)
+    return chain
+
+
+def _is_worker(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return False
+    return any(arg.startswith(_WORKER_MODULE_PREFIX) for arg in argv)
 
 
 def ptrace_hint(pid: int) -> str:

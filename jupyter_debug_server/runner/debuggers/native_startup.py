@@ -9,6 +9,7 @@ and those are passed in.
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,7 +17,9 @@ from typing import Any
 from .attachable import AttachRefused, parse_pid
 from .base import AdapterBase
 from .dispatch import AdapterError
-from .target import kill_group
+from .target import kill_group, process_start_time
+
+log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
 
@@ -79,3 +82,34 @@ def terminate_launched(adapter: AdapterBase, message: Message, *, grace: float,
 
     adapter.spawn(ladder())
     adapter.client.send_response(message)
+
+
+def announce_process_group(adapter: AdapterBase, pid: int) -> None:
+    """Tell the server about a process group of ours besides the target's (the debugger
+    runs in a session of its own): the server kills it after the worker, and a later
+    server's reaper too, matched by pid and start time."""
+    adapter.client.send_event("jupyterDebugServer.processGroup",
+                              {"pid": pid, "startTime": process_start_time(pid)})
+
+
+def exit_cause(code: int | None) -> str:
+    """How a process ended, for a sentence: "signal 9" or "code 1"."""
+    if code is None:
+        return "unknown status"
+    return f"signal {-code}" if code < 0 else f"code {code}"
+
+
+def debugger_lost(adapter: AdapterBase, message: str) -> None:
+    """End the session because its debugger is gone (killed, crashed, or it lost the
+    program): the server records `message` as the cause; a launched program is killed
+    (it would run on untraced) and its exit ends the session, otherwise it ends now."""
+    if adapter.finished.done():
+        return
+    log.warning("%s; ending the session", message)
+    adapter.client.send_event("jupyterDebugServer.debuggerExited", {"message": message})
+    adapter.client.send_event("output", {"category": "important", "output": message + "\n"})
+    target = adapter.target
+    if target is not None and target.proc.returncode is None:
+        target.kill()  # watch_exit reports its end and sends `terminated`
+    elif target is None:
+        adapter.send_terminated()

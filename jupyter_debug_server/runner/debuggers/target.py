@@ -25,22 +25,35 @@ _PR_SET_PDEATHSIG = 1
 _CHUNK = 64 * 1024
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """preexec_fn: SIGKILL this child when the worker dies (even SIGKILLed or after a
+    freeze ended by the server's SIGKILL), so no debugger outlives its worker."""
     # Runs in the forked child before exec: no allocation-heavy work here.
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-def process_start_time(pid: int) -> float | None:
-    """Start time of `pid` in clock ticks since boot (field 22 of /proc/pid/stat)."""
+def _stat_fields(pid: int) -> list[bytes] | None:
+    """/proc/pid/stat from field 3 on (None if the process is gone)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
     except OSError:
         return None
     # The command name may contain spaces and parentheses: split after the last ')'.
-    fields = stat[stat.rfind(b")") + 2 :].split()
-    return float(fields[19])
+    return stat[stat.rfind(b")") + 2 :].split()
+
+
+def process_start_time(pid: int) -> float | None:
+    """Start time of `pid` in clock ticks since boot (field 22 of /proc/pid/stat)."""
+    fields = _stat_fields(pid)
+    return None if fields is None else float(fields[19])
+
+
+def parent_pid(pid: int) -> int | None:
+    """The parent of `pid` (field 4 of /proc/pid/stat); None if it is gone."""
+    fields = _stat_fields(pid)
+    return None if fields is None else int(fields[1])
 
 
 @functools.cache
@@ -99,7 +112,7 @@ class Target:
             stderr=asyncio.subprocess.PIPE,
             pass_fds=tuple(pass_fds),
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         return cls(proc, sink)
 

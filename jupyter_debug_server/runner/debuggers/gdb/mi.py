@@ -21,7 +21,7 @@ from typing import Any
 
 from pygdbmi.gdbmiparser import parse_response
 
-from ..target import kill_group
+from ..target import die_with_parent, kill_group
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ class MIConnection:
         try:
             transport, _ = await loop.subprocess_exec(
                 lambda: protocol, *argv, stdin=pipe, stdout=pipe, stderr=pipe, env=env,
-                cwd=cwd, start_new_session=True)
+                cwd=cwd, start_new_session=True, preexec_fn=die_with_parent)
         except OSError as exc:
             raise OSError(exc.errno, f"could not start gdb {gdb_path!r}: {exc.strerror}; "
                           "install gdb or configure the path of its executable") from exc
@@ -203,6 +203,11 @@ class MIConnection:
     def pid(self) -> int:
         """gdb's process id, which is also its process group and session id."""
         return self._process.pid
+
+    @property
+    def closing(self) -> bool:
+        """Whether `close()` was called: gdb's exit from then on is expected."""
+        return self._close_task is not None
 
     @staticmethod
     def quote(s: str) -> str:
@@ -241,8 +246,11 @@ class MIConnection:
         except TimeoutError:
             raise TimeoutError(f"gdb did not answer {command!r} within {timeout} s") from None
 
-    async def close(self, timeout: float = 5) -> None:
-        """Ask gdb to exit, then SIGTERM and SIGKILL its process group; idempotent."""
+    async def close(self, timeout: float = 1.5) -> None:
+        """Ask gdb to exit, then SIGCONT+SIGTERM and SIGKILL its process group; idempotent.
+
+        `timeout` per step: the whole ladder must end well inside the server's
+        shutdown_timeout (5 s by default), or the server kills the worker first."""
         if self._close_task is None:
             self._close_task = asyncio.get_running_loop().create_task(self._close(timeout))
         await asyncio.shield(self._close_task)
@@ -252,6 +260,8 @@ class MIConnection:
             with contextlib.suppress(MIError, ConnectionError, TimeoutError):
                 await self.command("-gdb-exit", timeout=timeout)
         for sig in (None, signal.SIGTERM, signal.SIGKILL):
+            if sig == signal.SIGTERM:
+                kill_group(self.pid, signal.SIGCONT)  # a stopped gdb cannot act on SIGTERM
             if sig is not None and not kill_group(self.pid, sig):
                 break
             with contextlib.suppress(TimeoutError):

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..attachable import explain_attach_failure
 from ..dispatch import AdapterError
-from ..native_startup import START_TIMEOUT, attach_pid, start_arguments, terminate_launched
+from ..native_startup import (
+    START_TIMEOUT,
+    announce_process_group,
+    attach_pid,
+    debugger_lost,
+    exit_cause,
+    start_arguments,
+    terminate_launched,
+)
 from ..native_target import PASS_SIGNALS, launch_plan
 from .mi import MIConnection, MIError
 from .registry import request
@@ -38,9 +46,19 @@ async def _start_gdb(self: GdbAdapter) -> MIConnection:
         raise AdapterError("no gdb executable on PATH; install gdb (apt-get install gdb)")
     mi = await MIConnection.start(gdb, on_record=self.on_record)
     self.mi = mi
+    announce_process_group(self, mi.pid)
+    self.spawn(_watch_gdb(self, mi))
     for signal_name in PASS_SIGNALS:
         await mi.console(f"handle {signal_name} nostop noprint pass")
     return mi
+
+
+async def _watch_gdb(self: GdbAdapter, mi: MIConnection) -> None:
+    """End the session when gdb dies on its own (a `close()` of ours is expected)."""
+    code = await asyncio.shield(mi.exited)
+    if not mi.closing:
+        self.stopped_thread = None
+        debugger_lost(self, f"gdb exited unexpectedly ({exit_cause(code)})")
 
 
 async def _begin(self: GdbAdapter, message: Message) -> Message | None:

@@ -13,13 +13,16 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 from typing import Any
 
 from ....dap import DapChannel
 from .. import worker
 from ..base import AdapterBase
 from ..dispatch import AdapterError, answer
+from ..native_startup import announce_process_group, debugger_lost, exit_cause
 from ..native_target import NativeLaunch
+from ..target import die_with_parent, kill_group
 from .discovery import find_lldb_dap
 from .registry import CHECKS, REQUESTS
 
@@ -28,6 +31,9 @@ log = logging.getLogger(__name__)
 Message = dict[str, Any]
 _PRIVATE_ENV_PREFIX = "JDS_"
 PENDING = "pending: the location is not loaded yet"
+#: Seconds the program has to exit after lldb-dap reports its end, and lldb-dap to answer
+#: `disconnect` when the session ends: well inside the server's shutdown_timeout.
+_EXIT_GRACE = 2.0
 
 
 class LldbAdapter(AdapterBase):
@@ -49,10 +55,14 @@ class LldbAdapter(AdapterBase):
         self.entry_pending = False
         self.pause_pending = False
         self.stopped_thread: int | None = None
+        # Set once the session is being ended by us: lldb-dap's exit is expected then.
+        self.ending = False
 
     def on_request(self, message: Message) -> None:
         """Our handler if the command has one, otherwise lldb-dap's (after our check)."""
         command = message["command"]
+        if command == "disconnect":
+            self.ending = True
         handler = REQUESTS.handlers.get(command)
         if handler is not None:
             worker.spawn_task(answer(self.client, handler, self, message), self.requests)
@@ -110,6 +120,8 @@ class LldbAdapter(AdapterBase):
             if not breakpoint.get("verified") and not breakpoint.get("message"):
                 body["breakpoint"] = {**breakpoint, "message": PENDING}
         elif name in ("exited", "terminated") and self.target is not None:
+            if name == "terminated" and not self.ending:
+                self.spawn(self._check_target_gone())
             return  # reported by us once the program's pipes are drained
         elif name == "output" and body.get("category") in ("stdout", "stderr"):
             # The program's own output comes from its pipes; what lldb-dap reports as
@@ -118,6 +130,19 @@ class LldbAdapter(AdapterBase):
         elif name == "process" and self.launch is not None:
             body = {**body, "name": self.program_name, "startMethod": "launch"}
         self.relay_event(name, body or None)
+
+    async def _check_target_gone(self) -> None:
+        """lldb-dap says the process is over: normally the program has exited (and its
+        exit reaches us a moment later); if it still runs, lldb lost it (lldb-server
+        died), and a program nobody traces must not run on."""
+        target = self.target
+        if target is None or self.ending:
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(target.proc.wait()), _EXIT_GRACE)
+            return
+        if not self.ending:
+            debugger_lost(self, "lldb lost the program: its lldb-server exited unexpectedly")
 
     def _stopped(self, body: Message) -> Message:
         self.stopped_thread = body.get("threadId")
@@ -149,7 +174,7 @@ class LldbAdapter(AdapterBase):
         try:
             self.lldb_proc = await asyncio.create_subprocess_exec(
                 path, stdin=to_lldb[0], stdout=from_lldb[1], env=env, cwd="/",
-                start_new_session=True)
+                start_new_session=True, preexec_fn=die_with_parent)
         except BaseException:
             os.close(to_lldb[1])
             os.close(from_lldb[0])
@@ -161,12 +186,20 @@ class LldbAdapter(AdapterBase):
             os.fdopen(from_lldb[0], "rb", buffering=0), os.fdopen(to_lldb[1], "wb", buffering=0),
             name="lldb-dap", on_event=self._on_event)
         self.lldb.start()
-        lldb = self.lldb
+        lldb, proc = self.lldb, self.lldb_proc
+        announce_process_group(self, proc.pid)
 
         async def watch() -> None:
             await lldb.wait_closed()
-            if self.target is None:
-                self.send_terminated()
+            if self.ending:
+                if self.target is None:
+                    self.send_terminated()
+                return
+            code = None
+            with contextlib.suppress(asyncio.TimeoutError):
+                code = await asyncio.wait_for(proc.wait(), _EXIT_GRACE)
+            debugger_lost(self, f"lldb-dap exited unexpectedly ({exit_cause(code)})"
+                          if code is not None else "lldb-dap closed its pipes unexpectedly")
 
         self.spawn(watch())
         return self.lldb
@@ -174,16 +207,18 @@ class LldbAdapter(AdapterBase):
     async def shutdown(self, why: str) -> None:
         """End the session: kill a launched program, detach from an attached one."""
         log.info("lldb worker shutting down: %s", why)
+        self.ending = True
         if self.launch is not None:
             self.launch.abort()
         if self.lldb is not None and not self.lldb.is_closed:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.lldb.request(
-                    "disconnect", {"terminateDebuggee": self.kind == "launch"}), 5)
+                    "disconnect", {"terminateDebuggee": self.kind == "launch"}), _EXIT_GRACE)
             self.lldb.close(why)
         if self.target is not None and self.target.proc.returncode is None:
             self.target.kill()
         if self.lldb_proc is not None and self.lldb_proc.returncode is None:
-            self.lldb_proc.kill()
+            # The whole group (lldb-server too); SIGKILL ends even a stopped lldb-dap.
+            kill_group(self.lldb_proc.pid, signal.SIGKILL)
             await self.lldb_proc.wait()
         self.cancel_tasks()
