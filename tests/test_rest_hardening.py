@@ -490,6 +490,8 @@ def test_a_large_body_is_refused_before_it_is_buffered(own_server: ServerProcess
         reply, sent = _exchange(own_server.port, head, _spaces(size), expect_continue=True)
         assert reply.startswith(b"HTTP/1.1 " + status), reply[:300]
         assert sent == 0
+        # The connection is dropped after the answer: a keep-alive client is told so.
+        assert b"\r\nConnection: close\r\n" in reply.split(b"\r\n\r\n", 1)[0], reply[:300]
         message = json.loads(reply.split(b"\r\n\r\n", 1)[1])["message"]
         if status == b"413":
             assert "max_request_body" in message and str(size) in message, message
@@ -517,6 +519,7 @@ def test_a_chunked_body_over_the_limit_is_413(own_server: ServerProcess) -> None
     chunk = b"%x\r\n" % (64 * 1024) + b" " * (64 * 1024) + b"\r\n"
     reply, _sent = _exchange(own_server.port, head, iter([chunk] * 20 * 16))  # 20 MiB
     assert reply.startswith(b"HTTP/1.1 413"), reply[:300]
+    assert b"\r\nConnection: close\r\n" in reply.split(b"\r\n\r\n", 1)[0], reply[:300]
     body = json.loads(reply.split(b"\r\n\r\n", 1)[1])
     assert body["reason"] == "body-too-large" and "more than 1048576 bytes" in body["message"]
     assert _peak_rss(pid) - base <= 8 * MIB

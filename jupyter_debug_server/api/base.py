@@ -135,6 +135,12 @@ class DebugAPIHandler(APIHandler):
             reason = "internal-error"
         else:
             message, reason = self._reason, None
+        headers = self.request.headers
+        if self._body is None and (headers.get("Content-Length", "0") != "0"
+                                   or "Transfer-Encoding" in headers):
+            # Refused before its body was read (403, 413): tornado drops the connection
+            # after this answer, so tell a keep-alive client not to send on it again.
+            self.set_header("Connection", "close")
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"message": message, "reason": reason}))
 
