@@ -80,7 +80,6 @@ pathlib.Path(__file__).with_name("EVIL_RAN").touch()
 """
 
 #: c.DebugServerApp.max_request_body (the default, which the world's server keeps).
-_BODY_LIMIT = 1024 * 1024
 
 
 @dataclass
