@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 from ...dap import DapChannel, DapRequestError
+from .gdb.mi import MIError
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ async def answer(client: DapChannel, handler: Handler[A], adapter: A, message: M
         client.send_response(message, success=False, message=str(exc))
     except DapRequestError as exc:
         client.send_response(message, success=False, message=exc.message)
+    except MIError as exc:  # gdb refused the command: its sentence is the answer
+        client.send_response(message, success=False, message=f"gdb: {exc.message}")
     except ConnectionError as exc:  # ChannelClosed, GdbExited: the debugger is gone
         client.send_response(message, success=False, message=f"the debugger is gone: {exc}")
     except Exception as exc:
