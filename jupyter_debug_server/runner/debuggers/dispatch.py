@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 from ...dap import DapChannel, DapRequestError
+from ...dap.arguments import ArgumentError, check_request
 from .gdb.mi import MIError
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,23 @@ class Registry(Generic[A]):
             return handler
 
         return register
+
+
+def checking_arguments(client: DapChannel,
+                       on_request: Callable[[Message], None]) -> Callable[[Message], None]:
+    """`on_request` behind DAP's argument types (dap/arguments.py): one check for every
+    adapter, so no debugger (nor our own handlers) sees a request whose arguments do not
+    fit; such a request is answered with the sentence that names the field."""
+
+    def checked(message: Message) -> None:
+        try:
+            check_request(message)
+        except ArgumentError as exc:
+            client.send_response(message, success=False, message=str(exc))
+            return
+        on_request(message)
+
+    return checked
 
 
 async def answer(client: DapChannel, handler: Handler[A], adapter: A, message: Message) -> None:

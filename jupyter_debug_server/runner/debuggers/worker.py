@@ -20,6 +20,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from ...dap import DapChannel
+from .dispatch import checking_arguments
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,8 @@ async def _serve(factory: AdapterFactory, options: argparse.Namespace) -> int:
     else:
         channel = await DapChannel.from_stdio(name=name)
     adapter = factory(channel, options)
-    channel.on_request = adapter.on_request
+    # (validate branch: DAP argument types checked before any adapter, see dispatch.py)
+    channel.on_request = checking_arguments(channel, adapter.on_request)
     channel.start()
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
