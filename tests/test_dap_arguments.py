@@ -178,3 +178,28 @@ def test_every_worker_refuses_wrong_types_before_its_debugger(debugger: str) -> 
             await asyncio.wait_for(proc.wait(), 30)
 
     asyncio.run(scenario())
+
+
+@pytest.mark.timeout(120)
+def test_the_lldb_worker_refuses_what_lldb_dap_does_not_know() -> None:
+    """lldb-dap 19 exits on a command it does not know (found by the hardening fuzz):
+    the lldb adapter answers such commands itself, and lldb-dap lives on."""
+    async def scenario() -> None:
+        client, proc = await start_worker(WORKERS["lldb"])
+        try:
+            await client.request("initialize", {"adapterID": "test"})
+            for command in ("runInTerminal", "startDebugging", "locations", "cancel",
+                            "loadedSources", "x-unknown"):
+                arguments = {"locationReference": 1}  # (well-typed for `locations`)
+                response = await asyncio.wait_for(client.send(command, arguments), 30)
+                assert not response["success"], response
+                assert f"does not support '{command}'" in response["message"], response
+            # lldb-dap still answers (before a launch, with an error of its own)
+            response = await asyncio.wait_for(client.send("threads"), 30)
+            assert response["command"] == "threads", response
+            assert proc.returncode is None
+        finally:
+            client.channel.close()
+            await asyncio.wait_for(proc.wait(), 30)
+
+    asyncio.run(scenario())

@@ -21,7 +21,7 @@ from ..base import AdapterBase
 from ..dispatch import AdapterError, answer
 from ..native_target import NativeLaunch
 from .discovery import find_lldb_dap
-from .registry import CHECKS, REQUESTS
+from .registry import CHECKS, LLDB_DAP_COMMANDS, REQUESTS
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,11 @@ class LldbAdapter(AdapterBase):
         handler = REQUESTS.handlers.get(command)
         if handler is not None:
             worker.spawn_task(answer(self.client, handler, self, message), self.requests)
+            return
+        if command not in LLDB_DAP_COMMANDS:
+            self.client.send_response(message, success=False, message=(
+                f"the lldb adapter does not support '{str(command)[:80]}' "
+                "(lldb-dap does not know it)"))
             return
         check = CHECKS.get(command)
         if check is not None:
