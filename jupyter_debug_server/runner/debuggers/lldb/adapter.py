@@ -59,8 +59,8 @@ class LldbAdapter(AdapterBase):
             return
         if command not in LLDB_DAP_COMMANDS:
             self.client.send_response(message, success=False, message=(
-                f"the lldb adapter does not support '{str(command)[:80]}' "
-                "(lldb-dap does not know it)"))
+                f"'{str(command)[:80]}' is not supported by the lldb adapter "
+                "(lldb-dap 19 does not know it)"))
             return
         check = CHECKS.get(command)
         if check is not None:
