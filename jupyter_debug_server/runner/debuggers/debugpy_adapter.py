@@ -93,6 +93,9 @@ class DebugpyAdapter(AdapterBase):
         self.kind: str | None = None
         self._init_args: Message | None = None
         self._start_request: Message | None = None
+        # (validate branch) Whether pydevd last reported a stop: it never answers a
+        # `continue` while the program runs, so we answer that one ourselves.
+        self.stopped = False
 
     async def shutdown(self, why: str) -> None:
         """End the session because the worker is exiting (see `_shutdown`)."""
@@ -113,6 +116,8 @@ class DebugpyAdapter(AdapterBase):
 
     def _on_pydevd_event(self, event: Message) -> None:
         name = event["event"]
+        if name in ("stopped", "continued"):
+            self.stopped = name == "stopped"
         if name in ("exited", "terminated") and self.kind == "launch":
             return  # we report the real exit code once the pipes are drained
         if name == "terminated":
@@ -291,8 +296,19 @@ async def _configuration_done(self: DebugpyAdapter, message: Message) -> None:
 
 @request("continue")
 async def _continue(self: DebugpyAdapter, message: Message) -> None:
+    if not self.stopped:  # pydevd would never answer: the program already runs
+        self.client.send_response(message, body={"allThreadsContinued": True})
+        return
+    self.stopped = False
     # As debugpy does: DAP clients expect every thread to resume.
     self._forward(message, {**(message.get("arguments") or {}), "threadId": "*"})
+
+
+@request("cancel")
+async def _cancel(self: DebugpyAdapter, message: Message) -> None:
+    # pydevd never answers `cancel` (a request it runs is not cancellable): say so.
+    self.client.send_response(message, success=False, message=(
+        "debugpy cannot cancel a request; the request runs to its end"))
 
 
 @request("pause")
