@@ -30,6 +30,10 @@ def test_continue_while_running_and_cancel_are_answered() -> None:
             assert response["success"], response
             response = await asyncio.wait_for(client.send("cancel", {"requestId": 1}), 30)
             assert not response["success"] and "cannot cancel" in response["message"]
+            for command in ("readMemory", "loadedSources", "setDataBreakpoints"):
+                arguments = {"memoryReference": "0x0", "count": 1, "breakpoints": []}
+                response = await asyncio.wait_for(client.send(command, arguments), 30)
+                assert response["message"] == f"'{command}' is not supported by debugpy"
             await client.request("pause", {"threadId": threads[0]["id"]})
             stop = await client.wait_event("stopped")
             response = await asyncio.wait_for(

@@ -32,6 +32,18 @@ from .target import Target
 
 log = logging.getLogger(__name__)
 
+#: (validate branch) The requests pydevd answers (its on_<command>_request methods):
+#: any other is never answered, so the worker refuses it (found by the hardening fuzz).
+_PYDEVD_COMMANDS = frozenset({
+    "initialize", "configurationDone", "threads", "terminate", "completions", "launch",
+    "attach", "pause", "continue", "next", "stepIn", "stepInTargets", "stepOut",
+    "disconnect", "setFunctionBreakpoints", "setBreakpoints", "setExceptionBreakpoints",
+    "stackTrace", "exceptionInfo", "scopes", "evaluate", "setExpression", "variables",
+    "setVariable", "modules", "source", "gotoTargets", "goto", "pydevdAuthorize",
+    "setDebuggerProperty", "pydevdSystemInfo", "setPydevdSourceMap"})
+#: Requests that resume the program without a `continued` event from pydevd.
+_RESUMING = frozenset({"next", "stepIn", "stepOut", "goto"})
+
 Message = dict[str, Any]
 
 BOOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pydevd_boot.py")
@@ -105,10 +117,16 @@ class DebugpyAdapter(AdapterBase):
 
     def on_request(self, message: Message) -> None:
         """Handle a client request: ours if registered, otherwise pydevd's."""
-        handler = REQUESTS.handlers.get(message["command"])
+        command = message["command"]
+        handler = REQUESTS.handlers.get(command)
         if handler is not None:
             worker.spawn_task(answer(self.client, handler, self, message), self.requests)
+        elif command not in _PYDEVD_COMMANDS:  # pydevd would never answer it
+            self.client.send_response(message, success=False, message=(
+                f"'{str(command)[:80]}' is not supported by debugpy"))
         else:
+            if command in _RESUMING:
+                self.stopped = False
             self._forward(message)
 
     def _forward(self, message: Message, arguments: Any = None) -> None:
