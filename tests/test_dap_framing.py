@@ -24,7 +24,7 @@ from jupyter_debug_server.dap.framing import from_json, to_json
 _VALUES: list[Any] = [
     {"seq": 1, "type": "event", "event": "output",
      "body": {"output": 'é ☃ \u2028 "q" \\ \x00 \ud83d\ude00'}},
-    {"n": [1, 2.5, -0.0, 1e300, float("nan"), float("inf"), True, False, None], "e": {}},
+    {"n": [1, 2.5, -0.0, 1e300, -1e-300, True, False, None], "e": {}},
     {1: "int key", 2.5: "float key", None: "null key"},
     "text", 7, [], None,
 ]
@@ -80,7 +80,7 @@ def test_to_json_refuses_what_json_refuses(codec: str) -> None:
 
 
 @pytest.mark.parametrize("text", [
-    '{"a":1}', ' {"a": [1, 2]} \n', '"s"', "[]", "NaN", '{"k":"é\\u00e9"}',
+    '{"a":1}', ' {"a": [1, 2]} \n', '"s"', "[]", "1e308", '{"k":"é\\u00e9"}',
     '{"k":"\u00e9"}'.encode(), b'\t[1]',
 ])
 def test_from_json_reads_what_json_loads_reads(codec: str, text: str | bytes) -> None:
@@ -99,6 +99,36 @@ def test_from_json_errors_say_what_json_loads_says(codec: str, text: str | bytes
                                                    words: str) -> None:
     with pytest.raises(ValueError, match=words):
         from_json(text)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_to_json_refuses_numbers_json_has_not(codec: str, value: float) -> None:
+    """Found by the hardening fuzz (issue 11): `Infinity` was relayed to pydevd, which
+    dropped its connection. Such a message cannot be sent: ValueError."""
+    with pytest.raises(ValueError, match="Out of range float values"):
+        to_json({"seq": 1, "type": "request", "command": "stackTrace",
+                 "arguments": {"threadId": 1, "levels": value}})
+    with pytest.raises(ValueError, match="Out of range float values"):
+        encode({"x": [value]})
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ('{"levels": NaN}', "NaN is not a JSON value"),
+    ('{"levels": Infinity}', "Infinity is not a JSON value"),
+    ('[-Infinity]', "-Infinity is not a JSON value"),
+    (' {"threadId": 1e400} ', "the number 1e400 is too large"),
+    ('[-1.5e999]', "the number -1.5e999 is too large"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"a":' * 5000 + "1" + "}" * 5000, "nested too deeply"),
+])
+def test_from_json_refuses_what_is_not_json(codec: str, text: str, words: str) -> None:
+    """Found by the hardening fuzz (issue 11): NaN/Infinity/1e400 were read (and relayed
+    as `Infinity`), and deep nesting raised RecursionError past every ValueError path
+    (the standalone lldb worker hung)."""
+    with pytest.raises(ValueError, match=words):
+        from_json(text)
+    with pytest.raises(FramingError, match="not valid JSON"):
+        FrameDecoder().feed(b"Content-Length: %d\r\n\r\n%b" % (len(text), text.encode()))
 
 
 def test_encode_is_one_buffer_with_exact_length() -> None:

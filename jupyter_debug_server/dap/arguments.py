@@ -1,4 +1,5 @@
-"""The checks of a client's DAP request before the mux or the session read it.
+"""The checks of a client's DAP request before the mux or the session read it (the
+workers check argument types again, for every client: dap/argument_types.py).
 
 A client's bad shape gets an error response (or, for an unusable `seq`, BadMessage: its
 transport closes) naming the value, never an exception in our code. Pure functions.

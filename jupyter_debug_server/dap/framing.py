@@ -38,19 +38,41 @@ _make_scanner = getattr(json.scanner, "c_make_scanner", None)
 _C_ENCODE: Callable[[Any, int], Iterable[str]] | None = None
 _C_ENCODE_ASCII: Callable[[Any, int], Iterable[str]] | None = None
 if _make_encoder is not None and _encode_string is not None and _encode_ascii is not None:
-    # No circular check (DAP messages come from JSON), compact separators, text kept UTF-8.
+    # No circular check (DAP messages come from JSON), compact separators, text kept UTF-8,
+    # allow_nan False: NaN and Infinity are not JSON, and a peer that gets them may drop
+    # its connection (pydevd does), so such a message cannot be sent (ValueError).
     _C_ENCODE = _make_encoder(None, json.JSONEncoder().default, _encode_string, None, ":",
-                              ",", False, False, True)
+                              ",", False, False, False)
     _C_ENCODE_ASCII = _make_encoder(None, json.JSONEncoder().default, _encode_ascii, None,
-                                    ":", ",", False, False, True)
+                                    ":", ",", False, False, False)
+
+
+def _refuse_constant(name: str) -> Any:
+    """Refuse NaN, Infinity and -Infinity: Python's json reads them, JSON has none."""
+    raise ValueError(f"{name} is not a JSON value (JSON numbers are finite)")
+
+
+def _finite_float(text: str) -> float:
+    """Read a JSON number with a fraction or exponent, refusing one that overflows to
+    infinity (1e400): it could never be written back as JSON."""
+    value = float(text)
+    if value in (_INF, -_INF):
+        raise ValueError(f"the number {text[:40]} is too large for a double")
+    return value
+
+
+_INF = float("inf")
+#: Reads like json.loads, without NaN/Infinity and overflowing numbers (see above).
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
 _C_SCAN: Callable[[str, int], tuple[Any, int]] | None = (
-    _make_scanner(json.JSONDecoder()) if _make_scanner is not None else None)
+    _make_scanner(_DECODER) if _make_scanner is not None else None)
 
 
 def _to_text(message: Any) -> str:
     """Compact JSON with non-ASCII characters kept (lone surrogates too)."""
     if _C_ENCODE is None:
-        return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(message, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False)
     return "".join(_C_ENCODE(message, 0))
 
 
@@ -58,7 +80,8 @@ def _to_ascii(message: Any) -> str:
     """Compact JSON with every non-ASCII character escaped (`\\udc80` for a lone
     surrogate): text that always encodes to UTF-8."""
     if _C_ENCODE_ASCII is None:
-        return json.dumps(message, separators=(",", ":"), ensure_ascii=True)
+        return json.dumps(message, separators=(",", ":"), ensure_ascii=True,
+                          allow_nan=False)
     return "".join(_C_ENCODE_ASCII(message, 0))
 
 
@@ -81,18 +104,28 @@ def to_json(message: Any) -> str:
 
 
 def from_json(text: str | bytes) -> Any:
-    """Parse JSON text (bytes are UTF-8); raises ValueError as `json.loads` does."""
+    """Parse JSON text (bytes are UTF-8); raises ValueError as `json.loads` does, also
+    for NaN/Infinity, a number that overflows a double, and nesting too deep to parse."""
     if isinstance(text, bytes):
         text = text.decode("utf-8")  # UnicodeDecodeError is a ValueError
+    try:
+        return _parse(text)
+    except RecursionError:
+        # The parsers recurse once per level: ~1000 levels end the stack. Not a bug of
+        # ours, a hostile message: it gets the ValueError path like any other bad JSON.
+        raise ValueError("the JSON text is nested too deeply to parse") from None
+
+
+def _parse(text: str) -> Any:
     if _C_SCAN is not None:
         try:
             value, end = _C_SCAN(text, 0)
         except (StopIteration, ValueError):
-            pass  # json.loads below says what is wrong (or skips leading blanks)
+            pass  # the decoder below says what is wrong (or skips leading blanks)
         else:
             if end == len(text):
                 return value
-    return json.loads(text)  # blanks around the value, or an error worth its message
+    return _DECODER.decode(text)  # blanks around the value, or an error worth its message
 
 
 def encode(message: dict[str, Any]) -> bytes:

@@ -237,12 +237,13 @@ def dap_message(rng: random.Random, role: str, seq: int) -> Hostile:
         text = ('{"type":"request","seq":%d,"command":"%s","arguments":%s}'
                 % (seq, rng.choice(("threads", "variables", "evaluate")), nested(depth, rng)))
         return Hostile("nesting", text, ANSWER)
-    if pick < 93:  # non-finite numbers (Python's json writes and reads them)
+    if pick < 93:  # non-finite numbers: not JSON (dap/framing refuses them): 1007, as
+        # for any frame that is not JSON
         text = ('{"type":"request","seq":%d,"command":"stackTrace","arguments":'
                 '{"threadId":%s,"levels":%s}}' % (
                     seq, rng.choice(("1e400", "-1e400", "1.0", "1e-400")),
                     rng.choice(("NaN", "Infinity", "-Infinity", "1e999"))))
-        return Hostile("non-finite", text, ANSWER)
+        return Hostile("non-finite", text, CLOSE)
     if pick < 95:
         return Hostile("big-int", '{"type":"request","seq":%d,"command":"variables",'
                        '"arguments":{"variablesReference":%s}}' % (seq, "9" * 4000), ANSWER)

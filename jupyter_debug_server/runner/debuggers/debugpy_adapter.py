@@ -32,6 +32,18 @@ from .target import Target
 
 log = logging.getLogger(__name__)
 
+#: (validate branch) The requests pydevd answers (its on_<command>_request methods):
+#: any other is never answered, so the worker refuses it (found by the hardening fuzz).
+_PYDEVD_COMMANDS = frozenset({
+    "initialize", "configurationDone", "threads", "terminate", "completions", "launch",
+    "attach", "pause", "continue", "next", "stepIn", "stepInTargets", "stepOut",
+    "disconnect", "setFunctionBreakpoints", "setBreakpoints", "setExceptionBreakpoints",
+    "stackTrace", "exceptionInfo", "scopes", "evaluate", "setExpression", "variables",
+    "setVariable", "modules", "source", "gotoTargets", "goto", "pydevdAuthorize",
+    "setDebuggerProperty", "pydevdSystemInfo", "setPydevdSourceMap"})
+#: Requests that resume the program without a `continued` event from pydevd.
+_RESUMING = frozenset({"next", "stepIn", "stepOut", "goto"})
+
 Message = dict[str, Any]
 
 BOOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pydevd_boot.py")
@@ -93,6 +105,9 @@ class DebugpyAdapter(AdapterBase):
         self.kind: str | None = None
         self._init_args: Message | None = None
         self._start_request: Message | None = None
+        # (validate branch) Whether pydevd last reported a stop: it never answers a
+        # `continue` while the program runs, so we answer that one ourselves.
+        self.stopped = False
 
     async def shutdown(self, why: str) -> None:
         """End the session because the worker is exiting (see `_shutdown`)."""
@@ -102,10 +117,16 @@ class DebugpyAdapter(AdapterBase):
 
     def on_request(self, message: Message) -> None:
         """Handle a client request: ours if registered, otherwise pydevd's."""
-        handler = REQUESTS.handlers.get(message["command"])
+        command = message["command"]
+        handler = REQUESTS.handlers.get(command)
         if handler is not None:
             worker.spawn_task(answer(self.client, handler, self, message), self.requests)
+        elif command not in _PYDEVD_COMMANDS:  # pydevd would never answer it
+            self.client.send_response(message, success=False, message=(
+                f"'{str(command)[:80]}' is not supported by debugpy"))
         else:
+            if command in _RESUMING:
+                self.stopped = False
             self._forward(message)
 
     def _forward(self, message: Message, arguments: Any = None) -> None:
@@ -113,6 +134,8 @@ class DebugpyAdapter(AdapterBase):
 
     def _on_pydevd_event(self, event: Message) -> None:
         name = event["event"]
+        if name in ("stopped", "continued"):
+            self.stopped = name == "stopped"
         if name in ("exited", "terminated") and self.kind == "launch":
             return  # we report the real exit code once the pipes are drained
         if name == "terminated":
@@ -291,8 +314,19 @@ async def _configuration_done(self: DebugpyAdapter, message: Message) -> None:
 
 @request("continue")
 async def _continue(self: DebugpyAdapter, message: Message) -> None:
+    if not self.stopped:  # pydevd would never answer: the program already runs
+        self.client.send_response(message, body={"allThreadsContinued": True})
+        return
+    self.stopped = False
     # As debugpy does: DAP clients expect every thread to resume.
     self._forward(message, {**(message.get("arguments") or {}), "threadId": "*"})
+
+
+@request("cancel")
+async def _cancel(self: DebugpyAdapter, message: Message) -> None:
+    # pydevd never answers `cancel` (a request it runs is not cancellable): say so.
+    self.client.send_response(message, success=False, message=(
+        "debugpy cannot cancel a request; the request runs to its end"))
 
 
 @request("pause")

@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 from ...dap import DapChannel, DapRequestError
+from ...dap.argument_types import ArgumentError, check_request
+from .gdb.mi import MIError
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,23 @@ class Registry(Generic[A]):
         return register
 
 
+def checking_arguments(client: DapChannel,
+                       on_request: Callable[[Message], None]) -> Callable[[Message], None]:
+    """`on_request` behind DAP's argument types (dap/argument_types.py): one check for every
+    adapter, so no debugger (nor our own handlers) sees a request whose arguments do not
+    fit; such a request is answered with the sentence that names the field."""
+
+    def checked(message: Message) -> None:
+        try:
+            check_request(message)
+        except ArgumentError as exc:
+            client.send_response(message, success=False, message=str(exc))
+            return
+        on_request(message)
+
+    return checked
+
+
 async def answer(client: DapChannel, handler: Handler[A], adapter: A, message: Message) -> None:
     """Run a handler; turn expected failures into error responses, log bugs."""
     try:
@@ -54,6 +73,8 @@ async def answer(client: DapChannel, handler: Handler[A], adapter: A, message: M
         client.send_response(message, success=False, message=str(exc))
     except DapRequestError as exc:
         client.send_response(message, success=False, message=exc.message)
+    except MIError as exc:  # gdb refused the command: its sentence is the answer
+        client.send_response(message, success=False, message=f"gdb: {exc.message}")
     except ConnectionError as exc:  # ChannelClosed, GdbExited: the debugger is gone
         client.send_response(message, success=False, message=f"the debugger is gone: {exc}")
     except Exception as exc:

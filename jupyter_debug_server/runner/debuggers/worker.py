@@ -21,6 +21,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from ...dap import DapChannel
+from .dispatch import checking_arguments
 from .stdio import Stdio, print_usage_if_terminal
 
 log = logging.getLogger(__name__)
@@ -70,10 +71,12 @@ async def _serve(factory: AdapterFactory, options: argparse.Namespace) -> int:
         stdio = Stdio()
         channel = await stdio.open(name)
     adapter = factory(channel, options)
+    # DAP argument types are checked before any adapter sees a request (dispatch.py).
+    on_request = checking_arguments(channel, adapter.on_request)
     if stdio is None:
-        channel.on_request = adapter.on_request
+        channel.on_request = on_request
     else:
-        stdio.bind(adapter.on_request)
+        stdio.bind(on_request)
     channel.start()
     loop = asyncio.get_running_loop()
     stop = loop.create_future()

@@ -157,6 +157,7 @@ class GdbAdapter(AdapterBase):
             self.send_event("output", {"category": "console", "output": record.payload})
 
     def _on_stopped(self, payload: dict[str, Any]) -> None:
+        payload = _one_reason(payload)
         waiters, self._stop_waiters = self._stop_waiters, []
         for waiter in waiters:
             if not waiter.done():
@@ -251,3 +252,16 @@ def _int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def _one_reason(payload: dict[str, Any]) -> dict[str, Any]:
+    """`payload` with one string `reason`: gdb repeats `reason=` when a stop has several
+    (a `finish` that ends on a breakpoint: `["function-finished", "breakpoint-hit"]`), and
+    pygdbmi makes a list of them. A breakpoint hit is the reason a user must see (it
+    carries the breakpoint's number); otherwise the first one."""
+    reason = payload.get("reason", "")
+    if isinstance(reason, str):
+        return payload
+    reasons = [r for r in reason if isinstance(r, str)] if isinstance(reason, list) else []
+    chosen = "breakpoint-hit" if "breakpoint-hit" in reasons else (reasons or [""])[0]
+    return {**payload, "reason": chosen}

@@ -24,7 +24,7 @@ from ..native_startup import announce_process_group, debugger_lost, exit_cause
 from ..native_target import NativeLaunch
 from ..target import die_with_parent, kill_group
 from .discovery import find_lldb_dap
-from .registry import CHECKS, REQUESTS
+from .registry import CHECKS, LLDB_DAP_COMMANDS, REQUESTS
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,11 @@ class LldbAdapter(AdapterBase):
         handler = REQUESTS.handlers.get(command)
         if handler is not None:
             worker.spawn_task(answer(self.client, handler, self, message), self.requests)
+            return
+        if command not in LLDB_DAP_COMMANDS:
+            self.client.send_response(message, success=False, message=(
+                f"'{str(command)[:80]}' is not supported by the lldb adapter "
+                "(lldb-dap 19 does not know it)"))
             return
         check = CHECKS.get(command)
         if check is not None:
