@@ -6,6 +6,7 @@ from typing import Any
 
 from tornado import web
 
+from ..runner.launch_spec import check_breakpoint_count
 from ..runner.session import LIFECYCLE_COMMANDS, Session
 from .base import DebugAPIHandler, body_int, body_str, mapped_errors
 from .session_auth import session_authorized
@@ -181,6 +182,7 @@ class BreakpointsHandler(SessionRoute):
         if not isinstance(items, list):
             raise web.HTTPError(400, f"'breakpoints' must be a list, not {items!r:.60}",
                                 reason="bad-argument")
+        check_breakpoint_count("breakpoints", items)
         dap_items = []
         for i, item in enumerate(items):
             if not isinstance(item, dict):

@@ -25,6 +25,9 @@ _BREAKPOINT_FIELDS = {"path", "line", "condition", "hit_condition", "log_message
 _MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MAX_NAME = 200
+#: Breakpoints of one launch spec or one source: far more than anyone sets by hand, and
+#: a bound on the work (and the debugger's) that one request can ask for.
+MAX_BREAKPOINTS = 1000
 
 
 @dataclass(frozen=True)
@@ -210,11 +213,19 @@ def _readable_file(path: Path, what: str, value: str) -> None:
                               reason="not-readable")
 
 
+def check_breakpoint_count(field: str, items: list[Any]) -> None:
+    """Refuse more than MAX_BREAKPOINTS items in `field`, with a sentence."""
+    if len(items) > MAX_BREAKPOINTS:
+        raise LaunchSpecError(f"'{field}' has {len(items)} items; at most {MAX_BREAKPOINTS} "
+                              "breakpoints may be set in one request", reason="bad-argument")
+
+
 def _parse_breakpoints(value: Any, policy: PathPolicy, base: Path) -> tuple[Breakpoint, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
         raise _type_error("breakpoints", "a list of {path, line} objects", value)
+    check_breakpoint_count("breakpoints", value)
     out = []
     for i, item in enumerate(value):
         where = f"breakpoints[{i}]"
@@ -334,6 +345,7 @@ def _parse_options(body: dict[str, Any]) -> tuple[
     functions = body.get("function_breakpoints", [])
     if not isinstance(functions, list) or not all(isinstance(f, str) and f for f in functions):
         raise _type_error("function_breakpoints", "a list of function names", functions)
+    check_breakpoint_count("function_breakpoints", functions)
     name = body.get("name")
     if name is not None and (not isinstance(name, str) or len(name) > _MAX_NAME):
         raise _type_error("name", f"a string of at most {_MAX_NAME} characters", name)

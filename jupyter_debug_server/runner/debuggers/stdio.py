@@ -37,9 +37,9 @@ for typing into. An IDE runs it as its debug adapter executable, e.g. nvim-dap w
                        args = {{ '-m', '{module}' }} }}
 or a VS Code extension whose "debuggers" entry names this command as its "program".
 To debug a session of a Jupyter server from an IDE instead, run
-`jupyter-debug-server forward SESSION --port 4711` and attach the IDE to that port
-(VS Code launch.json: "debugServer": 4711), or use `forward SESSION --stdio` as the
-adapter executable. Waiting for DAP on this terminal anyway; press Ctrl-C to quit.
+`jupyter-debug-server forward SESSION --stdio` as the adapter executable, or
+`jupyter-debug-server forward SESSION --port` (it prints the port it chose) and attach
+the IDE to that port (VS Code launch.json: "debugServer": PORT). Waiting for DAP on this terminal anyway; press Ctrl-C to quit.
 """
 
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from ...dap import DapChannel
+from .base import PRIVATE_EVENT_PREFIX
 from .dispatch import checking_arguments
 from .stdio import Stdio, print_usage_if_terminal
 
@@ -61,6 +62,18 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def _keep_private_events(channel: DapChannel) -> None:
+    """Standalone (an IDE on stdio): our `jupyterDebugServer.*` events are meant for the
+    server only, so they are not sent to the IDE."""
+    send_event = channel.send_event
+
+    def public_only(event: str, body: Any = None) -> None:
+        if not event.startswith(PRIVATE_EVENT_PREFIX):
+            send_event(event, body)
+
+    channel.send_event = public_only  # type: ignore[method-assign]
+
+
 async def _serve(factory: AdapterFactory, options: argparse.Namespace) -> int:
     name = f"client[{options.session or os.getpid()}]"
     stdio: Stdio | None = None
@@ -70,6 +83,8 @@ async def _serve(factory: AdapterFactory, options: argparse.Namespace) -> int:
     else:
         stdio = Stdio()
         channel = await stdio.open(name)
+    if stdio is not None:
+        _keep_private_events(channel)
     adapter = factory(channel, options)
     # DAP argument types are checked before any adapter sees a request (dispatch.py).
     on_request = checking_arguments(channel, adapter.on_request)
