@@ -39,7 +39,8 @@ or a VS Code extension whose "debuggers" entry names this command as its "progra
 To debug a session of a Jupyter server from an IDE instead, run
 `jupyter-debug-server forward SESSION --stdio` as the adapter executable, or
 `jupyter-debug-server forward SESSION --port` (it prints the port it chose) and attach
-the IDE to that port (VS Code launch.json: "debugServer": PORT). Waiting for DAP on this terminal anyway; press Ctrl-C to quit.
+the IDE to that port (VS Code launch.json: "debugServer": PORT).
+Waiting for DAP on this terminal anyway; press Ctrl-C to quit.
 """
 
 
