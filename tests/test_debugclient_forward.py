@@ -21,7 +21,7 @@ import pytest
 from jupyter_debug_server.client import TOKEN_ENV, URL_ENV, DebugServerClient
 from jupyter_debug_server.runner.debuggers.lldb_adapter import find_lldb_dap
 
-from .support.native import compile_targets, marker_line
+from .support.native import marker_line, targets_server
 from .support.server_process import ServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,21 +29,13 @@ JS = ROOT / "tests" / "js"
 SCRIPT = JS / "debugclient_forward.mjs"
 TESTSUPPORT = JS / "node_modules" / "@vscode" / "debugadapter-testsupport"
 SETUP_HINT = "run `bash scripts/setup.sh test` (it runs `npm ci --prefix tests/js`)"
-TARGETS = Path(__file__).parent / "targets"
 pytestmark = pytest.mark.timeout(150)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    base = tmp_path_factory.mktemp("debugclient")
-    root = (base / "root").resolve()
-    shutil.copytree(TARGETS, root / "targets", ignore=shutil.ignore_patterns("native"))
-    (root / "native").mkdir()
-    compile_targets(root / "native")
-    srv = ServerProcess(root, base / "state")
-    srv.start()
-    yield srv
-    srv.stop()
+    with targets_server(tmp_path_factory.mktemp("debugclient")) as srv:
+        yield srv
 
 
 def _run_debugclient(server: ServerProcess, spec: dict[str, object], source: Path,

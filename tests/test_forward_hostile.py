@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,10 +27,9 @@ from jupyter_debug_server.dap import encode
 
 from .support.dap_client import DapTestClient
 from .support.forward import ForwardProcess, join, tcp_ide
-from .support.native import compile_targets, marker_line
+from .support.native import marker_line, targets_server
 from .support.server_process import ServerProcess
 
-TARGETS = Path(__file__).parent / "targets"
 pytestmark = pytest.mark.timeout(150)
 
 # A cookie Jupyter set for 127.0.0.1 (cookies ignore the port, so a browser sends it to
@@ -44,15 +42,8 @@ CH_UA = '"Chromium";v="131", "Not_A Brand";v="24"'
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    base = tmp_path_factory.mktemp("forward-hostile")
-    root = (base / "root").resolve()
-    shutil.copytree(TARGETS, root / "targets", ignore=shutil.ignore_patterns("native"))
-    (root / "native").mkdir()
-    compile_targets(root / "native")
-    srv = ServerProcess(root, base / "state")
-    srv.start()
-    yield srv
-    srv.stop()
+    with targets_server(tmp_path_factory.mktemp("forward-hostile")) as srv:
+        yield srv
 
 
 @pytest.fixture

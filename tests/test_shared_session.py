@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from jupyter_debug_server.client import DebugServerClient
 from jupyter_debug_server.dap import FrameDecoder, encode
 
 from .support.forward import ForwardProcess
-from .support.native import compile_targets, marker_line
+from .support.native import compile_targets, marker_line, targets_server
 from .support.server_process import ServerProcess
 from .support.ws_dap import TunnelClient
 from .test_api_auth import Server
@@ -31,7 +30,6 @@ from .test_tokens import bearer, issue
 pytestmark = pytest.mark.timeout(150)
 
 LOOP = "targets/loop.py"
-TARGETS = Path(__file__).parent / "targets"
 
 
 @pytest.fixture
@@ -300,15 +298,8 @@ async def test_an_observer_can_leave_but_never_end_the_session(
 
 @pytest.fixture(scope="module")
 def server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    base = tmp_path_factory.mktemp("shared")
-    root = (base / "root").resolve()
-    shutil.copytree(TARGETS, root / "targets", ignore=shutil.ignore_patterns("native"))
-    (root / "native").mkdir()
-    compile_targets(root / "native")
-    srv = ServerProcess(root, base / "state")
-    srv.start()
-    yield srv
-    srv.stop()
+    with targets_server(tmp_path_factory.mktemp("shared")) as srv:
+        yield srv
 
 
 class RawIde:

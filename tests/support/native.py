@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,9 @@ import pytest
 from jupyter_debug_server.dap import ChannelClosed, DapRequestError
 
 from .dap_client import DapTestClient, start_worker
+from .server_process import ServerProcess
+
+TARGETS_DIR = Path(__file__).resolve().parent.parent / "targets"
 
 SOURCES = Path(__file__).parent.parent / "targets" / "native"
 GDB_WORKER = "jupyter_debug_server.runner.debuggers.gdb_adapter"
@@ -125,3 +129,19 @@ class NativeSession:
                 await asyncio.wait_for(self.client.channel.request("disconnect", {}), 30)
             self.client.channel.close()
         await asyncio.wait_for(self.proc.wait(), 30)
+
+
+@contextlib.contextmanager
+def targets_server(base: Path) -> Iterator[ServerProcess]:
+    """A server in its own process whose root holds the Python targets and the native
+    ones compiled (`root/targets`, `root/native`); stopped on exit."""
+    root = (base / "root").resolve()
+    shutil.copytree(TARGETS_DIR, root / "targets", ignore=shutil.ignore_patterns("native"))
+    (root / "native").mkdir()
+    compile_targets(root / "native")
+    server = ServerProcess(root, base / "state")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
