@@ -285,6 +285,14 @@ async def test_rest_evaluate_answers_the_value_and_the_console_keeps_its_form(
         # An IDE's console shows what the debugger's console shows.
         expected = {"gdb": r"7", "lldb": r"\(int\) \$\d+ = 7"}[debugger]
         assert re.fullmatch(expected, body["result"]), body
+        # A lone surrogate (valid JSON, no UTF-8 bytes) cannot go on gdb's command line:
+        # it was left pending with a traceback in the log; now the answer says why.
+        response = await client.request("evaluate", {"expression": "total\ud800",
+                                                     "context": "watch"})
+        if debugger == "gdb":  # (lldb-dap's JSON reader takes it as U+FFFD)
+            assert not response["success"] and "lone surrogate" in response["message"], \
+                response
+        assert (await client.body("threads"))["threads"]
     finally:
         await client.close()
     await api("DELETE", f"sessions/{session.id}")

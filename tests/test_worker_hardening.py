@@ -391,3 +391,63 @@ def _traceback_text() -> str:
 ])
 def test_an_error_sentence_never_holds_a_traceback(text: str, expected: str) -> None:
     assert without_traceback(text) == expected
+
+
+_STEPPER = """counter = 0
+while counter < 10**9:
+    counter += 1  # BREAK
+"""
+
+_DROPS_PYDEVD = """import socket
+import time
+
+import pydevd
+
+print("dropping", flush=True)
+pydevd.get_global_debugger().writer.sock.shutdown(socket.SHUT_RDWR)
+time.sleep(300)
+"""
+
+
+async def test_a_step_for_an_id_that_is_no_thread_is_refused(
+        api: Any, manager: Any, jp_root_dir: Path) -> None:
+    """Found by the frame fuzzer: pydevd keeps thread, frame and variable ids in one table;
+    `next`/`stepIn`/`stepOut` with threadId 0 or a frame's id failed inside pydevd, which
+    dropped its connection: the session stayed `stopped` and answered nothing again."""
+    program = jp_root_dir / "stepper.py"
+    program.write_text(_STEPPER)
+    status, model = await api("POST", "sessions", {
+        "debugger": "debugpy", "program": str(program),
+        "breakpoints": [{"path": str(program), "line": _line_of(_STEPPER, "# BREAK")}]})
+    assert status == 201, model
+    sid = model["id"]
+    session = await _until(manager, sid, "stopped")
+    frame = session.stopped["frame_id"]
+    for command, thread in (("next", 0), ("stepIn", frame), ("stepOut", 0),
+                            ("stackTrace", frame), ("next", 10**6)):
+        status, body = await api("POST", f"sessions/{sid}/dap", {
+            "command": command, "arguments": {"threadId": thread}})
+        assert status == 422 and f"no thread {thread}" in body["message"], (command, body)
+    status, stack = await api("GET", f"sessions/{sid}/stack")
+    assert status == 200 and stack["frames"][0]["name"] == "<module>", stack
+    status, model = await api("POST", f"sessions/{sid}/step", {"kind": "over"})
+    assert status == 200 and model["state"] == "stopped", model
+    status, _ = await api("DELETE", f"sessions/{sid}")
+    assert status in (200, 204)
+
+
+async def test_a_program_whose_pydevd_leaves_is_ended_not_left_running(
+        api: Any, manager: Any, jp_root_dir: Path) -> None:
+    """A program whose pydevd connection closes can no longer be debugged nor stopped
+    through the session: the session says so and ends instead of showing `running`."""
+    program = jp_root_dir / "drops_pydevd.py"
+    program.write_text(_DROPS_PYDEVD)
+    status, model = await api("POST", "sessions", {"debugger": "debugpy",
+                                                   "program": str(program)})
+    assert status == 201, model
+    session = await _until(manager, model["id"], "exited", "failed", "terminated",
+                           timeout=30)
+    assert session.state == "exited", (session.state, session.error)
+    status, out = await api("GET", f"sessions/{session.id}/output")
+    text = "".join(item["output"] for item in out["items"])
+    assert "dropping" in text and "pydevd closed its connection" in text, text

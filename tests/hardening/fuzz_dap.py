@@ -22,6 +22,8 @@ CLOSE = "close"
 EITHER = "either"  # an error response or a close (with an error): both keep the server up
 
 DEFAULT_SEED = 20261204
+#: The largest seq a DAP message may carry (JSON numbers are exact up to 2^53 - 1).
+MAX_SEQ = 2**53 - 1
 
 
 def seed() -> int:
@@ -212,9 +214,10 @@ def dap_message(rng: random.Random, role: str, seq: int) -> Hostile:
     if pick < 70:
         request = hostile_request(rng, role, seq)
         return Hostile(_request_kind(request), _text(rng, request), ANSWER)
-    if pick < 75:  # seq collisions: the same seq again, or seq 0/negative/huge
+    if pick < 75:  # seq collisions: a seq used before, or 0 (seqs outside 0..2^53-1
+        # cannot be answered: not_dap sends those, and the server closes)
         message = hostile_request(rng, role, seq)
-        message["seq"] = rng.choice((1, 0, -1, 2**63, 10**30, True))
+        message["seq"] = rng.choice((1, 0, MAX_SEQ))
         kind = _request_kind(message)
         return Hostile("seq-collision" if kind == "request" else kind, _text(rng, message),
                        ANSWER)
@@ -237,13 +240,12 @@ def dap_message(rng: random.Random, role: str, seq: int) -> Hostile:
         text = ('{"type":"request","seq":%d,"command":"%s","arguments":%s}'
                 % (seq, rng.choice(("threads", "variables", "evaluate")), nested(depth, rng)))
         return Hostile("nesting", text, ANSWER)
-    if pick < 93:  # non-finite numbers: not JSON (dap/framing refuses them): 1007, as
-        # for any frame that is not JSON
+    if pick < 93:  # finite numbers where integers are expected: an error response
         text = ('{"type":"request","seq":%d,"command":"stackTrace","arguments":'
                 '{"threadId":%s,"levels":%s}}' % (
-                    seq, rng.choice(("1e400", "-1e400", "1.0", "1e-400")),
-                    rng.choice(("NaN", "Infinity", "-Infinity", "1e999"))))
-        return Hostile("non-finite", text, CLOSE)
+                    seq, rng.choice(("1.0", "1e300", "-0.0", "1e-400")),
+                    rng.choice(("0.5", "1e308", "-1", "2e1"))))
+        return Hostile("float-for-int", text, ANSWER)
     if pick < 95:
         return Hostile("big-int", '{"type":"request","seq":%d,"command":"variables",'
                        '"arguments":{"variablesReference":%s}}' % (seq, "9" * 4000), ANSWER)
@@ -277,8 +279,16 @@ def not_dap(rng: random.Random, seq: int) -> Hostile:
         '{"type":"request","seq":1,"command":"threads"}{"type":"request"}',
         "{'type':'request'}", '{"type":"request","seq":01,"command":"x"}',
     )
-    if pick < 6:
+    if pick < 5:
         return Hostile("not-dap", rng.choice(texts), CLOSE)
+    if pick == 5:  # numbers JSON has no way to write, and seqs outside 0..2^53-1
+        return rng.choice((
+            Hostile("non-finite", '{"type":"request","seq":%d,"command":"stackTrace",'
+                    '"arguments":{"threadId":1,"levels":%s}}' % (seq, rng.choice((
+                        "NaN", "Infinity", "-Infinity", "1e999", "-1e400"))), CLOSE),
+            Hostile("seq-out-of-range", '{"type":"request","seq":%s,"command":"threads"}'
+                    % rng.choice(("-1", "9007199254740992", "1" + "0" * 30, "true")),
+                    CLOSE)))
     if pick < 8:  # more digits than Python converts
         return Hostile("huge-int-digits", '{"type":"request","seq":%s,"command":"threads"}'
                        % ("9" * rng.randint(4301, 20000)), CLOSE)

@@ -20,7 +20,7 @@ from .fuzz_dap import ANSWER, CLOSE, OBSERVE_ALLOWED
 from .fuzz_ws import Frames, RawWebSocket, answerable, fatal, frame
 
 # Kinds whose text is one request with the connection's own, unique seq.
-TRACKED = frozenset({"request", "typed-request", "duplicate-keys", "nesting", "non-finite",
+TRACKED = frozenset({"request", "typed-request", "duplicate-keys", "nesting", "float-for-int",
                      "big-int", "lone-surrogate", "cancel-shape", "initialize-shape",
                      "empty-fragments"})
 _SENTINEL_WAIT = 60.0

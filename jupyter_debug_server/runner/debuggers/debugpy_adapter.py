@@ -43,6 +43,13 @@ _PYDEVD_COMMANDS = frozenset({
     "setDebuggerProperty", "pydevdSystemInfo", "setPydevdSourceMap"})
 #: Requests that resume the program without a `continued` event from pydevd.
 _RESUMING = frozenset({"next", "stepIn", "stepOut", "goto"})
+#: Requests that name one thread. pydevd translates every id through one table shared
+#: by threads, frames and variables, so an id that is no thread's (0, a frame's) makes
+#: its step commands fail inside pydevd, which then drops its connection and leaves the
+#: program undebuggable (found by the hardening fuzz): only known threads pass.
+_THREAD_COMMANDS = frozenset({"next", "stepIn", "stepOut", "goto", "stackTrace",
+                              "exceptionInfo"})
+_THREADS_TIMEOUT = 10.0
 
 Message = dict[str, Any]
 
@@ -108,6 +115,10 @@ class DebugpyAdapter(AdapterBase):
         # (validate branch) Whether pydevd last reported a stop: it never answers a
         # `continue` while the program runs, so we answer that one ourselves.
         self.stopped = False
+        # The DAP ids of the threads pydevd told of (see _THREAD_COMMANDS).
+        self.threads: set[int] = set()
+        # A client's disconnect without terminateDebuggee: pydevd goes, the program stays.
+        self.detaching = False
 
     async def shutdown(self, why: str) -> None:
         """End the session because the worker is exiting (see `_shutdown`)."""
@@ -124,10 +135,30 @@ class DebugpyAdapter(AdapterBase):
         elif command not in _PYDEVD_COMMANDS:  # pydevd would never answer it
             self.client.send_response(message, success=False, message=(
                 f"'{str(command)[:80]}' is not supported by debugpy"))
+        elif (command in _THREAD_COMMANDS and self.pydevd is not None
+              and (message.get("arguments") or {}).get("threadId") not in self.threads):
+            worker.spawn_task(self._to_known_thread(message), self.requests)
         else:
-            if command in _RESUMING:
-                self.stopped = False
-            self._forward(message)
+            self._to_pydevd(message)
+
+    def _to_pydevd(self, message: Message) -> None:
+        if message["command"] in _RESUMING:
+            self.stopped = False
+        self._forward(message)
+
+    async def _to_known_thread(self, message: Message) -> None:
+        """Forward a request for a thread we have not heard of if pydevd knows it now."""
+        thread = message["arguments"]["threadId"]
+        if self.pydevd is not None and not self.pydevd.is_closed:
+            with contextlib.suppress(DapRequestError, ChannelClosed, TimeoutError):
+                body = await self.pydevd.request("threads", timeout=_THREADS_TIMEOUT)
+                self.threads = {t["id"] for t in body.get("threads") or []
+                                if isinstance(t, dict) and isinstance(t.get("id"), int)}
+        if thread in self.threads or self.pydevd is None or self.pydevd.is_closed:
+            self._to_pydevd(message)  # (a closed pydevd: forward_to says so)
+            return
+        self.client.send_response(message, success=False, message=(
+            f"there is no thread {thread} in the program; ask 'threads' for their ids"))
 
     def _forward(self, message: Message, arguments: Any = None) -> None:
         self.forward_to(self.pydevd, message, arguments, "the debuggee")
@@ -136,6 +167,14 @@ class DebugpyAdapter(AdapterBase):
         name = event["event"]
         if name in ("stopped", "continued"):
             self.stopped = name == "stopped"
+        body = event.get("body")
+        body = body if isinstance(body, dict) else {}
+        thread = body.get("threadId")
+        if isinstance(thread, int):
+            if name == "thread" and body.get("reason") == "exited":
+                self.threads.discard(thread)
+            elif name in ("thread", "stopped"):
+                self.threads.add(thread)
         if name in ("exited", "terminated") and self.kind == "launch":
             return  # we report the real exit code once the pipes are drained
         if name == "terminated":
@@ -268,6 +307,18 @@ async def _launch(self: DebugpyAdapter, message: Message) -> None:
     except BaseException:
         self._start_request = None
         raise
+    self.spawn(_end_when_pydevd_leaves(self, target))
+
+
+async def _end_when_pydevd_leaves(self: DebugpyAdapter, target: Target) -> None:
+    """pydevd closing its connection while the program runs leaves a program nobody can
+    debug or stop through the session: say so and end it (its exit is reported)."""
+    assert self.pydevd is not None
+    await self.pydevd.wait_closed()
+    if target.proc.returncode is None and not self.detaching:
+        await self.output("console", "pydevd closed its connection to the debugger; the "
+                          "program can no longer be debugged and is being stopped\n")
+        await target.terminate()
 
 
 @request("attach")
@@ -352,6 +403,7 @@ async def _disconnect(self: DebugpyAdapter, message: Message) -> None:
         # The exit watcher reports exited/terminated; the response comes after them.
         await asyncio.wait_for(asyncio.shield(self._finished), _HANDSHAKE_TIMEOUT)
     elif self.pydevd is not None and not self.pydevd.is_closed:
+        self.detaching = True
         with contextlib.suppress(DapRequestError, ChannelClosed):
             await self.pydevd.request("disconnect", {"terminateDebuggee": bool(terminate)})
         if self.kind == "attach":

@@ -236,9 +236,16 @@ class MIConnection:
         if self._eof or stdin is None or stdin.is_closing():
             raise GdbExited(f"gdb (pid {self.pid}) has exited; cannot send {command!r}")
         token = next(self._tokens)
+        try:
+            # surrogateescape gives back the bytes of a file name that was not UTF-8; any
+            # other lone surrogate (e.g. "\ud800" in a client's expression) has no bytes.
+            line = f"{token}{command}\n".encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError as exc:
+            raise MIError(f"the text contains {exc.object[exc.start:exc.end]!a}, a lone "
+                          "surrogate that has no UTF-8 bytes", command=command) from None
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[token] = _Pending(command, future, streams)
-        stdin.write(f"{token}{command}\n".encode())
+        stdin.write(line)
         with contextlib.suppress(ConnectionError):
             await stdin.drain()  # a broken pipe is reported through the reader's EOF
         try:
