@@ -10,18 +10,12 @@ import asyncio
 import ssl
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import quote
 
-from .transport import Transport
+from .events import follow_output, wait_settled
+from .models import FINAL_STATES, Json
+from .transport import Transport, quote_segment, session_route
 
-Json = dict[str, Any]
-
-#: States after which a session never changes again.
-FINAL_STATES = frozenset({"exited", "terminated", "failed", "lost"})
-
-
-def _sid(session_id: str) -> str:
-    return quote(session_id, safe="")
+__all__ = ["FINAL_STATES", "DebugServerClient", "Json"]
 
 
 class DebugServerClient:
@@ -54,8 +48,8 @@ class DebugServerClient:
 
     def _session(self, method: str, session_id: str, route: str = "", body: Any = None,
                  **query: Any) -> Any:
-        return self.transport.request(method, f"/api/debug/sessions/{_sid(session_id)}{route}",
-                                      body, query=query)
+        return self.transport.request(method, session_route(session_id, route), body,
+                                      query=query)
 
     # -- debuggers and sessions --------------------------------------------------
 
@@ -159,16 +153,12 @@ class DebugServerClient:
 
     def wait_settled(self, session_id: str, timeout: float) -> Json:
         """Wait until the session stops or ends (at most `timeout` s); its model then."""
-        from .events import wait_settled
-
         return asyncio.run(wait_settled(self, session_id, timeout))
 
     def follow_output(self, session_id: str, on_chunk: Callable[[Json], None],
                       since: int = 0) -> Json:
         """Pass every output chunk after `since` to `on_chunk`, live, until the session
         ends; the final model."""
-        from .events import follow_output
-
         return asyncio.run(follow_output(self, session_id, on_chunk, since))
 
     # -- session tokens ------------------------------------------------------------
@@ -188,7 +178,7 @@ class DebugServerClient:
 
     def revoke_token(self, session_id: str, token_id: str) -> Any:
         """Revoke one session token, effective at once."""
-        return self._session("DELETE", session_id, f"/tokens/{_sid(token_id)}")
+        return self._session("DELETE", session_id, f"/tokens/{quote_segment(token_id)}")
 
 
 def _thread(thread_id: int | None) -> Json:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jupyter_core.paths import jupyter_runtime_dir
+
 from .errors import ServerNotFound
 
 URL_ENV = "JUPYTER_DEBUG_SERVER_URL"
@@ -34,8 +36,6 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _runtime_dir() -> Path:
-    from jupyter_core.paths import jupyter_runtime_dir
-
     return Path(jupyter_runtime_dir())
 
 

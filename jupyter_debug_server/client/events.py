@@ -11,23 +11,33 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from .api import FINAL_STATES, Json, _sid
 from .errors import DebugServerClientError, ServerNotFound
-from .transport import _decode, auth_header
+from .models import FINAL_STATES, MOVING_STATES, Json
+from .transport import Transport, auth_header, decode_response, session_route
 
-if TYPE_CHECKING:
-    from .api import DebugServerClient
-
-#: States in which a session is neither stopped nor ended.
-MOVING_STATES = frozenset({"starting", "running"})
+__all__ = ["MOVING_STATES", "EventStream", "SessionClient", "follow_output", "open_websocket",
+           "wait_settled"]
 
 
-async def open_websocket(client: DebugServerClient, route: str,
+class SessionClient(Protocol):
+    """What the coroutines here use of a client (DebugServerClient is one): its transport
+    for the WebSocket, and two blocking REST calls they run in a thread."""
+
+    transport: Transport
+
+    def session(self, session_id: str) -> Json:
+        """One session's model."""
+
+    def output(self, session_id: str, since: int = 0, limit: int = 1000) -> Json:
+        """One page of captured output after seq `since`."""
+
+
+async def open_websocket(client: SessionClient, route: str,
                          timeout: float = 30) -> WebSocketClientConnection:
     """Open the WebSocket at `route` (under base_url) with the client's credential.
 
@@ -46,7 +56,7 @@ async def open_websocket(client: DebugServerClient, route: str,
         connection = await websocket_connect(request)
     except HTTPClientError as exc:
         body = exc.response.body if exc.response is not None else b""
-        _decode(exc.code, exc.message or "", body or b"", "GET", route)
+        decode_response(exc.code, exc.message or "", body or b"", "GET", route)
         raise DebugServerClientError(exc.code, None, str(exc)) from None
     except OSError as exc:
         raise ServerNotFound(f"cannot reach the server at {transport.url}: "
@@ -63,10 +73,10 @@ class EventStream:
         self.connection = connection
 
     @classmethod
-    async def connect(cls, client: DebugServerClient, session_id: str,
+    async def connect(cls, client: SessionClient, session_id: str,
                       timeout: float = 30, *, only: str | None = None) -> EventStream:
         """Open the stream (`only="end"`: the current state, then only the final one)."""
-        route = f"/api/debug/sessions/{_sid(session_id)}/events"
+        route = session_route(session_id, "/events")
         if only is not None:
             route += f"?only={only}"
         return cls(await open_websocket(client, route, timeout))
@@ -84,7 +94,7 @@ class EventStream:
         self.connection.close()
 
 
-async def wait_settled(client: DebugServerClient, session_id: str, timeout: float) -> Json:
+async def wait_settled(client: SessionClient, session_id: str, timeout: float) -> Json:
     """Wait until the session is stopped or ended, at most `timeout` s; its model then."""
     stream = await EventStream.connect(client, session_id)
     latest: list[Json] = []
@@ -109,7 +119,7 @@ async def wait_settled(client: DebugServerClient, session_id: str, timeout: floa
     return await asyncio.to_thread(client.session, session_id)
 
 
-async def follow_output(client: DebugServerClient, session_id: str,
+async def follow_output(client: SessionClient, session_id: str,
                         on_chunk: Callable[[Json], None], since: int = 0) -> Json:
     """Give `on_chunk` every output chunk after `since` as it arrives, until the session
     ends; return its final model.

@@ -32,10 +32,11 @@ from typing import Any
 
 from ..dap.channel import set_nodelay
 from ..dap.framing import FrameDecoder, FramingError, encode, from_json
-from .api import FINAL_STATES, DebugServerClient, _sid
+from .api import FINAL_STATES, DebugServerClient
 from .errors import DebugServerClientError
 from .events import EventStream
 from .peer_owner import socket_owner
+from .transport import quote_segment as _sid
 from .websocket_client import WebSocketClient, WebSocketClosed, connect_websocket
 
 log = logging.getLogger("jupyter_debug_server.forward")

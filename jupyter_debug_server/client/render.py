@@ -9,7 +9,7 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
-from .api import Json
+from .models import Json
 
 
 def where(model: Json) -> str:

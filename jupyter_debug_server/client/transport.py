@@ -1,19 +1,24 @@
-"""Blocking JSON over HTTP(S) to one Jupyter server, with TCP_NODELAY on our sockets.
+"""Blocking JSON over HTTP(S) to one Jupyter server, directly or through an HTTP proxy.
 
 Owned by the calling thread; one keep-alive connection is reused across requests (the
 magics and MCP issue many small ones) and reopened once if the server closed it.
+
+Small request/response pairs would stall on Nagle's algorithm and delayed ACKs without
+TCP_NODELAY: `http.client` sets it on every socket it connects (CPython ≥ 3.6, checked in
+3.11's `HTTPConnection.connect`; HTTPS and proxy tunnels connect through it too), and
+tests/client/test_transport.py fails if that ever stops being true.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
-import socket
 import ssl
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from .errors import DebugServerClientError, ServerNotFound
+from .proxy import proxy_for
 
 #: Session tokens (issued by POST …/tokens) start with this; they go as Bearer tokens.
 SESSION_TOKEN_PREFIX = "jds_"
@@ -22,25 +27,22 @@ SESSION_TOKEN_PREFIX = "jds_"
 _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
+def quote_segment(text: str) -> str:
+    """`text` as one segment of a URL path (a session or token id): `/` and `%` escaped."""
+    return quote(text, safe="")
+
+
+def session_route(session_id: str, tail: str = "") -> str:
+    """The route of one session (under base_url), plus `tail` (`/events`, `/dap`, …)."""
+    return f"/api/debug/sessions/{quote_segment(session_id)}{tail}"
+
+
 def auth_header(token: str) -> dict[str, str]:
     """The Authorization header for a Jupyter token or a session token (none if empty)."""
     if not token:
         return {}
     scheme = "Bearer" if token.startswith(SESSION_TOKEN_PREFIX) else "token"
     return {"Authorization": f"{scheme} {token}"}
-
-
-class _NoDelayHTTPConnection(http.client.HTTPConnection):
-    def connect(self) -> None:
-        super().connect()
-        # Small request/response pairs: Nagle would add delayed-ACK stalls.
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-class _NoDelayHTTPSConnection(http.client.HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class Transport:
@@ -61,12 +63,29 @@ class Transport:
         self.timeout = timeout
         self.ssl_context = ssl_context
         self._conn: http.client.HTTPConnection | None = None
+        self._proxy: tuple[str, int] | None = None  # that of the current connection
 
     def _connect(self) -> http.client.HTTPConnection:
+        """A new connection to the server, or to the proxy that tunnels to it (HTTP
+        CONNECT; TLS to the server inside the tunnel, checked against its own name)."""
+        proxy = self._proxy = proxy_for(self.url)
+        host, port = proxy or (self.host, self.port)
+        conn: http.client.HTTPConnection
         if self.scheme == "https":
-            return _NoDelayHTTPSConnection(self.host, self.port, timeout=self.timeout,
-                                           context=self.ssl_context)
-        return _NoDelayHTTPConnection(self.host, self.port, timeout=self.timeout)
+            conn = http.client.HTTPSConnection(host, port, timeout=self.timeout,
+                                               context=self.ssl_context)
+        else:
+            conn = http.client.HTTPConnection(host, port, timeout=self.timeout)
+        if proxy is not None:
+            conn.set_tunnel(self.host, self.port)
+        return conn
+
+    def _via(self) -> str:
+        """How the server was reached, for messages: through which proxy, if any."""
+        if self._proxy is None:
+            return ""
+        return (f" through the proxy {self._proxy[0]}:{self._proxy[1]} (set NO_PROXY="
+                f"{self.host} to connect directly)")
 
     def close(self) -> None:
         """Close the kept-alive connection, if any."""
@@ -104,15 +123,15 @@ class Transport:
                     f"{route}") from None
             except OSError as exc:
                 self.close()
-                raise ServerNotFound(f"cannot reach the server at {self.url}: "
+                raise ServerNotFound(f"cannot reach the server at {self.url}{self._via()}: "
                                      f"{exc.strerror or exc}") from None
             if response.will_close:
                 self.close()
-            return _decode(response.status, response.reason, raw, method, route)
+            return decode_response(response.status, response.reason, raw, method, route)
         raise AssertionError("unreachable")
 
 
-def _decode(status: int, phrase: str, raw: bytes, method: str, route: str) -> Any:
+def decode_response(status: int, phrase: str, raw: bytes, method: str, route: str) -> Any:
     """The JSON of a 2xx answer; for any other status, the server's error as an exception."""
     try:
         value = json.loads(raw) if raw.strip() else None

@@ -33,7 +33,8 @@ from ..websocket_frames import (
     parse_head,
 )
 from .errors import DebugServerClientError, ServerNotFound
-from .transport import Transport, _decode, auth_header
+from .transport import Transport, auth_header
+from .transport import decode_response as _decode
 
 log = logging.getLogger("jupyter_debug_server.client")
 
