@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_debug_server import cli
+from jupyter_debug_server.cli import serve as cli
 
 from .support.server_process import ServerProcess
 
