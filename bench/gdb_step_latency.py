@@ -32,8 +32,8 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from bench_modes import Mode, Skip
-from bench_native import (
+from lib.bench_modes import Mode, Skip
+from lib.bench_native import (
     AdapterMode,
     GdbContext,
     GdbRestMode,
@@ -41,9 +41,9 @@ from bench_native import (
     int_or_none,
     native_context,
 )
-from bench_process import REPO_ROOT, kill_if_target
-from bench_run import bench_parser, parse_bench_args, run_bench
-from dapclient import DapError
+from lib.bench_process import REPO_ROOT, kill_if_target
+from lib.bench_run import bench_parser, parse_bench_args, run_bench
+from lib.dapclient import DapError
 
 MI_MODULE = "jupyter_debug_server.runner.debuggers.gdb.mi"
 ALL_MODES = ("mi", "adapter", "rest")

@@ -31,15 +31,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench_adapters import StockMode, plain_launch
-from bench_context import Context, python_context
-from bench_modes import Mode, Skip, Stepper, _stop_or_end
-from bench_native import GdbContext, GdbRestMode, first_line, native_context
-from bench_process import REPO_ROOT, kill_if_target
-from bench_run import bench_parser, parse_bench_args, run_bench
-from dapclient import DapClient, DapError
-from lldb_step_latency import DirectMode as LldbDirectMode
-from lldb_step_latency import LldbContext, LldbRestMode, default_lldb_dap
+import debugpy
+from lib.bench_adapters import StockMode, plain_launch
+from lib.bench_context import Context, python_context
+from lib.bench_lldb import DirectMode as LldbDirectMode
+from lib.bench_lldb import LldbContext, LldbRestMode, default_lldb_dap
+from lib.bench_modes import Mode, Skip, Stepper, _stop_or_end
+from lib.bench_native import GdbContext, GdbRestMode, first_line, native_context
+from lib.bench_process import REPO_ROOT, kill_if_target
+from lib.bench_run import bench_parser, parse_bench_args, run_bench
+from lib.dapclient import DapClient, DapError
 from tunnel_latency import ForwardMode, ForwardStdioMode, NodelayMode
 
 DEBUGGERS = ("debugpy", "gdb", "lldb")
@@ -273,8 +274,6 @@ def versions_of(args: argparse.Namespace) -> dict[str, str]:
         return {"gdb": first_line([args.gdb, "--version"])}
     if args.debugger == "lldb":
         return {"lldb-dap": args.lldb_dap}
-    import debugpy
-
     return {"debugpy": debugpy.__version__}
 
 

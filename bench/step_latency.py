@@ -23,11 +23,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench_adapters import StockMode, WorkerMode
-from bench_context import Context, python_context
-from bench_modes import Mode
-from bench_run import bench_parser, parse_bench_args, run_bench
-from bench_server import RestMode
+import debugpy
+from lib.bench_adapters import StockMode, WorkerMode
+from lib.bench_context import Context, python_context
+from lib.bench_modes import Mode
+from lib.bench_run import bench_parser, parse_bench_args, run_bench
+from lib.bench_server import RestMode
 
 ALL_MODES = ("stock", "nodelay", "worker", "rest")
 
@@ -61,8 +62,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    import debugpy
-
     return run_bench(
         args,
         prefix="jds-bench-",

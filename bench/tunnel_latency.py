@@ -41,14 +41,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from bench_adapters import StockMode, WorkerMode
-from bench_context import Context, python_context
-from bench_modes import Mode, Skip, Stepper
-from bench_native import AdapterMode, GdbContext, GdbRestMode, first_line, native_context
-from bench_process import REPO_ROOT, base_env, file_tail, stop_process
-from bench_run import bench_parser, parse_bench_args, run_bench
-from bench_server import RestMode
-from dapclient import DapClient, DapError, Message
+from lib.bench_adapters import StockMode, WorkerMode
+from lib.bench_context import Context, python_context
+from lib.bench_modes import Mode, Skip, Stepper
+from lib.bench_native import AdapterMode, GdbContext, GdbRestMode, first_line, native_context
+from lib.bench_process import REPO_ROOT, base_env, file_tail, stop_process
+from lib.bench_run import bench_parser, parse_bench_args, run_bench
+from lib.bench_server import RestMode
+from lib.dapclient import DapClient, DapError, Message
 
 DEFAULT_MODES = ("direct", "nodelay", "ws", "forward", "forward-stdio")
 DEBUGGERS = ("debugpy", "gdb")

@@ -17,10 +17,10 @@ import time
 from collections import deque
 from typing import IO, Any
 
-from bench_context import Context
-from bench_modes import Mode, Skip
-from bench_process import REPO_ROOT, base_env, kill_if_target, stop_process
-from dapclient import DapError
+from .bench_context import Context
+from .bench_modes import Mode, Skip
+from .bench_process import REPO_ROOT, base_env, kill_if_target, stop_process
+from .dapclient import DapError
 
 
 class NoDelayHTTPConnection(http.client.HTTPConnection):

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent  # bench/lib/ → the checkout
 
 
 def base_env(extra_path: list[Path]) -> dict[str, str]:

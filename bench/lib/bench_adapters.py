@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench_context import BENCH_DIR, Context
-from bench_modes import DapMode, Skip
-from bench_process import REPO_ROOT, base_env
-from dapclient import DapClient
+from .bench_context import BENCH_DIR, Context
+from .bench_modes import DapMode, Skip
+from .bench_process import REPO_ROOT, base_env
+from .dapclient import DapClient
 
 NODELAY_SITE = BENCH_DIR / "nodelay_site"
 WORKER_MODULE = "jupyter_debug_server.runner.debuggers.debugpy_adapter"

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench_adapters import WorkerMode, plain_launch
-from bench_context import BENCH_DIR, Context, NativeContext, find_break_line
-from bench_process import kill_if_target
-from bench_server import RestMode
+from .bench_adapters import WorkerMode, plain_launch
+from .bench_context import BENCH_DIR, Context, NativeContext, find_break_line
+from .bench_process import kill_if_target
+from .bench_server import RestMode
 
 TARGET_SOURCE = BENCH_DIR / "targets" / "loop.c"
 BREAK_MARKER = "/* BENCH-BREAK */"

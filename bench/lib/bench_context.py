@@ -7,7 +7,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
+BENCH_DIR = Path(__file__).resolve().parent.parent  # bench/, above lib/
 TARGET_SOURCE = BENCH_DIR / "targets" / "loop.py"
 BREAK_MARKER = "# BENCH-BREAK"
 

@@ -8,9 +8,9 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from bench_context import Context
-from bench_process import file_tail, kill_if_target, stop_process
-from dapclient import DapClient, DapError, Message
+from .bench_context import Context
+from .bench_process import file_tail, kill_if_target, stop_process
+from .dapclient import DapClient, DapError, Message
 
 
 class Skip(Exception):

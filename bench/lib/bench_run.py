@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench_context import Context, NativeContext
-from bench_modes import Mode, Skip
-from bench_process import kill_leftovers
-from dapclient import DapError
+from .bench_context import Context, NativeContext
+from .bench_modes import Mode, Skip
+from .bench_process import kill_leftovers
+from .dapclient import DapError
 
 
 def summarize(samples: list[float]) -> dict[str, float]:
