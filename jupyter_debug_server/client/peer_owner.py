@@ -4,6 +4,10 @@ Linux lists every TCP socket of the network namespace in /proc/net/tcp and /proc
 with its owner's uid. The peer of a connection we accepted is the row whose local address
 is the peer's (ip, port) and whose remote address is ours. Reading these files is a
 blocking call: run `socket_owner` off the event loop.
+
+Not psutil: its `net_connections()` reads the same tables but reports a socket's pid, not
+its uid, and only for processes it may inspect (another user's socket has none, so "not
+ours" and "gone" look alike), after scanning every process's file descriptors.
 """
 
 from __future__ import annotations
