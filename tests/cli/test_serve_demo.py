@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import pwd
+import ssl
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -11,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from jupyter_debug_server.cli import serve
+from jupyter_debug_server.client import DebugServerClient
 
 from ..support.server_process import ServerProcess
 
@@ -57,3 +60,27 @@ def test_the_demo_reaches_its_own_server_on_the_address_it_listens_on(ip: str,
     assert serve._own_url(app) == url + "hub/user/ada"
     app.certfile = "/etc/ssl/server.pem"
     assert serve._own_url(app).startswith("https://")
+
+
+def test_the_demo_reaches_its_own_server_over_tls(tmp_path: Path) -> None:
+    """With --ServerApp.certfile (here self-signed) the demo's client trusts the server's
+    own certificate; the session still ends up stopped at the breakpoint."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=jds-test", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60)
+    (tmp_path / "root").mkdir()
+    srv = ServerProcess(tmp_path / "root", tmp_path / "state", extra=["--demo"], server_args=[
+        f"--ServerApp.certfile={cert}", f"--ServerApp.keyfile={key}"])
+    try:
+        srv.start(ready="Demo session")
+        context = ssl.create_default_context(cafile=str(cert))
+        context.check_hostname = False  # the certificate names no address (as above)
+        with DebugServerClient(f"https://127.0.0.1:{srv.port}/", srv.token,
+                               ssl_context=context) as client:
+            [model] = client.sessions()
+        assert (model["name"], model["state"]) == ("demo", "stopped")
+    finally:
+        srv.stop()
+    assert not [line for line in srv.log if "could not start" in line]
