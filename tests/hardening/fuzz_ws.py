@@ -17,7 +17,7 @@ import random
 import struct
 from typing import Any, NamedTuple
 
-from jupyter_debug_server.websocket_frames import (
+from ..support.ws_frames import (
     BINARY,
     CLOSE,
     CONTINUATION,
@@ -27,7 +27,6 @@ from jupyter_debug_server.websocket_frames import (
     mask,
     parse_head,
 )
-
 from .fuzz_dap import ANSWER, EITHER, Hostile, dap_message, not_dap
 from .fuzz_dap import CLOSE as MUST_CLOSE
 
