@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from http.client import responses
 from typing import Any
 
 from jupyter_server.base.handlers import JupyterHandler
@@ -75,7 +76,7 @@ class SessionEventsHandler(SessionSocket, WebSocketMixin, WebSocketHandler, Jupy
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """A refused upgrade answers JSON like the REST routes, not an HTML page."""
         exc = kwargs.get("exc_info", (None, None))[1]
-        message = getattr(exc, "log_message", None) or self._reason
+        message = getattr(exc, "log_message", None) or responses.get(status_code, "Unknown")
         reason = getattr(exc, "reason", None) if isinstance(exc, web.HTTPError) else None
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"message": message, "reason": reason}))

@@ -79,7 +79,9 @@ async def take_socket(stream: IOStream) -> tuple[socket.socket, bytes]:
     # read is answered from the buffer (or one non-blocking recv) in this call when there
     # is anything; otherwise it leaves a read pending, which unregistering the socket ends.
     try:
-        pending = cast("asyncio.Future[bytes]", stream.read_bytes(1 << 20, partial=True))
+        # (all of it: tornado never buffers more than max_buffer_size)
+        pending = cast("asyncio.Future[bytes]",
+                       stream.read_bytes(max(stream.max_buffer_size, 1), partial=True))
     except AssertionError:  # tornado's "Already reading": not the stream we know
         raise TakeOverError("tornado is reading the upgraded stream; it cannot be taken "
                             "over") from None
