@@ -3,12 +3,14 @@ server on loopback (websocket/seam.py, wire.py, connection.py)."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import base64
 import contextlib
 import os
 import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ import websockets.frames
 import websockets.speedups
 from tornado.httpserver import HTTPServer
 
+import jupyter_debug_server.websocket
 from jupyter_debug_server.websocket import (
     TORNADO_CHECKED,
     ServerConnection,
@@ -165,3 +168,14 @@ async def _flood(port: int, seen: dict[str, Any]) -> None:
         assert len(pongs) <= 2, len(pongs)
     finally:
         writer.close()
+
+
+def test_the_package_imports_only_tornado_websockets_and_itself() -> None:
+    # Its docstring's layering: api/ builds on it, never the other way round.
+    package = Path(jupyter_debug_server.websocket.__file__).parent
+    for module in package.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level > 1:
+                raise AssertionError(f"{module.name} imports ..{node.module}")
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                assert not (node.module or "").startswith("jupyter_debug_server"), module
