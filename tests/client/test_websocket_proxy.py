@@ -11,15 +11,23 @@ import asyncio
 import json
 import re
 import shutil
+import socket
+import ssl
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import tornado.web
+import tornado.websocket
+from tornado.httpserver import HTTPServer
 
 from jupyter_debug_server.client import DebugServerClient
 from jupyter_debug_server.client.errors import DebugServerClientError, ServerNotFound
 from jupyter_debug_server.client.transport import Transport
 from jupyter_debug_server.client.websocket_client import WebSocketClient, connect_websocket
+from jupyter_debug_server.websocket import ServerConnection
 
 from ..support.connect_proxy import ConnectProxy
 from ..support.server_process import ServerProcess
@@ -140,5 +148,52 @@ def test_proxy_credentials_and_refusals(server: ServerProcess, session_id: str,
             named = re.escape("through the proxy 127.0.0.1:1 (from HTTP_PROXY)")
             with pytest.raises(ServerNotFound, match=named):
                 await connect_websocket(transport, route, 30)
+
+    asyncio.run(scenario())
+
+
+class _Echo(tornado.websocket.WebSocketHandler):
+    def get_websocket_protocol(self) -> Any:
+        return ServerConnection(self)
+
+    def on_message(self, message: str | bytes) -> None:
+        self.write_message(message)
+
+
+def test_https_goes_through_https_proxy_with_tls_to_the_server(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # TLS runs inside the CONNECT tunnel, checked against the server's name (not the proxy's).
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", f"/CN={HUB}", "-addext", f"subjectAltName=DNS:{HUB}",
+         "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
+        check=True, capture_output=True, timeout=60)
+
+    async def scenario() -> None:
+        serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        serving.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+        server = HTTPServer(tornado.web.Application([(r"/echo", _Echo)]), ssl_options=serving)
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        listener.setblocking(False)
+        server.add_sockets([listener])
+        port = listener.getsockname()[1]
+        try:
+            async with ConnectProxy({HUB: "127.0.0.1"}) as proxy:
+                monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+                monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:1")  # not for https
+                trusting = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+                transport = Transport(f"https://{HUB}:{port}/", "", ssl_context=trusting)
+                tunnel = await connect_websocket(transport, "/echo", 30)
+                answers: asyncio.Queue[bytes | None] = asyncio.Queue()
+                tunnel.on_message(answers.put_nowait)
+                tunnel.send_text(b'{"through":"the proxy"}')
+                assert await asyncio.wait_for(answers.get(), 30) == b'{"through":"the proxy"}'
+                tunnel.close()
+                await asyncio.wait_for(tunnel.closed, 10)
+                assert proxy.tunnels == [f"{HUB}:{port}"]
+        finally:
+            server.stop()
 
     asyncio.run(scenario())
