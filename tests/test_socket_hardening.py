@@ -21,12 +21,12 @@ import pytest
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
-from jupyter_debug_server import websocket_read
 from jupyter_debug_server.dap import mux
 from jupyter_debug_server.runner.session import Session
-from jupyter_debug_server.websocket_frames import CLOSE, TEXT, encode_frame, mask, parse_head
+from jupyter_debug_server.websocket import connection
 
 from .support.ws_dap import TunnelClient
+from .support.ws_frames import CLOSE, TEXT, encode_frame, mask, parse_head
 from .test_api_auth import Server
 from .test_tokens import issue, launch_stopped
 
@@ -222,7 +222,7 @@ async def _close_code_after(server: Server, path: str, frame: bytes) -> int | No
 async def test_frames_that_break_rfc6455_are_closed_with_their_code(
         api: Any, manager: Any, server: Server, server_log: _Everything,
         monkeypatch: pytest.MonkeyPatch, take_over: bool, socket_name: str) -> None:
-    monkeypatch.setattr(websocket_read, "TAKE_OVER", take_over)
+    monkeypatch.setattr(connection, "TAKE_OVER", take_over)
     sid = await launch_stopped(api, manager)
     violations = dict(VIOLATIONS)
     if socket_name == "events":  # its clients only listen: a large frame is refused

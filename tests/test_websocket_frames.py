@@ -1,7 +1,7 @@
 """Our WebSocket pieces against a real tornado server on loopback: the forward's client
-(client/websocket_client.py) and the tunnel's batch reader (websocket_read.py), on the
+(client/websocket_client.py) and the server's connection (websocket/connection.py), on the
 standard loop and on uvloop (the forward's), with the server's connections moved to our
-own transport (websocket_socket.py) and left on tornado's stream (as TLS ones are)."""
+own transport (websocket/wire.py) and left on tornado's stream (as TLS ones are)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ import tornado.websocket
 import uvloop
 from tornado.httpserver import HTTPServer
 
-from jupyter_debug_server import websocket_read
 from jupyter_debug_server.client.errors import DebugServerClientError
 from jupyter_debug_server.client.transport import Transport
 from jupyter_debug_server.client.websocket_client import (
@@ -28,8 +27,9 @@ from jupyter_debug_server.client.websocket_client import (
     WebSocketClosed,
     connect_websocket,
 )
-from jupyter_debug_server.websocket_frames import CLOSE, CONTINUATION, PING, TEXT, mask, parse_head
-from jupyter_debug_server.websocket_read import BatchReadingProtocol
+from jupyter_debug_server.websocket import ServerConnection, connection
+
+from .support.ws_frames import CLOSE, CONTINUATION, PING, TEXT, mask, parse_head
 
 pytestmark = pytest.mark.timeout(60)
 MAX_MESSAGE = 512 * 1024
@@ -37,13 +37,13 @@ RUNNERS: dict[str, Callable[[Coroutine[Any, Any, None]], None]] = {
     "asyncio": asyncio.run, "uvloop": uvloop.run}
 
 
-STREAMS = {"own-socket": "SocketStream", "tornado-stream": "IOStream"}
+STREAMS = {"own-socket": "SocketWire", "tornado-stream": "IOStream"}
 
 
 @pytest.fixture(params=sorted(STREAMS), autouse=True)
 def reads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every test once with connections taken over, once on tornado's stream."""
-    monkeypatch.setattr(websocket_read, "TAKE_OVER", request.param == "own-socket")
+    monkeypatch.setattr(connection, "TAKE_OVER", request.param == "own-socket")
     return str(request.param)
 
 
@@ -85,14 +85,16 @@ class Echo(tornado.websocket.WebSocketHandler):
         self.log = log
 
     def get_websocket_protocol(self) -> Any:
-        return BatchReadingProtocol.replacing(super().get_websocket_protocol())
+        return ServerConnection(self)
 
     def open(self, *args: Any) -> None:
         self.log.append(("protocol", type(self.ws_connection).__name__))
 
     def on_message(self, message: str | bytes) -> None:
-        assert self.ws_connection is not None
-        self.log.append(("stream", type(self.ws_connection.stream).__name__))
+        assert isinstance(self.ws_connection, ServerConnection)
+        wire = self.ws_connection.stream
+        # The kind of connection: ours, or tornado's stream (plain or TLS).
+        self.log.append(("stream", type(getattr(wire, "stream", wire)).__name__))
         self.log.append(("message", message))
         if isinstance(message, str) and message.startswith("close:"):
             _, code, reason = message.split(":", 2)
@@ -207,7 +209,7 @@ def test_frames_in_one_write_fragments_big_messages_and_pings(loop: str, reads: 
             # The server pings: our client answers.
             client.send_text(b"ping")
             assert (await log.until(lambda e: e[0] == "pong"))[1] == b"are you there"
-            assert ("protocol", "BatchReadingProtocol") in log
+            assert ("protocol", "ServerConnection") in log
             assert log.streams() == {STREAMS[reads]}
             # The server closes with a code and reason: the handler hears the end.
             client.send_text(b"close:4003:the token expired")

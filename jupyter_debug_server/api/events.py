@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
+from http.client import responses
 from typing import Any
 
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web
-from tornado.websocket import WebSocketClosedError
+from tornado.websocket import WebSocketHandler
 
-from ..websocket_write import write_text
-from .session_ws import CLOSE_POLICY, SessionWebSocket, internal_error
-
-# A client this many messages behind is cut off rather than buffered without bound (its
-# bytes are bounded by c.DebugServerApp.max_client_backlog too).
-_MAX_UNSENT = 2000
+from .redaction import redact_finished_request
+from .session_ws import SessionSocket, internal_error
 
 
-class SessionEventsHandler(SessionWebSocket):
+class SessionEventsHandler(SessionSocket, WebSocketMixin, WebSocketHandler, JupyterHandler):
     """Stream one session's events as JSON text frames (read-only for every client).
 
     `?only=end` streams the current state and then only the final one: for a client that
@@ -24,11 +23,10 @@ class SessionEventsHandler(SessionWebSocket):
     """
 
     socket_name = "a session's event stream"
+    message_name = "events"
+    log_name = "the event stream of session"
     _unsubscribe: Any = None
-    _unsent = 0
-    _unsent_bytes = 0
     _counted = False  # in the session's `clients`
-    _max_backlog = 16 * 1024 * 1024
     only_end = False
 
     def check_arguments(self) -> None:
@@ -45,8 +43,7 @@ class SessionEventsHandler(SessionWebSocket):
             internal_error(self, exc)
 
     def _subscribe(self) -> None:
-        super().open()
-        self._max_backlog = self.settings["debug_app"].max_client_backlog
+        self.watch_token()
         session = self.debug_session
         session.clients += 1
         self._counted = True
@@ -60,41 +57,30 @@ class SessionEventsHandler(SessionWebSocket):
     def _send(self, event: dict[str, Any]) -> None:
         if self.ws_connection is None or self.ws_connection.is_closing():
             return  # (cut off or gone: on_close unsubscribes)
-        if self._unsent > _MAX_UNSENT or self._unsent_bytes > self._max_backlog:
-            reason = (f"client too slow: {self._unsent} events ({self._unsent_bytes} bytes) "
-                      f"unsent; the limit is {self._max_backlog} bytes "
-                      "(c.DebugServerApp.max_client_backlog)")
-            self.log.warning("Closing the event stream of session %s: %s",
-                             self.debug_session.id, reason)
-            self.close(CLOSE_POLICY, reason)
-            return
         # ASCII JSON: a lone surrogate (a file name decoded with surrogateescape, a thread
         # name) is escaped, so the frame always encodes as UTF-8.
-        data = json.dumps(event, ensure_ascii=True).encode()
-        try:
-            future = write_text(self.ws_connection, data)
-        except WebSocketClosedError:
-            return
-        if future is None:
-            return  # written already
-        size = len(data)
-        self._unsent += 1
-        self._unsent_bytes += size
-
-        def sent(_future: Any) -> None:
-            self._unsent -= 1
-            self._unsent_bytes -= size
-
-        future.add_done_callback(sent)
+        self.send_bounded(json.dumps(event, ensure_ascii=True).encode())
 
     def on_message(self, message: str | bytes) -> None:
         """Clients only listen on this socket; anything they send is ignored."""
 
     def on_close(self) -> None:
-        super().on_close()
+        self.unwatch_token()
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
         if self._counted:
             self._counted = False
             self.debug_session.clients -= 1
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """A refused upgrade answers JSON like the REST routes, not an HTML page."""
+        exc = kwargs.get("exc_info", (None, None))[1]
+        message = getattr(exc, "log_message", None) or responses.get(status_code, "Unknown")
+        reason = getattr(exc, "reason", None) if isinstance(exc, web.HTTPError) else None
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message, "reason": reason}))
+
+    def _log(self) -> None:
+        redact_finished_request(self)  # before the access log line (jupyter_server's)
+        super()._log()

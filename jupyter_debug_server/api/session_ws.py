@@ -1,13 +1,11 @@
 """What one session's WebSockets share: authorize before the upgrade, one origin policy, a
-cap on connections per token and per user, redacted logs, close with the token.
-
-The events socket is a `SessionWebSocket`; the DAP tunnel (api/tunnel.py) shares its path
-with a REST handler, so it uses the functions here rather than the class.
+cap on connections per token and per user, redacted logs, close with the token, one
+bounded sender: `SessionSocket`, the first base of the events socket (api/events.py) and of
+the DAP tunnel (api/tunnel.py, which shares its path with a REST handler).
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable
 from types import TracebackType
@@ -16,17 +14,15 @@ from urllib.parse import urlparse
 
 from jupyter_server.auth.decorator import ws_authenticated
 from jupyter_server.base.handlers import JupyterHandler
-from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.utils import origin_matches_pat
 from tornado import web
-from tornado.websocket import WebSocketHandler
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from ..runner.errors import DebugServerError
-from ..websocket_read import BatchReadingProtocol
+from ..websocket import ServerConnection, send_text
 from .base import DebugAPIHandler
 from .redaction import (
     log_exception,
-    redact_finished_request,
     redact_text,
     request_secrets,
     request_summary,
@@ -166,20 +162,34 @@ def close_reason(reason: str) -> str:
     return data[:MAX_CLOSE_REASON].decode(errors="ignore")
 
 
-# -- the events socket's base --------------------------------------------------------------
+# -- the base of both session sockets -------------------------------------------------------
 
-class SessionWebSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):
-    """A WebSocket under /api/debug/sessions/{id}/ (events here; the DAP tunnel uses the
-    same functions).
+#: A client this many messages behind is cut off rather than buffered without bound (its
+#: bytes are bounded by c.DebugServerApp.max_client_backlog too).
+MAX_UNSENT = 2000
 
-    Before the upgrade: refuse a foreign origin, authenticate (Jupyter, or a token of this
-    session in the `Authorization` header or the `token` query argument), authorize the
-    `stream` action, look the session up, count the connection against its token's or
-    user's cap. A connection opened with a token closes (code 1008) as soon as the token
-    is revoked, expires or its session ends. Subclasses implement `open()` and call
-    `super().open()` first; `self.principal.read_only` says whether the client may only
-    read.
+
+class SessionSocket:
+    """What the events socket and the DAP tunnel share, as the first base of each (with
+    WebSocketMixin, WebSocketHandler and a JupyterHandler after it).
+
+    Before the upgrade: authenticate (Jupyter, or a token of this session in the
+    `Authorization` header or the `token` query argument), refuse a foreign origin (one
+    policy for both sockets: `origin_refusal`), authorize the `stream` action, check the
+    subclass's arguments, look the session up, count the connection against its token's or
+    user's cap. After it: frames by websocket/ (`ServerConnection`); a connection opened
+    with a token closes (1008) as soon as the token is revoked, expires or its session
+    ends; `send_bounded` cuts off a client that stops reading. Subclasses implement
+    `open()` and call `watch_token()` in it; `self.principal.read_only` says whether the
+    client may only read.
     """
+
+    # (for the type checker: what the handler classes after this one provide)
+    if TYPE_CHECKING:
+        request: Any
+        settings: dict[str, Any]
+        ws_connection: Any
+        log: Any
 
     auth_resource = AUTH_RESOURCE
     accepts_session_tokens = True
@@ -190,54 +200,77 @@ class SessionWebSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):
     debug_session: Session
     #: What the refusal of a foreign origin calls this socket.
     socket_name = "a session's WebSocket"
-    #: Largest frame a client may send (clients of the events socket only listen).
+    #: What its messages are called when a slow client is cut off, and what the log line
+    #: that says so calls the socket ("Closing {log_name} {session id}: why").
+    message_name = "messages"
+    log_name = "a WebSocket of session"
+    #: Largest message a client may send (clients of the events socket only listen).
     max_client_frame = 64 * 1024
     _unwatch: Callable[[], None] | None = None
+    _max_backlog = 16 * 1024 * 1024
+    _unsent = 0
+    _unsent_bytes = 0
 
-    async def prepare(self, *args: Any, **kwargs: Any) -> None:
+    async def authenticate_socket(self) -> None:
+        """A WebSocket gets 403 without credentials, never a login redirect; a session
+        token (header or `token` query argument) authenticates it instead of Jupyter."""
         secret = presented_token(self.request, websocket=True)
         if secret is None:
-            await super().prepare(*args, **kwargs)  # Jupyter's authentication
+            await JupyterHandler.prepare(cast(JupyterHandler, self), _redirect_to_login=False)
         else:
-            await authenticate_token(self, secret)
+            await authenticate_token(cast(JupyterHandler, self), secret)
+
+    async def prepare(self, *args: Any, **kwargs: Any) -> None:
+        await self.authenticate_socket()
 
     @ws_authenticated
     async def get(self, session_id: str, *args: Any, **kwargs: Any) -> None:
+        """Refuse, or upgrade and run the connection (returns when it has ended)."""
+        handler = cast(JupyterHandler, self)
         # Nothing here may tell an unauthorized or foreign caller whether the session exists.
-        refusal = origin_refusal(self, self.socket_name)
+        refusal = origin_refusal(handler, self.socket_name)
         if refusal is not None:
             raise web.HTTPError(403, refusal, reason="foreign-origin")
-        self.principal = await session_principal(self, session_id, "stream")
+        self.principal = await session_principal(handler, session_id, "stream")
         self.check_arguments()
-        self.manager = await self.settings["debug_app"].ready()
+        app = self.settings["debug_app"]
+        self.manager = await app.ready()
         try:
             self.debug_session = await self.manager.live(session_id)
         except DebugServerError as exc:
             raise web.HTTPError(exc.status, exc.message, reason=exc.reason) from None
-        release = admit_connection(self, self.principal)
+        self.check_upgrade()
+        self._max_backlog = app.max_client_backlog
+        release = admit_connection(handler, self.principal)
         try:
-            await super().get(session_id, *args, **kwargs)  # returns when the socket ends
+            await WebSocketHandler.get(cast(WebSocketHandler, self), session_id, *args,
+                                       **kwargs)
         finally:
             release()
-
-    def check_origin(self, origin: str | None = None) -> bool:
-        """Ours, checked in `get` already (Jupyter's waives it for tokens)."""
-        return origin_refusal(self, self.socket_name) is None
 
     def check_arguments(self) -> None:
         """Refuse bad query arguments (an HTTPError), after authorization and before the
         session is looked up."""
 
+    def check_upgrade(self) -> None:
+        """Refuse (an HTTPError) once the session is known, before the upgrade."""
+
+    def check_origin(self, origin: str | None = None) -> bool:
+        """Ours, checked in `get` already (Jupyter's waives it for tokens)."""
+        return origin_refusal(cast(JupyterHandler, self), self.socket_name) is None
+
     def get_websocket_protocol(self) -> Any:
-        # Strict RFC 6455 frame checks (masking, close frames, UTF-8) and batched reads.
-        return BatchReadingProtocol.replacing(super().get_websocket_protocol())
+        # Frames by `websockets` on a socket taken over from tornado (websocket/).
+        return ServerConnection(cast(WebSocketHandler, self))
 
     @property
     def max_message_size(self) -> int:
-        """tornado's hard cap on an incoming message (close 1009 beyond it)."""
+        """The largest message a client may send (close 1009 beyond it)."""
         return self.max_client_frame
 
-    def open(self, *args: Any, **kwargs: Any) -> None:
+    # -- while open --------------------------------------------------------------------
+
+    def watch_token(self) -> None:
         """Close this connection when the token that opened it dies."""
         if self.principal.token_id is not None:
             self._unwatch = self.manager.tokens.watch(self.principal.token_id,
@@ -248,29 +281,52 @@ class SessionWebSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         """Close the WebSocket (the reason cut to what a close frame carries)."""
-        super().close(code, None if reason is None else close_reason(reason))
+        WebSocketHandler.close(cast(WebSocketHandler, self), code,
+                               None if reason is None else close_reason(reason))
 
-    def on_close(self) -> None:
+    def unwatch_token(self) -> None:
         if self._unwatch is not None:
             self._unwatch()
             self._unwatch = None
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """A refused upgrade answers JSON like the REST routes, not an HTML page."""
-        exc = kwargs.get("exc_info", (None, None))[1]
-        message = getattr(exc, "log_message", None) or self._reason
-        reason = getattr(exc, "reason", None) if isinstance(exc, web.HTTPError) else None
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"message": message, "reason": reason}))
+    def send_bounded(self, data: bytes) -> None:
+        """Send one text frame (UTF-8 `data`); cut off a client that does not read
+        (bounded memory: one message always goes when nothing waits, whatever its size)."""
+        if self._unsent >= MAX_UNSENT or self._unsent_bytes >= self._max_backlog:
+            self.cut_off(CLOSE_POLICY, f"client too slow: {self._unsent} "
+                         f"{self.message_name} ({self._unsent_bytes} bytes) unsent; the "
+                         f"limit is {self._max_backlog} bytes "
+                         "(c.DebugServerApp.max_client_backlog)")
+            return
+        try:
+            future = send_text(self.ws_connection, data)
+        except WebSocketClosedError:
+            return
+        if future is None:
+            return  # written already: nothing is waiting for the client
+        size = len(data)
+        self._unsent += 1
+        self._unsent_bytes += size
+
+        def sent(_future: Any) -> None:
+            self._unsent -= 1
+            self._unsent_bytes -= size
+
+        future.add_done_callback(sent)
+
+    def cut_off(self, code: int, reason: str) -> None:
+        """Close with `code`, saying why in the server's log (redacted) and to the client."""
+        self.log.warning("Closing %s %s: %s", self.log_name, self.debug_session.id,
+                         redacted(cast(JupyterHandler, self), reason))
+        self.close(code, reason)
+
+    # -- logs ----------------------------------------------------------------------------
 
     def log_exception(self, typ: type[BaseException] | None, value: BaseException | None,
                       tb: TracebackType | None) -> None:
-        log_socket_exception(self, typ, value, tb)
+        """Never tornado's: it logs the request's repr, with `?token=…` in clear."""
+        log_socket_exception(cast(JupyterHandler, self), typ, value, tb)
 
     def _request_summary(self) -> str:
         # tornado logs this with every HTTPError message: never with a secret in it.
-        return request_summary(self)
-
-    def _log(self) -> None:
-        redact_finished_request(self)  # before the access log line (jupyter_server's)
-        super()._log()
+        return request_summary(cast(JupyterHandler, self))

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from .errors import DebugServerClientError, ServerNotFound
-from .proxy import proxy_for
+from .proxy import Proxy, proxy_for
 
 #: Session tokens (issued by POST …/tokens) start with this; they go as Bearer tokens.
 SESSION_TOKEN_PREFIX = "jds_"
@@ -63,13 +63,14 @@ class Transport:
         self.timeout = timeout
         self.ssl_context = ssl_context
         self._conn: http.client.HTTPConnection | None = None
-        self._proxy: tuple[str, int] | None = None  # that of the current connection
+        self._proxy: Proxy | None = None  # that of the current connection
 
     def _connect(self) -> http.client.HTTPConnection:
         """A new connection to the server, or to the proxy that tunnels to it (HTTP
         CONNECT; TLS to the server inside the tunnel, checked against its own name)."""
-        proxy = self._proxy = proxy_for(self.url)
-        host, port = proxy or (self.host, self.port)
+        port = self.port or (443 if self.scheme == "https" else 80)
+        proxy = self._proxy = proxy_for(self.scheme, self.host, port)
+        host, port = (proxy.host, proxy.port) if proxy is not None else (self.host, port)
         conn: http.client.HTTPConnection
         if self.scheme == "https":
             conn = http.client.HTTPSConnection(host, port, timeout=self.timeout,
@@ -77,14 +78,14 @@ class Transport:
         else:
             conn = http.client.HTTPConnection(host, port, timeout=self.timeout)
         if proxy is not None:
-            conn.set_tunnel(self.host, self.port)
+            conn.set_tunnel(self.host, self.port, headers=proxy.headers)
         return conn
 
     def _via(self) -> str:
         """How the server was reached, for messages: through which proxy, if any."""
         if self._proxy is None:
             return ""
-        return (f" through the proxy {self._proxy[0]}:{self._proxy[1]} (set NO_PROXY="
+        return (f" through the proxy {self._proxy.address} (set NO_PROXY="
                 f"{self.host} to connect directly)")
 
     def close(self) -> None:

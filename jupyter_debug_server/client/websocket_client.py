@@ -2,18 +2,17 @@
 
 `forward` passes every DAP message of an IDE through one of these, so a message's way
 through it is a single `data_received` call: the frame is parsed and handed on in the
-same loop step, with no coroutine, Task or future per frame. (tornado's client reads
-each frame in a coroutine, which cost the forward one or two extra loop iterations per
-message.) It has what the tunnel needs and no more: text frames, whose payload is handed
-over as bytes; fragmented messages; ping and pong; the close handshake. It offers no
-extensions, so the server may use none.
+same loop step, with no coroutine, Task or future per frame. The frames are parsed,
+masked (its C speedups) and checked by a `websockets` Sans-I/O `Protocol` in OPEN state
+after our upgrade; text is checked to be UTF-8 here. It offers no extensions, so the server
+may use none. Through a proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY: client/proxy.py) the
+connection is an HTTP CONNECT tunnel.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import logging
 import os
 import socket
@@ -21,24 +20,18 @@ import ssl
 from collections.abc import Callable
 from typing import cast
 
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Protocol, Side, State
+from websockets.utils import accept_key
+
 from ..dap.framing import DEFAULT_MAX_MESSAGE
-from ..websocket_frames import (
-    BINARY,
-    CLOSE,
-    CONTINUATION,
-    PING,
-    PONG,
-    TEXT,
-    encode_frame,
-    parse_head,
-)
 from .errors import DebugServerClientError, ServerNotFound
+from .proxy import Proxy, check_connect_response, connect_request, proxy_for
 from .transport import Transport, auth_header
 from .transport import decode_response as _decode
 
 log = logging.getLogger("jupyter_debug_server.client")
 
-_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 # The largest message accepted from the server (the largest DAP message anyone takes).
 MAX_MESSAGE = DEFAULT_MAX_MESSAGE
 _MAX_RESPONSE_HEAD = 64 * 1024
@@ -53,34 +46,6 @@ class WebSocketClosed(ConnectionError):
     """The connection is closing or closed: nothing more can be sent."""
 
 
-def _accept_key(key: bytes) -> bytes:
-    return base64.b64encode(hashlib.sha1(key + _GUID).digest())
-
-
-class _MaskKeys:
-    """Fresh unpredictable masking keys (RFC 6455 §10.3), 4 bytes at a time from a pool
-    filled by the OS's random source: one getrandom() per 1024 frames, not per frame."""
-
-    def __init__(self) -> None:
-        self._pool = b""
-        self._at = 0
-
-    def next(self) -> bytes:
-        if self._at >= len(self._pool):
-            self._pool, self._at = os.urandom(4096), 0
-        key = self._pool[self._at:self._at + 4]
-        self._at += 4
-        return key
-
-
-_keys = _MaskKeys()
-
-
-def _client_frame(opcode: int, payload: bytes) -> bytes:
-    """One final client frame, masked with a fresh key (RFC 6455 §5.1)."""
-    return encode_frame(opcode, payload, _keys.next())
-
-
 class WebSocketClient(asyncio.Protocol):
     """One client connection: the upgrade, then frames in both directions.
 
@@ -92,7 +57,7 @@ class WebSocketClient(asyncio.Protocol):
 
     def __init__(self, request: bytes, key: bytes, route: str) -> None:
         self._request = request
-        self._accept = _accept_key(key)
+        self._accept = accept_key(key.decode()).encode()
         self._route = route
         self.transport: asyncio.Transport | None = None
         self.upgraded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -100,15 +65,13 @@ class WebSocketClient(asyncio.Protocol):
         self.close_code: int | None = None
         self.close_reason = ""
         self.on_flow: Callable[[bool], None] | None = None
+        self.protocol = Protocol(Side.CLIENT, state=State.OPEN, max_size=MAX_MESSAGE,
+                                 logger=log)
         self._handler: MessageHandler | None = None
         self._early: list[bytes | None] = []
-        self._buffer = b""  # an incomplete frame head, or the upgrade's answer so far
-        self._parts: list[bytes] = []  # an incomplete frame whose size is known...
-        self._have = 0  # ...how many bytes of it are here...
-        self._need = 0  # ...and how many it has in all (0: none is pending)
+        self._buffer = b""  # the upgrade's answer so far
         self._head: tuple[int, str, dict[str, str]] | None = None  # a refusal's head
-        self._fragments: list[bytes] | None = None
-        self._sent_close = False
+        self._parts: list[bytes] = []  # a fragmented message so far
         self._delivered_end = False
         self._abort: asyncio.TimerHandle | None = None
 
@@ -136,15 +99,15 @@ class WebSocketClient(asyncio.Protocol):
     @property
     def open(self) -> bool:
         return (self.upgraded.done() and self.upgraded.exception() is None
-                and not self._sent_close and self.transport is not None
+                and self.protocol.state is State.OPEN and self.transport is not None
                 and not self.transport.is_closing())
 
     def send_text(self, payload: bytes) -> None:
         """Send one text message (UTF-8 bytes); WebSocketClosed if closing or closed."""
         if not self.open:
             raise WebSocketClosed(self.why_closed)
-        assert self.transport is not None
-        self.transport.write(_client_frame(TEXT, payload))
+        self.protocol.send_text(payload)
+        self._flush()
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the close handshake (the server then closes the TCP connection); the
@@ -154,12 +117,18 @@ class WebSocketClient(asyncio.Protocol):
         if not self.upgraded.done() or self.upgraded.exception() is not None:
             self.transport.close()
             return
-        if not self._sent_close:
-            self._sent_close = True
-            self.transport.write(_client_frame(CLOSE, code.to_bytes(2, "big") + reason.encode()))
+        if self.protocol.state is State.OPEN:
+            self.protocol.send_close(code, reason)
+            self._flush()
         if self._abort is None:
             self._abort = asyncio.get_running_loop().call_later(_CLOSE_TIMEOUT,
                                                                 self.transport.abort)
+
+    def _flush(self) -> None:
+        assert self.transport is not None
+        for data in self.protocol.data_to_send():
+            if data:  # (a client never sends EOF: the server closes the connection)
+                self.transport.write(data)
 
     @property
     def why_closed(self) -> str:
@@ -181,16 +150,9 @@ class WebSocketClient(asyncio.Protocol):
         self.transport.write(self._request)
 
     def data_received(self, data: bytes) -> None:
-        if self._need:  # the rest of a large frame: join the parts once, when all are here
-            self._parts.append(data)
-            self._have += len(data)
-            if self._have < self._need:
-                return
-            data, self._parts, self._have, self._need = b"".join(self._parts), [], 0, 0
-        elif self._buffer:
-            data = self._buffer + data
-            self._buffer = b""
         if not self.upgraded.done():
+            if self._buffer:
+                data, self._buffer = self._buffer + data, b""
             data = self._upgrade(data)
         elif self._head is not None:
             return  # the rest of a refusal that was already reported
@@ -302,102 +264,82 @@ class WebSocketClient(asyncio.Protocol):
     # -- frames ------------------------------------------------------------------------
 
     def _frames(self, data: bytes) -> None:
-        """Handle every whole frame in `data`; keep the incomplete tail."""
-        at = 0
-        while (head := parse_head(data, at)) is not None:
-            if head.masked or head.rsv:
-                self._protocol_error("a masked frame or reserved bits from the server")
-                return
-            if head.length > MAX_MESSAGE:
-                self._protocol_error(f"a frame of {head.length} bytes", code=1009)
-                return
-            end = head.start + head.length
-            if len(data) < end:
-                # Wait for the whole frame without re-copying what came so far at every
-                # read (a large message arrives in many reads).
-                self._parts, self._have, self._need = [data[at:]], len(data) - at, end - at
-                return
-            at = end
-            if not self._frame(head.fin, head.opcode, data[head.start:end]):
-                return
-        self._buffer = data[at:]
+        """Handle every whole frame in `data` (websockets keeps an incomplete one)."""
+        if self.protocol.state is not State.OPEN and self.protocol.state is not State.CLOSING:
+            return
+        self.protocol.receive_data(data)
+        for event in self.protocol.events_received():
+            if not self._frame(cast(Frame, event)):
+                break
+        if self.protocol.parser_exc is not None and self.close_code is None:
+            sent = self.protocol.close_sent
+            self._protocol_error(str(self.protocol.parser_exc), sent.code if sent else 1002)
+            return
+        if self.transport is not None and not self.transport.is_closing():
+            self._flush()  # pongs
 
-    def _frame(self, fin: bool, opcode: int, payload: bytes) -> bool:
+    def _frame(self, frame: Frame) -> bool:
         """Handle one frame; False once the connection is done with."""
-        if opcode >= CLOSE:
-            return self._control(fin, opcode, payload)
-        if opcode == CONTINUATION:
-            if self._fragments is None:
-                return self._protocol_error("a continuation frame that continues nothing")
-            self._fragments.append(payload)
-            if sum(map(len, self._fragments)) > MAX_MESSAGE:
-                return self._protocol_error("a message over 64 MiB", code=1009)
-            if not fin:
+        opcode = frame.opcode
+        if opcode is Opcode.TEXT or opcode is Opcode.BINARY or opcode is Opcode.CONT:
+            if opcode is not Opcode.CONT:
+                self._message_opcode = opcode
+            if not frame.fin:
+                self._parts.append(bytes(frame.data))
                 return True
-            payload = b"".join(self._fragments)
-            opcode, self._fragments = self._message_opcode, None
-        elif self._fragments is not None:
-            return self._protocol_error("a new message inside a fragmented one")
-        elif not fin:
-            self._fragments, self._message_opcode = [payload], opcode
-            return True
-        if opcode == TEXT:
-            if not self._sent_close:
+            payload = bytes(frame.data)
+            if self._parts:
+                self._parts.append(payload)
+                payload, self._parts = b"".join(self._parts), []
+            if self._message_opcode is Opcode.BINARY:
+                log.warning("ignoring a binary WebSocket message of %d bytes", len(payload))
+                return True
+            try:
+                payload.decode()
+            except UnicodeDecodeError:
+                self.protocol.fail(1007, "a text message is not valid UTF-8")
+                return self._protocol_error("a text message that is not UTF-8", 1007)
+            if self.protocol.state is State.OPEN:
                 self._deliver(payload)
-        elif opcode == BINARY:
-            log.warning("ignoring a binary WebSocket message of %d bytes", len(payload))
-        else:
-            return self._protocol_error(f"opcode {opcode:#x}")
-        return True
-
-    _message_opcode = TEXT
-
-    def _control(self, fin: bool, opcode: int, payload: bytes) -> bool:
-        if not fin or len(payload) > 125:
-            return self._protocol_error("a fragmented or oversized control frame")
-        assert self.transport is not None
-        if opcode == PING:
-            if not self._sent_close:
-                self.transport.write(_client_frame(PONG, payload))
-        elif opcode == CLOSE:
-            if len(payload) >= 2:
-                self.close_code = int.from_bytes(payload[:2], "big")
-                self.close_reason = payload[2:].decode("utf-8", "replace")
-            else:
-                self.close_code = 1005  # "no status received"
-            if not self._sent_close:
-                self._sent_close = True
-                self.transport.write(_client_frame(CLOSE, payload[:2]))
+            return True
+        if opcode is Opcode.CLOSE:  # answered by websockets; the server closes the socket
+            received = self.protocol.close_rcvd
+            self.close_code = received.code if received is not None else 1005
+            self.close_reason = received.reason if received is not None else ""
+            self._flush()
             self._deliver(None)
+            assert self.transport is not None
             self.transport.close()
             return False
-        elif opcode != PONG:
-            return self._protocol_error(f"control opcode {opcode:#x}")
-        return True
+        return True  # ping (answered by websockets) or pong
 
-    def _protocol_error(self, what: str, code: int = 1002) -> bool:
+    _message_opcode = Opcode.TEXT
+
+    def _protocol_error(self, what: str, code: int) -> bool:
         log.warning("closing the WebSocket to %s: the server sent %s", self._route, what)
         self.close_code = code
         self.close_reason = f"the server sent {what}"
-        self.close(code)
-        assert self.transport is not None
-        self.transport.close()
+        if self.transport is not None:
+            self._flush()  # our close frame
+            self.transport.close()
         self._deliver(None)
         return False
 
 
 async def connect_websocket(transport: Transport, route: str,
                             timeout: float = 30) -> WebSocketClient:
-    """Open the WebSocket at `route` (under base_url) with the transport's credential.
+    """Open the WebSocket at `route` (under base_url) with the transport's credential,
+    through the proxy the environment names for it (client/proxy.py), if any.
 
     The server's refusal (401/403/404/409 before the upgrade) raises
-    DebugServerClientError with its sentence; an unreachable server, ServerNotFound.
+    DebugServerClientError with its sentence; a proxy's refusal, DebugServerClientError
+    (`proxy-refused`); an unreachable server or proxy, ServerNotFound.
     """
-    loop = asyncio.get_running_loop()
     key = base64.b64encode(os.urandom(16))
     host = f"[{transport.host}]" if ":" in transport.host else transport.host
     default_port = 443 if transport.scheme == "https" else 80
     port = transport.port or default_port
+    proxy = proxy_for(transport.scheme, transport.host, port)
     headers = {
         "Host": host if port == default_port else f"{host}:{port}",
         "Upgrade": "websocket",
@@ -415,9 +357,22 @@ async def connect_websocket(transport: Transport, route: str,
     context: ssl.SSLContext | None = None
     if transport.scheme == "https":
         context = transport.ssl_context or ssl.create_default_context()
+    where = transport.url if proxy is None else (
+        f"{transport.url} through the proxy {proxy.address} (from {proxy.variable})")
 
     async def upgrade() -> None:
-        await loop.create_connection(lambda: protocol, transport.host, port, ssl=context)
+        loop = asyncio.get_running_loop()
+        if proxy is None:
+            await loop.create_connection(lambda: protocol, transport.host, port, ssl=context)
+        else:
+            sock = await _through_proxy(proxy, transport.host, port)
+            try:
+                await loop.create_connection(
+                    lambda: protocol, sock=sock, ssl=context,
+                    server_hostname=transport.host if context is not None else None)
+            except BaseException:
+                sock.close()
+                raise
         await protocol.upgraded
 
     try:
@@ -425,15 +380,46 @@ async def connect_websocket(transport: Transport, route: str,
     except (TimeoutError, asyncio.TimeoutError):
         if protocol.transport is not None:
             protocol.transport.abort()
-        raise ServerNotFound(f"the server at {transport.url} did not answer GET {route} "
+        raise ServerNotFound(f"the server at {where} did not answer GET {route} "
                              f"within {timeout:g} s") from None
     except OSError as exc:
         if protocol.transport is not None:
             protocol.transport.abort()
         if isinstance(exc, ssl.SSLError):
-            raise ServerNotFound(f"TLS with the server at {transport.url} failed: "
-                                 f"{exc}") from None
-        raise ServerNotFound(f"cannot reach the server at {transport.url}: "
+            raise ServerNotFound(f"TLS with the server at {where} failed: {exc}") from None
+        raise ServerNotFound(f"cannot reach the server at {where}: "
                              f"{exc.strerror or exc}") from None
     return protocol
 
+
+async def _through_proxy(proxy: Proxy, host: str, port: int) -> socket.socket:
+    """A socket connected to `host:port` through an HTTP CONNECT tunnel of `proxy`."""
+    loop = asyncio.get_running_loop()
+    error: OSError = OSError(f"no address for {proxy.host}")
+    for family, kind, number, _name, address in await loop.getaddrinfo(
+            proxy.host, proxy.port, type=socket.SOCK_STREAM):
+        sock = socket.socket(family, kind, number)
+        sock.setblocking(False)
+        try:
+            await loop.sock_connect(sock, address)
+            break
+        except OSError as exc:
+            sock.close()
+            error = exc
+    else:
+        raise error
+    try:
+        await loop.sock_sendall(sock, connect_request(host, port, proxy))
+        head = b""
+        # A 2xx answer to CONNECT has no body; the server speaks only after our request.
+        while b"\r\n\r\n" not in head:
+            chunk = await loop.sock_recv(sock, 4096)
+            if not chunk or len(head) > _MAX_RESPONSE_HEAD:
+                raise ConnectionError(f"the proxy {proxy.address} closed the connection or "
+                                      "sent no answer to CONNECT")
+            head += chunk
+        check_connect_response(head, host, port, proxy)
+    except BaseException:
+        sock.close()
+        raise
+    return sock

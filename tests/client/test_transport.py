@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_debug_server.client import DebugServerClient, DebugServerClientError, ServerNotFound
-from jupyter_debug_server.client.proxy import bypassed, proxy_for
+from jupyter_debug_server.client import DebugServerClient, ServerNotFound
 
 from ..support.server_process import ServerProcess
 
@@ -188,47 +187,3 @@ def test_a_proxy_that_refuses_is_named_in_the_error(server: ServerProcess,
         assert refusing.requests == [f"CONNECT {HIDDEN}:{server.port}"]
     finally:
         refusing.close()
-
-
-@pytest.mark.parametrize("value", ["socks5://127.0.0.1:1080", "http://proxy:notaport",
-                                   "https://proxy.example:3128"])
-def test_a_proxy_url_the_client_cannot_use_is_refused_with_a_sentence(value: str) -> None:
-    with pytest.raises(DebugServerClientError) as caught:
-        proxy_for("https://hub.example.org/user/ada", {"HTTPS_PROXY": value})
-    assert caught.value.reason == "bad-proxy"
-    assert caught.value.message.startswith("HTTPS_PROXY (")
-    assert "is not a proxy URL of the form http://host:port" in caught.value.message
-
-
-def test_which_variable_applies() -> None:
-    env = {"HTTPS_PROXY": "http://upper:1", "https_proxy": "http://lower:2",
-           "HTTP_PROXY": "proxy.example"}
-    assert proxy_for("https://hub.example.org/", env) == ("lower", 2)  # lowercase wins
-    assert proxy_for("http://hub.example.org:8888/", env) == ("proxy.example", 80)
-    assert proxy_for("https://hub.example.org/", {"https_proxy": " "}) is None
-    assert proxy_for("https://hub.example.org/", {"HTTP_PROXY": "http://p:1"}) is None
-    for loopback in ("localhost", "127.0.0.1", "127.9.9.9", "[::1]", "LOCALHOST."):
-        assert proxy_for(f"https://{loopback}:8888/", env) is None
-
-
-@pytest.mark.parametrize(("no_proxy", "host", "port", "expected"), [
-    ("*", "hub.example.org", 443, True),
-    ("example.org", "hub.example.org", 443, True),
-    (".example.org", "hub.example.org", 443, True),
-    ("*.example.org", "example.org", 443, True),
-    ("example.org", "notexample.org", 443, False),
-    ("other.org, example.org:443", "hub.example.org", 443, True),
-    ("example.org:8443", "hub.example.org", 443, False),
-    ("10.0.0.0/8", "10.1.2.3", 443, True),
-    ("10.0.0.0/8", "11.1.2.3", 443, False),
-    ("10.1.2.3:443", "10.1.2.3", 443, True),
-    ("fd00::/8", "fd00::1", 443, True),
-    ("[fd00::1]:443", "fd00::1", 443, True),
-    ("example.org", "10.1.2.3", 443, False),
-    ("", "hub.example.org", 443, False),
-])
-def test_no_proxy_matching(no_proxy: str, host: str, port: int, expected: bool) -> None:
-    assert bypassed(host, port, no_proxy) is expected
-    env = {"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": no_proxy}
-    url_host = f"[{host}]" if ":" in host else host
-    assert (proxy_for(f"https://{url_host}:{port}/", env) is None) is expected

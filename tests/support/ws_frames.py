@@ -1,22 +1,28 @@
-"""RFC 6455 frame headers and masking, shared by our WebSocket reader and client."""
+"""RFC 6455 frames built and read by hand, for tests that must break every rule.
+
+The package's frames are `websockets`' (jupyter_debug_server/websocket/); a test client
+that writes an unmasked frame, a lying length or a reserved opcode needs its own code.
+"""
 
 from __future__ import annotations
 
 from typing import NamedTuple
+
+from websockets.speedups import apply_mask
 
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 
 
 class FrameHead(NamedTuple):
     fin: bool
-    rsv: int  # reserved bits (0x70): nonzero only with an extension
+    rsv: int  # reserved bits (0x70)
     opcode: int
     masked: bool
     length: int  # of the payload
     start: int  # where the masking key (if masked) or the payload starts
 
 
-def parse_head(data: bytes, at: int = 0) -> FrameHead | None:
+def parse_head(data: bytes | bytearray, at: int = 0) -> FrameHead | None:
     """The header of the frame at `data[at:]`, or None while it is incomplete."""
     size = len(data) - at
     if size < 2:
@@ -35,13 +41,8 @@ def parse_head(data: bytes, at: int = 0) -> FrameHead | None:
 
 
 def mask(payload: bytes, key: bytes) -> bytes:
-    """RFC 6455 §5.3 masking (and unmasking), as one integer XOR: no per-byte loop."""
-    size = len(payload)
-    if not size:
-        return b""
-    repeated = (key * (size // 4 + 1))[:size]
-    return (int.from_bytes(payload, "little") ^ int.from_bytes(repeated, "little")).to_bytes(
-        size, "little")
+    """RFC 6455 §5.3 masking (and unmasking)."""
+    return apply_mask(payload, key) if payload else b""
 
 
 def encode_frame(opcode: int, payload: bytes, key: bytes | None = None) -> bytes:

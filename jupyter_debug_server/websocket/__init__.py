@@ -1,0 +1,29 @@
+"""The server's WebSockets after tornado's authenticated handshake.
+
+Why it exists: tornado reads a WebSocket through its IOStream, a coroutine awaiting a future
+per read, so every frame a stepping IDE sends costs a Task wake-up, a failed `recv()` and a
+dozen Python calls; its frame code masks in Python when its C speedup is missing and checks
+less than RFC 6455 asks. Here tornado still does what it is good at (routing, Jupyter's
+authentication and authorization in the handler's `prepare`/`get`, the `101`), and then
+the connection is taken over: its socket moves to an asyncio transport of ours (seam.py,
+wire.py), and its frames are parsed, unmasked, UTF-8-checked and close-coded by the
+`websockets` library's Sans-I/O protocol (connection.py). The gain of the take-over is
+measured by bench/tunnel_latency.py (bench/README.md has the numbers).
+
+Which tornado: the take-over uses only public tornado names (`RequestHandler.detach`,
+`IOStream.read_bytes`/`write`/`socket`, `IOLoop.remove_handler`) and is checked against
+tornado 6.6 (`seam.TORNADO_CHECKED`, the range pyproject.toml pins);
+tests/websocket/test_take_over.py fails on any other tornado, and when a plain connection
+is not taken over. TLS connections stay on tornado's SSLIOStream (their TLS state lives
+there), with the same frame handling.
+
+Layering: imports tornado and websockets, nothing else of ours; api/ builds on it.
+"""
+
+from __future__ import annotations
+
+from .connection import ServerConnection, send_text
+from .seam import TORNADO_CHECKED, TakeOverError, check_tornado
+
+__all__ = ["TORNADO_CHECKED", "ServerConnection", "TakeOverError", "check_tornado",
+           "send_text"]
