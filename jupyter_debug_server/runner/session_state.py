@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from typing import Self
 
     from ..store import Store
-    from .manager import RunnerConfig
+    from .config import RunnerConfig
 
 # One logger for the whole session, as before its parts were split into modules.
 log = logging.getLogger("jupyter_debug_server.runner.session")

@@ -256,11 +256,12 @@ def worker_command(module: str) -> list[str]:
 @functools.cache
 def _import_roots() -> tuple[str, ...]:
     """The folders the worker imports our package and debugpy from."""
-    from .. import __file__ as package_init
-
-    inits = [package_init]
+    # Our package's folder, found from this file (importing the package itself would
+    # import the app, and with it this module: an import circle).
+    inits = [os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "__init__.py")]
     try:
-        import debugpy
+        import debugpy  # noqa: PLC0415 (optional: only debugpy sessions need it)
     except ImportError:
         pass  # only debugpy sessions need it, and they are refused without it
     else:
