@@ -24,7 +24,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-Message = dict[str, Any]
+from .messages import Message
+
 Owner = Hashable
 #: `notify(skip, body)`: send a `breakpoint` event with `body` to every client but `skip`.
 Notify = Callable[[Owner | None, Message], None]

@@ -27,43 +27,24 @@ from typing import Any
 from .arguments import MAX_SEQ, BadMessage, argument_error, is_int, shown
 from .breakpoints import BreakpointBook, Owner
 from .channel import ChannelClosed, DapChannel
+from .messages import Message, Send
+from .policy import (
+    CONFIGURATION_COMMANDS,
+    CONTROL,
+    CONTROL_CAPABILITIES,
+    OBSERVE,
+    OBSERVE_CAPABILITIES,
+    OBSERVE_COMMANDS,
+    PRIVATE_EVENTS,
+    RESUMING_COMMANDS,
+    ROLES,
+)
 
 __all__ = ["CONTROL", "MAX_SEQ", "OBSERVE", "OBSERVE_COMMANDS", "ROLES", "BadMessage",
            "DapMux", "MuxClient", "argument_error"]
 
 log = logging.getLogger(__name__)
 
-Message = dict[str, Any]
-Send = Callable[[Message], None]
-
-CONTROL = "control"
-OBSERVE = "observe"
-ROLES = (CONTROL, OBSERVE)
-
-#: What an observer may ask: reads that cannot change the program. An allow-list, so a
-#: command added to DAP later is refused until someone decides it is harmless. Left out on
-#: purpose: `evaluate`, `completions` and `setExpression` run code in some adapters.
-OBSERVE_COMMANDS = frozenset({
-    "initialize", "launch", "attach", "configurationDone", "disconnect", "cancel",
-    "threads", "stackTrace", "scopes", "variables", "source", "loadedSources", "modules",
-    "exceptionInfo",
-})
-
-#: Requests a client sends while configuring, before `configurationDone`.
-_CONFIGURATION_COMMANDS = frozenset({
-    "initialize", "launch", "attach", "setBreakpoints", "setFunctionBreakpoints",
-    "setExceptionBreakpoints", "setInstructionBreakpoints", "setDataBreakpoints",
-    "breakpointLocations", "dataBreakpointInfo", "configurationDone",
-})
-
-#: Successful responses to these mean the program runs again.
-_RESUMING_COMMANDS = frozenset({
-    "continue", "next", "stepIn", "stepOut", "stepBack", "reverseContinue", "goto",
-    "restartFrame",
-})
-
-#: Upstream events that concern the owner only.
-_PRIVATE_EVENTS = frozenset({"initialized"})
 
 class MuxClient:
     """One client of a mux; feed it the client's messages with `receive`."""
@@ -136,7 +117,7 @@ class MuxClient:
         if wrong is not None:
             self.respond(message, success=False, message=wrong)
             return
-        if command not in _CONFIGURATION_COMMANDS and command != "disconnect":
+        if command not in CONFIGURATION_COMMANDS and command != "disconnect":
             # A client that skipped configurationDone still learns where things are.
             self._replay()
         handler = _LOCAL.get(command)
@@ -150,14 +131,14 @@ class MuxClient:
         command = str(request["command"])
         arguments = request.get("arguments")
         # The stop this request resumes from: a newer one may arrive before the response.
-        resumed = self.mux.stopped if command in _RESUMING_COMMANDS else None
+        resumed = self.mux.stopped if command in RESUMING_COMMANDS else None
 
         def on_response(response: Message) -> None:
             self._pending.pop(seq, None)
-            if response.get("success") and command in _RESUMING_COMMANDS:
+            if response.get("success") and command in RESUMING_COMMANDS:
                 if resumed is not None:
                     self.mux.forget_stop(resumed)
-            elif command in _RESUMING_COMMANDS and self.mux.resuming is self:
+            elif command in RESUMING_COMMANDS and self.mux.resuming is self:
                 self.mux.resuming = None  # refused: no `continued` is coming
             if response.get("closed"):
                 self.respond(request, success=False, message=(
@@ -188,7 +169,7 @@ class MuxClient:
                 f"{self.mux.name}: its arguments cannot be encoded as JSON "
                 f"({type(exc).__name__})"))
             return
-        if command in _RESUMING_COMMANDS:
+        if command in RESUMING_COMMANDS:
             self.mux.resuming = self
 
     def _initialize(self, request: Message) -> None:
@@ -313,14 +294,6 @@ _LOCAL: dict[str, Callable[[MuxClient, Message], None]] = {
     "setFunctionBreakpoints": MuxClient._set_breakpoints,
 }
 
-#: Capabilities the mux itself implements for a control client, whatever the debugger
-#: says: it answers `terminate` and `disconnect` with terminateDebuggee on its own.
-_CONTROL_CAPABILITIES = {"supportsTerminateRequest": True, "supportTerminateDebuggee": True}
-#: An observer may not end the program: it is not told it could.
-_OBSERVE_CAPABILITIES = {"supportsTerminateRequest": False, "supportTerminateDebuggee": False}
-
-
-
 class DapMux:
     """One upstream, many clients: renumbers requests, routes responses, shares events."""
 
@@ -359,13 +332,13 @@ class DapMux:
 
     def capabilities_for(self, role: str) -> dict[str, Any]:
         """The debugger's capabilities as a client of `role` may use them."""
-        ours = _CONTROL_CAPABILITIES if role == CONTROL else _OBSERVE_CAPABILITIES
+        ours = CONTROL_CAPABILITIES if role == CONTROL else OBSERVE_CAPABILITIES
         return {**self.capabilities(), **ours}
 
     def broadcast(self, event: Message) -> None:
         """Pass one upstream event to every client, and remember what a late joiner needs."""
         name = event.get("event")
-        if name in _PRIVATE_EVENTS:
+        if name in PRIVATE_EVENTS:
             return
         skip = None
         if name == "breakpoint":

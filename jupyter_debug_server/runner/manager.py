@@ -25,8 +25,10 @@ from .errors import (
     SessionStateError,
     without_traceback,
 )
-from .launch_spec import LaunchSpec, PathPolicy, parse_launch_spec
-from .session import ACTIVE_STATES, FINAL_STATES, Session, new_session_id
+from .launch_spec import LaunchSpec, parse_launch_spec
+from .paths import PathPolicy
+from .session import Session, new_session_id
+from .state import ACTIVE_STATES, FINAL_STATES
 from .tokens import TokenRegistry
 
 log = logging.getLogger(__name__)
