@@ -177,7 +177,7 @@ def _import_roots() -> tuple[str, ...]:
     inits = [os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           "__init__.py")]
     try:
-        import debugpy
+        import debugpy  # optional: only debugpy sessions need it (a function: cached)
     except ImportError:
         pass  # only debugpy sessions need it, and they are refused without it
     else:
