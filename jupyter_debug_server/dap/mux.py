@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .arguments import MAX_SEQ, BadMessage, argument_error, is_int, shown
-from .breakpoints import BreakpointBook, Owner
+from .breakpoints import Owner
 from .channel import ChannelClosed, DapChannel
 from .messages import Message, Send
 from .policy import (
@@ -39,6 +39,7 @@ from .policy import (
     RESUMING_COMMANDS,
     ROLES,
 )
+from .shared_breakpoints import SharedBreakpoints
 
 __all__ = ["CONTROL", "MAX_SEQ", "OBSERVE", "OBSERVE_COMMANDS", "ROLES", "BadMessage",
            "DapMux", "MuxClient", "argument_error"]
@@ -279,7 +280,7 @@ class MuxClient:
         if not self.closed:
             self.closed = True
             self.mux.clients.discard(self)
-            self.mux.drop_breakpoints(self)
+            self.mux.shared.drop(self)
 
 
 _LOCAL: dict[str, Callable[[MuxClient, Message], None]] = {
@@ -308,7 +309,7 @@ class DapMux:
         # Called (after the client's answer) when a control client ends the session:
         # `on_end(client, "terminate" | "disconnect")`; None: the session cannot be ended so.
         self.on_end = on_end
-        self.breakpoints = BreakpointBook(self._breakpoint_event)
+        self.shared = SharedBreakpoints(lambda: self.upstream, lambda: self.clients)
         # Our breakpoint ids of the remembered stop's hitBreakpointIds (see for_client).
         self._stop_hits: list[int] = []
         self.stopped: Message | None = None
@@ -342,11 +343,11 @@ class DapMux:
             return
         skip = None
         if name == "breakpoint":
-            self._upstream_breakpoint_event(event)
+            self.shared.upstream_event(event)
             return
         if name == "stopped":
             self.stopped = event
-            self._stop_hits = self.breakpoints.from_upstream(
+            self._stop_hits = self.shared.book.from_upstream(
                 (event.get("body") or {}).get("hitBreakpointIds"))
             self.resuming = None
         elif name == "continued":
@@ -384,63 +385,18 @@ class DapMux:
         state = self._ended or [e for e in (self._process, self.stopped) if e is not None]
         return [{k: v for k, v in e.items() if k != "seq"} for e in state]
 
-    # -- breakpoints (dap/breakpoints.py) ---------------------------------------------
+    # -- breakpoints (shared_breakpoints.py) -------------------------------------------
 
     def set_breakpoints(self, owner: Owner, arguments: Message,
                         done: Callable[[Message], None],
                         command: str = "setBreakpoints") -> bool:
-        """`owner` (a client, or the session's REST route) replaces its breakpoints of
-        one source (`setBreakpoints`), or its function breakpoints
-        (`setFunctionBreakpoints`); `done(response)` gets the debugger's response made
-        the owner's. False if there is no debugger to ask."""
-        upstream = self.upstream
-        if upstream is None or upstream.is_closed:
-            return False
-        request, answer = (self.breakpoints.replace(owner, arguments)
-                           if command == "setBreakpoints"
-                           else self.breakpoints.replace_functions(owner, arguments))
-
-        def on_response(response: Message) -> None:
-            done(response if response.get("closed") else answer(response))
-
-        try:
-            upstream.send_request(command, request, on_response)
-        except ChannelClosed:
-            return False
-        return True
-
-    def drop_breakpoints(self, owner: Owner) -> None:
-        """`owner` left: remove its breakpoints from the debugger (the others are told)."""
-        upstream = self.upstream
-        for command, request, handle in self.breakpoints.drop(owner):
-            if upstream is None or upstream.is_closed:
-                return
-            try:
-                upstream.send_request(command, request, handle)
-            except ChannelClosed:
-                return
-
-    def _breakpoint_event(self, skip: Owner | None, body: Message) -> None:
-        for client in list(self.clients):
-            if client is not skip:
-                client.event("breakpoint", body)
-
-    def _upstream_breakpoint_event(self, event: Message) -> None:
-        """The debugger changed a breakpoint: tell every client, in our ids."""
-        body = event.get("body") or {}
-        breakpoint = body.get("breakpoint")
-        ours = (self.breakpoints.update_from_upstream(breakpoint)
-                if isinstance(breakpoint, dict) else [])
-        if not ours:  # not one of a source's (a function breakpoint, say): as it came
-            for client in list(self.clients):
-                client.send(event)
-            return
-        for one in ours:
-            self._breakpoint_event(None, {**body, "breakpoint": one})
+        """`owner` replaces its breakpoints of one source, or its function breakpoints
+        (shared_breakpoints.py); False if there is no debugger to ask."""
+        return self.shared.set(owner, arguments, done, command)
 
     def hits_of(self, owner: Owner) -> list[int]:
         """The remembered stop's hitBreakpointIds that are `owner`'s, in our ids."""
-        mine = self.breakpoints.ids_of(owner)
+        mine = self.shared.book.ids_of(owner)
         return [i for i in self._stop_hits if i in mine]
 
     def for_client(self, event: Message, client: Owner) -> Message:

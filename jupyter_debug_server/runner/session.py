@@ -26,11 +26,12 @@ from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 from ..dap import ChannelClosed, DapRequestError, MuxClient
+from ..dap.messages import Message, Send
 from .debuggers.target import parent_pid, process_start_time
 from .errors import without_traceback
 from .output import OutputLog
 from .requests import DebuggerRequests
-from .state import ACTIVE_STATES, FINAL_STATES, Message, SessionState
+from .state import ACTIVE_STATES, FINAL_STATES, SessionState
 from .stops import StopTracker
 from .upstream import Upstream
 from .worker_process import SECRET_ENV, WorkerProcess, reap_groups, worker_environment
@@ -191,7 +192,7 @@ class Session:
         subscribers); returns the function that cancels it."""
         return self.fields.when_ended(lambda: hook(self))
 
-    def subscribe(self, listener: Callable[[Message], None]) -> Callable[[], None]:
+    def subscribe(self, listener: Send) -> Callable[[], None]:
         """Call `listener` with every session event; returns the unsubscribe function."""
         unsubscribe = self.fields.subscribe(listener)
         if self.stops.location_missing():
@@ -399,7 +400,7 @@ class Session:
 
     # -- tunnel clients --------------------------------------------------------
 
-    def connect(self, send: Callable[[Message], None], role: str, name: str, *,
+    def connect(self, send: Send, role: str, name: str, *,
                 user: str | None = None, token_id: str | None = None) -> MuxClient:
         """Join a DAP client to the session (counted in `clients` until it leaves)."""
         client = self.mux.connect(send, role=role, name=name, user=user, token_id=token_id)

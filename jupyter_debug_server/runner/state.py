@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..dap.messages import Message
 from ..store import iso_time
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Message = dict[str, Any]
 Listener = Callable[[Message], None]
 
 ACTIVE_STATES = frozenset({"starting", "running", "stopped"})

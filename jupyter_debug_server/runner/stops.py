@@ -16,12 +16,12 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ..dap import DapTimeout
+from ..dap.messages import Message
 from .state import SessionState
 from .upstream import Upstream
 
 log = logging.getLogger(__name__)
 
-Message = dict[str, Any]
 Spawn = Callable[[Coroutine[Any, Any, None]], None]
 
 

@@ -22,9 +22,8 @@ from concurrent.futures import Executor
 from typing import Any
 
 from ..dap import DapChannel
+from ..dap.messages import Message
 from .debuggers.target import boot_id, kill_group, process_start_time
-
-Message = dict[str, Any]
 
 _STDERR_TAIL = 4000
 
