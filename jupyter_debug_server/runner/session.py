@@ -12,7 +12,8 @@ wires them together:
 - `DebuggerRequests` (requests.py): the REST routes' debugger requests;
 - `OutputLog` (output.py): the target's captured output.
 
-Here are the start sequence, the worker's DAP events, tunnel clients and the end.
+Here are the start (its DAP sequence is startup.py), the worker's DAP events, tunnel
+clients and the end.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .debuggers.target import parent_pid, process_start_time
 from .errors import without_traceback
 from .output import OutputLog
 from .requests import DebuggerRequests
+from .startup import start_debugger
 from .state import ACTIVE_STATES, FINAL_STATES, SessionState
 from .stops import StopTracker
 from .upstream import Upstream
@@ -287,39 +289,9 @@ class Session:
                                         boot_id=worker.boot_id)
         self._spawn(self._watch_worker())
         self.upstream.attach(channel)
-        self.upstream.capabilities = await channel.request(
-            "initialize",
-            {"clientID": "jupyter-debug-server", "adapterID": self.spec.debugger,
-             "linesStartAt1": True, "columnsStartAt1": True, "pathFormat": "path",
-             "supportsVariableType": True, "supportsRunInTerminalRequest": False},
-        ) or {}
-        started = asyncio.ensure_future(
-            channel.request(self.spec.request, self.spec.dap_arguments()))
-        # Until configurationDone, `launch` only answers if it fails.
-        done, _ = await asyncio.wait({started, self._initialized},
-                                     return_when=asyncio.FIRST_COMPLETED)
-        if started in done:
-            started.result()
-        await self._configure(channel)
-        await channel.request("configurationDone")
-        await started
+        await start_debugger(channel, self.spec, self.upstream, self._initialized)
         if self.state == "starting":
             await self.fields.set(state="running")
-
-    async def _configure(self, channel: DapChannel) -> None:
-        by_path: dict[str, list[dict[str, Any]]] = {}
-        for bp in self.spec.breakpoints:
-            by_path.setdefault(bp.path, []).append(bp.to_dap())
-        for path, bps in by_path.items():
-            # The session's own (REST's): DAP clients that join later add theirs.
-            await self.upstream.set_own_breakpoints(path, bps)
-        if self.spec.function_breakpoints:
-            await self.upstream.own_request("setFunctionBreakpoints", {
-                "breakpoints": [{"name": n} for n in self.spec.function_breakpoints]})
-        filters = self.capabilities.get("exceptionBreakpointFilters", [])
-        if any(f.get("default") for f in filters):
-            await channel.request("setExceptionBreakpoints", {"filters": [
-                f["filter"] for f in filters if f.get("default")]})
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)
