@@ -20,7 +20,7 @@ from .errors import LaunchSpecError, type_error
 from .paths import PathPolicy
 
 __all__ = ["MAX_BREAKPOINTS", "Breakpoint", "check_count", "describe_breakpoints",
-           "parse_route_breakpoints", "parse_spec_breakpoints", "requested"]
+           "parse_route_breakpoints", "parse_spec_breakpoints"]
 
 #: Breakpoints of one launch spec or one source: far more than anyone sets by hand, and
 #: a bound on the work (and the debugger's) that one request can ask for.
@@ -117,13 +117,6 @@ def parse_route_breakpoints(value: Any) -> list[dict[str, Any]]:
     return [to_dap(_check_item(item, f"breakpoints[{i}]", "an object with 'line'",
                                "bad-argument"))
             for i, item in enumerate(items)]
-
-
-def requested(arguments: dict[str, Any]) -> list[dict[str, Any]]:
-    """A raw setBreakpoints request's breakpoints (`breakpoints`, or the old `lines`)."""
-    if isinstance(arguments.get("breakpoints"), list):
-        return [b for b in arguments["breakpoints"] if isinstance(b, dict)]
-    return [{"line": line} for line in arguments.get("lines") or [] if isinstance(line, int)]
 
 
 def describe_breakpoints(requested: list[dict[str, Any]],

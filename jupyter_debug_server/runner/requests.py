@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..dap import ChannelClosed, DapChannel, DapRequestError, DapTimeout
-from .breakpoints import requested
+from ..dap.breakpoints import requested_breakpoints
 from .config import RunnerConfig
 from .debuggers.native_checks import VALUE_FORM
 from .errors import DapError, DebuggerTimeout, SessionStateError, without_traceback
@@ -52,7 +52,7 @@ class DebuggerRequests:
                     ((arguments or {}).get("source") or {}).get("path"), str):
                 # The session's own breakpoints, kept with every DAP client's.
                 return await self.upstream.set_own_breakpoints(
-                    arguments["source"]["path"], requested(arguments))
+                    arguments["source"]["path"], requested_breakpoints(arguments))
             if command == "setFunctionBreakpoints" and isinstance(
                     (arguments or {}).get("breakpoints"), list):
                 return await self.upstream.own_request(command, {"breakpoints": [
