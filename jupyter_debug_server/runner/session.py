@@ -70,6 +70,7 @@ class Session:
         self.store = store
         self.config = config
         self.blocking = blocking  # the manager's executor for /proc reads and the like
+        # The state (state, pid, stopped, …): held, and read through the properties below.
         self.fields = SessionState(session_id, spec, owner, store=store,
                                    base_url=config.base_url)
         self.upstream = Upstream(session_id, request_timeout=config.request_timeout,
