@@ -165,7 +165,7 @@ class BreakpointsHandler(SessionRoute):
         path = self.get_query_argument("path", None)
         sources = session.breakpoints
         if path is not None:
-            resolved = str(self.manager.policy.resolve(path, "path"))
+            resolved = await self.manager.resolve_path(path, "path")
             sources = {resolved: sources.get(resolved, [])}
         self.write_json([{"path": p, "breakpoints": b} for p, b in sorted(sources.items())])
 
@@ -177,7 +177,7 @@ class BreakpointsHandler(SessionRoute):
         body = self.json_body()
         path = body_str(body, "path", required=True)
         assert path is not None
-        resolved = str(self.manager.policy.resolve(path, "path"))
+        resolved = await self.manager.resolve_path(path, "path")
         dap_items = parse_route_breakpoints(body.get("breakpoints", []))
         result = await session.set_breakpoints(resolved, dap_items)
         self.write_json({"path": resolved, "breakpoints": result})

@@ -108,6 +108,11 @@ class SessionManager:
                                           f"{probe['reason']}")
         return await self._off_loop(parse_launch_spec, body, self.policy, set(DEBUGGERS))
 
+    async def resolve_path(self, value: str, what: str) -> str:
+        """A client's path resolved by the path policy, off the loop (it stats files):
+        raises LaunchSpecError naming it."""
+        return str(await self._off_loop(self.policy.resolve, value, what))
+
     async def create(self, body: Any, owner: str) -> Session:
         """Validate, check limits, record and start a session."""
         spec = await self.parse(body)

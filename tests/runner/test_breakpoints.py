@@ -7,6 +7,7 @@ the same good one becomes the same DAP SourceBreakpoint.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -103,5 +104,38 @@ async def test_the_route_names_the_bad_value(
             assert needle.replace("[0]", "[1]") in body["message"], body
         assert manager.get(model["id"]).breakpoints == {}
     finally:
+        status, ended = await api("DELETE", f"sessions/{model['id']}")
+        assert status == 200, ended
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT"])
+async def test_the_route_resolves_its_path_off_the_event_loop(
+        api: Any, jp_fetch: Any, targets: Path, monkeypatch: pytest.MonkeyPatch,
+        method: str) -> None:
+    """The breakpoints route stats the path (it may sit on a slow or hung file system):
+    that runs in the runner's executor, never on the server's event loop."""
+    threads: list[str] = []
+    resolve = PathPolicy.resolve
+
+    def spy(self: PathPolicy, value: str, what: str, base: Path | None = None) -> Path:
+        threads.append(threading.current_thread().name)
+        return resolve(self, value, what, base)
+
+    status, model = await api("POST", "sessions", {"program": LOOP, "stop_on_entry": True})
+    assert status == 201, model
+    monkeypatch.setattr(PathPolicy, "resolve", spy)
+    try:
+        if method == "PUT":
+            status, body = await api("PUT", f"sessions/{model['id']}/breakpoints",
+                                     {"path": LOOP, "breakpoints": []})
+        else:
+            response = await jp_fetch("api", "debug", "sessions", model["id"], "breakpoints",
+                                      params={"path": LOOP}, raise_error=False)
+            status, body = response.code, response.body
+        assert status == 200, body
+        assert threads, "the path was not resolved"
+        assert all(name.startswith("jds-blocking") for name in threads), threads
+    finally:
+        monkeypatch.undo()
         status, ended = await api("DELETE", f"sessions/{model['id']}")
         assert status == 200, ended
