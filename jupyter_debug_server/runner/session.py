@@ -9,7 +9,7 @@ wires them together:
 - `Upstream` (upstream.py): the DAP channel, the mux that shares it with tunnel
   clients, the debugger's capabilities and the session's own breakpoints;
 - `StopTracker` (stops.py): where the target stopped;
-- `DebuggerRequests` (requests.py): the REST routes' debugger requests;
+- `DebuggerRequests` (debugger_requests.py): the REST routes' debugger requests;
 - `OutputLog` (output.py): the target's captured output.
 
 Here are the start (its DAP sequence is startup.py), the worker's DAP events, tunnel
@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..dap import ChannelClosed, DapRequestError, MuxClient
 from ..dap.messages import Message, Send
+from .debugger_requests import DebuggerRequests
 from .debuggers.target import parent_pid, process_start_time
 from .errors import without_traceback
 from .output import OutputLog
-from .requests import DebuggerRequests
 from .startup import start_debugger
 from .state import ACTIVE_STATES, FINAL_STATES, SessionState
 from .stops import StopTracker
@@ -210,7 +210,7 @@ class Session:
         """Learn where the current stop is, if nobody has asked the debugger yet."""
         await self.stops.ensure_location()
 
-    # -- the REST routes' requests (requests.py) -------------------------------------
+    # -- the REST routes' requests (debugger_requests.py) -------------------------
 
     async def dap(self, command: str, arguments: Any = None) -> Any:
         """Send one DAP request to the debugger and return its response body."""

@@ -2,8 +2,8 @@
 with tunnel clients, the debugger's capabilities and the session's own breakpoints.
 
 Owned by the server's event loop. Held by `Session` (session.py); it holds no
-session state, so the REST requests (requests.py) and the stop tracking (stops.py)
-reach the debugger through it.
+session state, so the REST requests (debugger_requests.py) and the stop tracking
+(stops.py) reach the debugger through it.
 """
 
 from __future__ import annotations

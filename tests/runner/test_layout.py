@@ -88,11 +88,13 @@ def _cycle_through(start: str, graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_area_is_what_the_layout_names() -> None:
     for module in ("runner.session", "runner.state", "runner.worker_process",
-                   "runner.config", "runner.tokens", "runner.breakpoints", "runner.paths",
-                   "dap.messages", "dap.arguments", "dap.mux"):
+                   "runner.upstream", "runner.stops", "runner.startup",
+                   "runner.debugger_requests", "runner.config", "runner.tokens",
+                   "runner.breakpoints", "runner.paths", "dap.messages", "dap.arguments",
+                   "dap.policy", "dap.shared_breakpoints", "dap.mux"):
         assert f"{NAME}.{module}" in AREA, module
     for gone in ("runner.tunnels", "runner.session_state", "runner.session_worker",
-                 "runner.session_requests", "dap.argument_types"):
+                 "runner.session_requests", "runner.requests", "dap.argument_types"):
         assert f"{NAME}.{gone}" not in MODULES, f"{gone} should have moved"
 
 
