@@ -12,7 +12,8 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, Unicode, default, validate
 
 from .api import ROUTES
-from .runner.manager import RunnerConfig, SessionManager
+from .runner.config import RunnerConfig
+from .runner.manager import SessionManager
 from .store import Store
 
 EVENT_SCHEMA_ID = "https://events.jupyter.org/jupyter_debug_server/session_actions/v1"

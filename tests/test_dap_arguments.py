@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from jupyter_debug_server.dap.argument_types import MAX_INT, REQUESTS, ArgumentError, check_request
+from jupyter_debug_server.dap.arguments import MAX_INT, REQUESTS, ArgumentError, check_request
 
 from .support.dap_client import start_worker
 

@@ -21,7 +21,7 @@ from .session_auth import AUTH_RESOURCE, authenticate_token, presented_token
 
 if TYPE_CHECKING:
     from ..runner.manager import SessionManager
-    from ..runner.tunnels import Grant
+    from ..runner.tokens import Grant
 
 __all__ = ["AUTH_RESOURCE", "DebugAPIHandler", "body_int", "body_str", "mapped_errors"]
 

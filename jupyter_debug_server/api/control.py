@@ -6,7 +6,7 @@ from typing import Any
 
 from tornado import web
 
-from ..runner.launch_spec import check_breakpoint_count
+from ..runner.breakpoints import parse_route_breakpoints
 from ..runner.session import LIFECYCLE_COMMANDS, Session
 from .base import DebugAPIHandler, body_int, body_str, mapped_errors
 from .session_auth import session_authorized
@@ -165,7 +165,7 @@ class BreakpointsHandler(SessionRoute):
         path = self.get_query_argument("path", None)
         sources = session.breakpoints
         if path is not None:
-            resolved = str(self.manager.policy.resolve(path, "path"))
+            resolved = await self.manager.resolve_path(path, "path")
             sources = {resolved: sources.get(resolved, [])}
         self.write_json([{"path": p, "breakpoints": b} for p, b in sorted(sources.items())])
 
@@ -177,31 +177,8 @@ class BreakpointsHandler(SessionRoute):
         body = self.json_body()
         path = body_str(body, "path", required=True)
         assert path is not None
-        resolved = str(self.manager.policy.resolve(path, "path"))
-        items = body.get("breakpoints", [])
-        if not isinstance(items, list):
-            raise web.HTTPError(400, f"'breakpoints' must be a list, not {items!r:.60}",
-                                reason="bad-argument")
-        check_breakpoint_count("breakpoints", items)
-        dap_items = []
-        for i, item in enumerate(items):
-            if not isinstance(item, dict):
-                raise web.HTTPError(400, f"breakpoints[{i}] must be an object with 'line'",
-                                    reason="bad-argument")
-            line = item.get("line")
-            if not isinstance(line, int) or isinstance(line, bool) or line < 1:
-                raise web.HTTPError(400, f"breakpoints[{i}].line must be a positive integer, "
-                                    f"not {line!r:.40}", reason="bad-argument")
-            dap: dict[str, Any] = {"line": line}
-            for ours, theirs in (("condition", "condition"), ("hit_condition", "hitCondition"),
-                                 ("log_message", "logMessage")):
-                value = item.get(ours)
-                if value is not None:
-                    if not isinstance(value, str):
-                        raise web.HTTPError(400, f"breakpoints[{i}].{ours} must be a string",
-                                            reason="bad-argument")
-                    dap[theirs] = value
-            dap_items.append(dap)
+        resolved = await self.manager.resolve_path(path, "path")
+        dap_items = parse_route_breakpoints(body.get("breakpoints", []))
         result = await session.set_breakpoints(resolved, dap_items)
         self.write_json({"path": resolved, "breakpoints": result})
 

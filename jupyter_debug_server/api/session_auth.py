@@ -21,7 +21,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from tornado import httputil, web
 
 from ..runner.errors import TokenRefused
-from ..runner.tunnels import Grant, looks_like_token
+from ..runner.tokens import Grant, looks_like_token
 from .redaction import redact_uri
 
 __all__ = ["AUTH_RESOURCE", "Principal", "authenticate_token", "presented_token",

@@ -38,7 +38,7 @@ from .session_auth import (
 if TYPE_CHECKING:
     from ..runner.manager import SessionManager
     from ..runner.session import Session
-    from ..runner.tunnels import Grant
+    from ..runner.tokens import Grant
 
 # WebSocket close code for "policy violation": the credential is no longer valid.
 CLOSE_POLICY = 1008

@@ -24,7 +24,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-Message = dict[str, Any]
+from .messages import Message
+
 Owner = Hashable
 #: `notify(skip, body)`: send a `breakpoint` event with `body` to every client but `skip`.
 Notify = Callable[[Owner | None, Message], None]
@@ -87,7 +88,7 @@ class BreakpointBook:
         turns the debugger's response into this owner's."""
         path = str(arguments["source"]["path"])
         return self._replace(owner, self._sources.setdefault(path, _Source(path)),
-                             _requested(arguments), arguments)
+                             requested_breakpoints(arguments), arguments)
 
     def replace_functions(self, owner: Owner, arguments: Message) -> tuple[Message, Callable[
             [Message], Message]]:
@@ -235,8 +236,12 @@ class BreakpointBook:
         return [] if source is None else [bp.shown(path) for bp in source.owners.get(owner, [])]
 
 
-def _requested(arguments: Message) -> list[Message]:
-    """A setBreakpoints request's breakpoints (`breakpoints`, or the old `lines`)."""
-    if arguments.get("breakpoints") is not None:
-        return [dict(b) for b in arguments["breakpoints"]]
-    return [{"line": line} for line in arguments.get("lines") or []]
+def requested_breakpoints(arguments: Message) -> list[Message]:
+    """A setBreakpoints request's breakpoints (`breakpoints`, or the old `lines`), as
+    copies; items of the wrong type are left out (a client's were checked already by
+    arguments.py, the REST route's raw request was not)."""
+    if isinstance(arguments.get("breakpoints"), list):
+        return [dict(b) for b in arguments["breakpoints"] if isinstance(b, dict)]
+    lines = arguments.get("lines")
+    return [{"line": line} for line in lines or [] if isinstance(line, int)] if isinstance(
+        lines, list) else []

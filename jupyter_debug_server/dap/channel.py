@@ -20,10 +20,10 @@ from collections.abc import Callable
 from typing import Any
 
 from .framing import DEFAULT_MAX_MESSAGE, FrameDecoder, FramingError, encode
+from .messages import Message
 
 log = logging.getLogger(__name__)
 
-Message = dict[str, Any]
 Handler = Callable[[Message], None]
 
 _READ_CHUNK = 256 * 1024

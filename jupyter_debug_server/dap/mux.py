@@ -25,45 +25,27 @@ from collections.abc import Callable
 from typing import Any
 
 from .arguments import MAX_SEQ, BadMessage, argument_error, is_int, shown
-from .breakpoints import BreakpointBook, Owner
+from .breakpoints import Owner
 from .channel import ChannelClosed, DapChannel
+from .messages import Message, Send
+from .policy import (
+    CONFIGURATION_COMMANDS,
+    CONTROL,
+    CONTROL_CAPABILITIES,
+    OBSERVE,
+    OBSERVE_CAPABILITIES,
+    OBSERVE_COMMANDS,
+    PRIVATE_EVENTS,
+    RESUMING_COMMANDS,
+    ROLES,
+)
+from .shared_breakpoints import SharedBreakpoints
 
 __all__ = ["CONTROL", "MAX_SEQ", "OBSERVE", "OBSERVE_COMMANDS", "ROLES", "BadMessage",
            "DapMux", "MuxClient", "argument_error"]
 
 log = logging.getLogger(__name__)
 
-Message = dict[str, Any]
-Send = Callable[[Message], None]
-
-CONTROL = "control"
-OBSERVE = "observe"
-ROLES = (CONTROL, OBSERVE)
-
-#: What an observer may ask: reads that cannot change the program. An allow-list, so a
-#: command added to DAP later is refused until someone decides it is harmless. Left out on
-#: purpose: `evaluate`, `completions` and `setExpression` run code in some adapters.
-OBSERVE_COMMANDS = frozenset({
-    "initialize", "launch", "attach", "configurationDone", "disconnect", "cancel",
-    "threads", "stackTrace", "scopes", "variables", "source", "loadedSources", "modules",
-    "exceptionInfo",
-})
-
-#: Requests a client sends while configuring, before `configurationDone`.
-_CONFIGURATION_COMMANDS = frozenset({
-    "initialize", "launch", "attach", "setBreakpoints", "setFunctionBreakpoints",
-    "setExceptionBreakpoints", "setInstructionBreakpoints", "setDataBreakpoints",
-    "breakpointLocations", "dataBreakpointInfo", "configurationDone",
-})
-
-#: Successful responses to these mean the program runs again.
-_RESUMING_COMMANDS = frozenset({
-    "continue", "next", "stepIn", "stepOut", "stepBack", "reverseContinue", "goto",
-    "restartFrame",
-})
-
-#: Upstream events that concern the owner only.
-_PRIVATE_EVENTS = frozenset({"initialized"})
 
 class MuxClient:
     """One client of a mux; feed it the client's messages with `receive`."""
@@ -136,7 +118,7 @@ class MuxClient:
         if wrong is not None:
             self.respond(message, success=False, message=wrong)
             return
-        if command not in _CONFIGURATION_COMMANDS and command != "disconnect":
+        if command not in CONFIGURATION_COMMANDS and command != "disconnect":
             # A client that skipped configurationDone still learns where things are.
             self._replay()
         handler = _LOCAL.get(command)
@@ -150,14 +132,14 @@ class MuxClient:
         command = str(request["command"])
         arguments = request.get("arguments")
         # The stop this request resumes from: a newer one may arrive before the response.
-        resumed = self.mux.stopped if command in _RESUMING_COMMANDS else None
+        resumed = self.mux.stopped if command in RESUMING_COMMANDS else None
 
         def on_response(response: Message) -> None:
             self._pending.pop(seq, None)
-            if response.get("success") and command in _RESUMING_COMMANDS:
+            if response.get("success") and command in RESUMING_COMMANDS:
                 if resumed is not None:
                     self.mux.forget_stop(resumed)
-            elif command in _RESUMING_COMMANDS and self.mux.resuming is self:
+            elif command in RESUMING_COMMANDS and self.mux.resuming is self:
                 self.mux.resuming = None  # refused: no `continued` is coming
             if response.get("closed"):
                 self.respond(request, success=False, message=(
@@ -188,7 +170,7 @@ class MuxClient:
                 f"{self.mux.name}: its arguments cannot be encoded as JSON "
                 f"({type(exc).__name__})"))
             return
-        if command in _RESUMING_COMMANDS:
+        if command in RESUMING_COMMANDS:
             self.mux.resuming = self
 
     def _initialize(self, request: Message) -> None:
@@ -298,7 +280,7 @@ class MuxClient:
         if not self.closed:
             self.closed = True
             self.mux.clients.discard(self)
-            self.mux.drop_breakpoints(self)
+            self.mux.shared.drop(self)
 
 
 _LOCAL: dict[str, Callable[[MuxClient, Message], None]] = {
@@ -312,14 +294,6 @@ _LOCAL: dict[str, Callable[[MuxClient, Message], None]] = {
     "setBreakpoints": MuxClient._set_breakpoints,
     "setFunctionBreakpoints": MuxClient._set_breakpoints,
 }
-
-#: Capabilities the mux itself implements for a control client, whatever the debugger
-#: says: it answers `terminate` and `disconnect` with terminateDebuggee on its own.
-_CONTROL_CAPABILITIES = {"supportsTerminateRequest": True, "supportTerminateDebuggee": True}
-#: An observer may not end the program: it is not told it could.
-_OBSERVE_CAPABILITIES = {"supportsTerminateRequest": False, "supportTerminateDebuggee": False}
-
-
 
 class DapMux:
     """One upstream, many clients: renumbers requests, routes responses, shares events."""
@@ -335,7 +309,7 @@ class DapMux:
         # Called (after the client's answer) when a control client ends the session:
         # `on_end(client, "terminate" | "disconnect")`; None: the session cannot be ended so.
         self.on_end = on_end
-        self.breakpoints = BreakpointBook(self._breakpoint_event)
+        self.shared = SharedBreakpoints(lambda: self.upstream, lambda: self.clients)
         # Our breakpoint ids of the remembered stop's hitBreakpointIds (see for_client).
         self._stop_hits: list[int] = []
         self.stopped: Message | None = None
@@ -359,21 +333,21 @@ class DapMux:
 
     def capabilities_for(self, role: str) -> dict[str, Any]:
         """The debugger's capabilities as a client of `role` may use them."""
-        ours = _CONTROL_CAPABILITIES if role == CONTROL else _OBSERVE_CAPABILITIES
+        ours = CONTROL_CAPABILITIES if role == CONTROL else OBSERVE_CAPABILITIES
         return {**self.capabilities(), **ours}
 
     def broadcast(self, event: Message) -> None:
         """Pass one upstream event to every client, and remember what a late joiner needs."""
         name = event.get("event")
-        if name in _PRIVATE_EVENTS:
+        if name in PRIVATE_EVENTS:
             return
         skip = None
         if name == "breakpoint":
-            self._upstream_breakpoint_event(event)
+            self.shared.upstream_event(event)
             return
         if name == "stopped":
             self.stopped = event
-            self._stop_hits = self.breakpoints.from_upstream(
+            self._stop_hits = self.shared.book.from_upstream(
                 (event.get("body") or {}).get("hitBreakpointIds"))
             self.resuming = None
         elif name == "continued":
@@ -411,63 +385,18 @@ class DapMux:
         state = self._ended or [e for e in (self._process, self.stopped) if e is not None]
         return [{k: v for k, v in e.items() if k != "seq"} for e in state]
 
-    # -- breakpoints (dap/breakpoints.py) ---------------------------------------------
+    # -- breakpoints (shared_breakpoints.py) -------------------------------------------
 
     def set_breakpoints(self, owner: Owner, arguments: Message,
                         done: Callable[[Message], None],
                         command: str = "setBreakpoints") -> bool:
-        """`owner` (a client, or the session's REST route) replaces its breakpoints of
-        one source (`setBreakpoints`), or its function breakpoints
-        (`setFunctionBreakpoints`); `done(response)` gets the debugger's response made
-        the owner's. False if there is no debugger to ask."""
-        upstream = self.upstream
-        if upstream is None or upstream.is_closed:
-            return False
-        request, answer = (self.breakpoints.replace(owner, arguments)
-                           if command == "setBreakpoints"
-                           else self.breakpoints.replace_functions(owner, arguments))
-
-        def on_response(response: Message) -> None:
-            done(response if response.get("closed") else answer(response))
-
-        try:
-            upstream.send_request(command, request, on_response)
-        except ChannelClosed:
-            return False
-        return True
-
-    def drop_breakpoints(self, owner: Owner) -> None:
-        """`owner` left: remove its breakpoints from the debugger (the others are told)."""
-        upstream = self.upstream
-        for command, request, handle in self.breakpoints.drop(owner):
-            if upstream is None or upstream.is_closed:
-                return
-            try:
-                upstream.send_request(command, request, handle)
-            except ChannelClosed:
-                return
-
-    def _breakpoint_event(self, skip: Owner | None, body: Message) -> None:
-        for client in list(self.clients):
-            if client is not skip:
-                client.event("breakpoint", body)
-
-    def _upstream_breakpoint_event(self, event: Message) -> None:
-        """The debugger changed a breakpoint: tell every client, in our ids."""
-        body = event.get("body") or {}
-        breakpoint = body.get("breakpoint")
-        ours = (self.breakpoints.update_from_upstream(breakpoint)
-                if isinstance(breakpoint, dict) else [])
-        if not ours:  # not one of a source's (a function breakpoint, say): as it came
-            for client in list(self.clients):
-                client.send(event)
-            return
-        for one in ours:
-            self._breakpoint_event(None, {**body, "breakpoint": one})
+        """`owner` replaces its breakpoints of one source, or its function breakpoints
+        (shared_breakpoints.py); False if there is no debugger to ask."""
+        return self.shared.set(owner, arguments, done, command)
 
     def hits_of(self, owner: Owner) -> list[int]:
         """The remembered stop's hitBreakpointIds that are `owner`'s, in our ids."""
-        mine = self.breakpoints.ids_of(owner)
+        mine = self.shared.book.ids_of(owner)
         return [i for i in self._stop_hits if i in mine]
 
     def for_client(self, event: Message, client: Owner) -> Message:

@@ -24,6 +24,14 @@ class LaunchSpecError(DebugServerError):
     reason = "bad-launch-spec"
 
 
+def type_error(name: str, expected: str, value: object, *,
+               reason: str | None = None) -> LaunchSpecError:
+    """A field of a client's input has the wrong type: the sentence names field and value."""
+    return LaunchSpecError(
+        f"'{name}' must be {expected}, not {type(value).__name__} {value!r:.80}",
+        reason=reason)
+
+
 class DebuggerUnavailable(DebugServerError):
     """The requested debugger is not installed or not supported here."""
 

@@ -6,51 +6,23 @@ and nothing is started before validation has passed.
 
 from __future__ import annotations
 
-import errno
 import os
 import re
-import stat
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from .breakpoints import Breakpoint, check_count, parse_spec_breakpoints
 from .debuggers.attachable import AttachRefused, check_attachable
-from .errors import LaunchSpecError
+from .errors import LaunchSpecError, type_error
+from .paths import PathPolicy, readable_file, show
 
 _FIELDS = {
     "debugger", "request", "program", "module", "pid", "core", "args", "cwd", "env",
     "stop_on_entry", "breakpoints", "function_breakpoints", "name",
 }
-_BREAKPOINT_FIELDS = {"path", "line", "condition", "hit_condition", "log_message"}
 _MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MAX_NAME = 200
-#: Breakpoints of one launch spec or one source: far more than anyone sets by hand, and
-#: a bound on the work (and the debugger's) that one request can ask for.
-MAX_BREAKPOINTS = 1000
-
-
-@dataclass(frozen=True)
-class Breakpoint:
-    """One source breakpoint of a launch spec."""
-
-    path: str
-    line: int
-    condition: str | None = None
-    hit_condition: str | None = None
-    log_message: str | None = None
-
-    def to_dap(self) -> dict[str, Any]:
-        """The DAP SourceBreakpoint for this breakpoint."""
-        out: dict[str, Any] = {"line": self.line}
-        if self.condition:
-            out["condition"] = self.condition
-        if self.hit_condition:
-            out["hitCondition"] = self.hit_condition
-        if self.log_message:
-            out["logMessage"] = self.log_message
-        return out
-
 
 @dataclass(frozen=True)
 class LaunchSpec:
@@ -104,152 +76,16 @@ class LaunchSpec:
         return out
 
 
-class PathPolicy:
-    """Resolves user paths against the server's root_dir and keeps them inside it."""
-
-    def __init__(self, root_dir: str, allow_outside_root: bool) -> None:
-        self.root = Path(root_dir).expanduser().resolve()
-        self.allow_outside_root = allow_outside_root
-
-    def resolve(self, value: str, what: str, base: Path | None = None) -> Path:
-        """Resolve `value` (relative to `base` or root_dir) and check the policy.
-
-        Every way a path can fail to resolve (NUL, text that is not a file name, an
-        unknown `~user`, a symlink loop, a name too long) is a LaunchSpecError naming it.
-        """
-        _check_path_text(value, what)
-        try:
-            path = Path(value).expanduser()
-        except RuntimeError:  # `~name` of no user (or no home directory at all)
-            raise LaunchSpecError(
-                f"{what} {show(value)} starts with '~' but names no user with a home "
-                "directory; give a path relative to the server's root directory or an "
-                "absolute one", reason="bad-path") from None
-        if not path.is_absolute():
-            path = (base or self.root) / path
-        try:
-            path = path.resolve()
-            path.stat()  # what resolve() does not raise for: a loop, a name too long
-        except RuntimeError:  # Python < 3.13 reports a symlink loop this way
-            loop = OSError(errno.ELOOP, os.strerror(errno.ELOOP))
-            raise _path_error(what, value, loop) from None
-        except FileNotFoundError:
-            pass  # a missing file is judged by the caller (a breakpoint may name one)
-        except OSError as exc:
-            if exc.errno not in (errno.EACCES, errno.ENOTDIR):
-                raise _path_error(what, value, exc) from None
-        if not self.allow_outside_root and not path.is_relative_to(self.root):
-            raise LaunchSpecError(
-                f"{what} {show(value)} resolves to {str(path)!r}, which is outside the server's "
-                f"root directory {str(self.root)!r}; set "
-                "c.DebugServerApp.allow_paths_outside_root = True to allow it",
-                reason="path-outside-root",
-            )
-        return path
-
-
-def show(value: str, limit: int = 120) -> str:
-    """A user's value for an error sentence: its repr, shortened past `limit` characters."""
-    return repr(value) if len(value) <= limit else f"{value[:limit]!r}… ({len(value)} chars)"
-
-
-def _check_path_text(value: str, what: str) -> None:
-    """A path must be text the OS takes as a file name: no NUL, valid Unicode."""
-    if "\x00" in value:
-        raise LaunchSpecError(f"{what} {show(value)} contains a NUL character, which no "
-                              "file name can hold", reason="bad-path")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise LaunchSpecError(f"{what} {show(value)} is not valid Unicode (it holds a lone "
-                              "surrogate), so it names no file", reason="bad-path") from None
-
-
-def _path_error(what: str, value: str, exc: OSError) -> LaunchSpecError:
-    """A LaunchSpecError for a path the OS refused to resolve or look up."""
-    why = {errno.ELOOP: "goes through a loop of symbolic links",
-           errno.ENAMETOOLONG: "is too long for the file system (a name or the whole "
-                               "path exceeds its limit)"}.get(exc.errno or 0)
-    return LaunchSpecError(f"{what} {show(value)} "
-                           f"{why or f'cannot be looked up: {exc.strerror}'}",
-                           reason="bad-path")
-
-
-def _type_error(name: str, expected: str, value: Any) -> LaunchSpecError:
-    return LaunchSpecError(
-        f"'{name}' must be {expected}, not {type(value).__name__} {value!r:.80}"
-    )
-
-
 def _opt_str(body: dict[str, Any], name: str) -> str | None:
     value = body.get(name)
     if value is None:
         return None
     if not isinstance(value, str) or not value:
-        raise _type_error(name, "a non-empty string", value)
+        raise type_error(name, "a non-empty string", value)
     if "\x00" in value:
         raise LaunchSpecError(f"'{name}' {show(value)} contains a NUL character, which no "
                               "file name or argument can hold")
     return value
-
-
-def _readable_file(path: Path, what: str, value: str) -> None:
-    try:
-        mode = path.stat().st_mode
-    except (FileNotFoundError, NotADirectoryError):
-        raise LaunchSpecError(f"{what} {show(value)} does not exist (looked for "
-                              f"{str(path)!r})", reason="not-found") from None
-    except PermissionError:
-        raise LaunchSpecError(f"{what} {show(value)} cannot be reached: a folder on its path "
-                              "is not searchable by the server's user",
-                              reason="not-readable") from None
-    except OSError as exc:
-        raise _path_error(what, value, exc) from None
-    if not stat.S_ISREG(mode):
-        raise LaunchSpecError(f"{what} {show(value)} is not a regular file",
-                              reason="not-a-file")
-    if not os.access(path, os.R_OK):
-        raise LaunchSpecError(f"{what} {show(value)} is not readable by the server's user",
-                              reason="not-readable")
-
-
-def check_breakpoint_count(field: str, items: list[Any]) -> None:
-    """Refuse more than MAX_BREAKPOINTS items in `field`, with a sentence."""
-    if len(items) > MAX_BREAKPOINTS:
-        raise LaunchSpecError(f"'{field}' has {len(items)} items; at most {MAX_BREAKPOINTS} "
-                              "breakpoints may be set in one request", reason="bad-argument")
-
-
-def _parse_breakpoints(value: Any, policy: PathPolicy, base: Path) -> tuple[Breakpoint, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise _type_error("breakpoints", "a list of {path, line} objects", value)
-    check_breakpoint_count("breakpoints", value)
-    out = []
-    for i, item in enumerate(value):
-        where = f"breakpoints[{i}]"
-        if not isinstance(item, dict):
-            raise _type_error(where, "an object with 'path' and 'line'", item)
-        unknown = set(item) - _BREAKPOINT_FIELDS
-        if unknown:
-            raise LaunchSpecError(f"{where} has unknown field {sorted(unknown)[0]!r}; known "
-                                  f"fields are {', '.join(sorted(_BREAKPOINT_FIELDS))}")
-        path = item.get("path")
-        if not isinstance(path, str) or not path:
-            raise _type_error(f"{where}.path", "a non-empty string", path)
-        line = item.get("line")
-        if not isinstance(line, int) or isinstance(line, bool) or line < 1:
-            raise _type_error(f"{where}.line", "a positive integer", line)
-        resolved = policy.resolve(path, f"{where}.path", base)
-        extras = {}
-        for key in ("condition", "hit_condition", "log_message"):
-            extra = item.get(key)
-            if extra is not None and not isinstance(extra, str):
-                raise _type_error(f"{where}.{key}", "a string", extra)
-            extras[key] = extra
-        out.append(Breakpoint(str(resolved), line, **extras))
-    return tuple(out)
 
 
 def parse_launch_spec(body: Any, policy: PathPolicy, known_debuggers: set[str]) -> LaunchSpec:
@@ -282,7 +118,7 @@ def parse_launch_spec(body: Any, policy: PathPolicy, known_debuggers: set[str]) 
     program_value = _opt_str(body, "program")
     if program_value is not None:
         resolved = policy.resolve(program_value, "program", cwd)
-        _readable_file(resolved, "program", program_value)
+        readable_file(resolved, "program", program_value)
         if debugger != "debugpy" and not os.access(resolved, os.X_OK):
             raise LaunchSpecError(f"program {program_value!r} is not executable (chmod +x it, "
                                   "or build it first)", reason="not-executable")
@@ -291,7 +127,7 @@ def parse_launch_spec(body: Any, policy: PathPolicy, known_debuggers: set[str]) 
     core_value = _opt_str(body, "core")
     if core_value is not None:
         resolved_core = policy.resolve(core_value, "core", cwd)
-        _readable_file(resolved_core, "core", core_value)
+        readable_file(resolved_core, "core", core_value)
         core = str(resolved_core)
     module = _opt_str(body, "module")
     if module is not None and not _MODULE_RE.match(module):
@@ -317,7 +153,7 @@ def parse_launch_spec(body: Any, policy: PathPolicy, known_debuggers: set[str]) 
         cwd=str(cwd),
         env=dict(env),
         stop_on_entry=stop_on_entry,
-        breakpoints=_parse_breakpoints(body.get("breakpoints"), policy, cwd),
+        breakpoints=parse_spec_breakpoints(body.get("breakpoints"), policy, cwd),
         function_breakpoints=tuple(functions),
         name=name or default_name,
     )
@@ -328,34 +164,34 @@ def _parse_options(body: dict[str, Any]) -> tuple[
     """Validate args, env, stop_on_entry, function_breakpoints and name."""
     args = body.get("args", [])
     if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-        raise _type_error("args", "a list of strings (passed as argv, never to a shell)", args)
+        raise type_error("args", "a list of strings (passed as argv, never to a shell)", args)
     if any("\x00" in a for a in args):
         raise LaunchSpecError("'args' must not contain NUL characters")
     env = body.get("env", {})
     if not isinstance(env, dict):
-        raise _type_error("env", "an object of string values", env)
+        raise type_error("env", "an object of string values", env)
     for key, value in env.items():
         if not _ENV_NAME_RE.match(key):
             raise LaunchSpecError(f"env name {key!r} is not a valid variable name")
         if not isinstance(value, str) or "\x00" in value:
-            raise _type_error(f"env[{key!r}]", "a string without NUL", value)
+            raise type_error(f"env[{key!r}]", "a string without NUL", value)
     stop_on_entry = body.get("stop_on_entry", False)
     if not isinstance(stop_on_entry, bool):
-        raise _type_error("stop_on_entry", "true or false", stop_on_entry)
+        raise type_error("stop_on_entry", "true or false", stop_on_entry)
     functions = body.get("function_breakpoints", [])
     if not isinstance(functions, list) or not all(isinstance(f, str) and f for f in functions):
-        raise _type_error("function_breakpoints", "a list of function names", functions)
-    check_breakpoint_count("function_breakpoints", functions)
+        raise type_error("function_breakpoints", "a list of function names", functions)
+    check_count("function_breakpoints", functions)
     name = body.get("name")
     if name is not None and (not isinstance(name, str) or len(name) > _MAX_NAME):
-        raise _type_error("name", f"a string of at most {_MAX_NAME} characters", name)
+        raise type_error("name", f"a string of at most {_MAX_NAME} characters", name)
     return args, env, stop_on_entry, functions, name
 
 
 def _check_attachable(pid: Any) -> None:
     """A pid must name a live process of the server's own user that ptrace may reach."""
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
-        raise _type_error("pid", "a positive integer", pid)
+        raise type_error("pid", "a positive integer", pid)
     if pid == os.getpid():
         raise LaunchSpecError(f"pid {pid} is the Jupyter server itself")
     try:

@@ -12,10 +12,10 @@ import logging
 import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..store import Store
+from .config import RunnerConfig
 from .debuggers import DEBUGGERS
 from .debuggers.target import boot_id, kill_group, process_start_time
 from .errors import (
@@ -25,35 +25,16 @@ from .errors import (
     SessionStateError,
     without_traceback,
 )
-from .launch_spec import LaunchSpec, PathPolicy, parse_launch_spec
-from .session import ACTIVE_STATES, FINAL_STATES, Session, new_session_id
-from .tunnels import TokenRegistry
+from .launch_spec import LaunchSpec, parse_launch_spec
+from .paths import PathPolicy
+from .session import Session, new_session_id
+from .state import ACTIVE_STATES, FINAL_STATES
+from .tokens import TokenRegistry
 
 log = logging.getLogger(__name__)
 
 EventSink = Callable[[str, dict[str, Any]], None]
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class RunnerConfig:
-    """The extension's settings that the runner needs (copied from DebugServerApp)."""
-
-    root_dir: str
-    allow_paths_outside_root: bool = False
-    max_sessions_per_user: int = 16
-    max_dap_message: int = 64 * 1024 * 1024
-    output_retention_chars: int = 256 * 1024 * 1024
-    session_retention_days: float = 7.0
-    base_url: str = "/"
-    gdb_path: str = ""  # "" means: find gdb on PATH
-    lldb_dap_path: str = ""  # "" means: the newest lldb-dap (or lldb-vscode) on PATH
-    launch_timeout: float = 60.0
-    step_timeout: float = 30.0
-    request_timeout: float = 30.0  # seconds the debugger has to answer a request of ours
-    shutdown_timeout: float = 5.0
-    token_default_ttl: int = 3600  # seconds a session token lives when no ttl is asked for
-    token_max_ttl: int = 86400  # the longest ttl a client may ask for
 
 
 class SessionManager:
@@ -126,6 +107,11 @@ class SessionManager:
                 raise DebuggerUnavailable(f"debugger {name!r} is not available: "
                                           f"{probe['reason']}")
         return await self._off_loop(parse_launch_spec, body, self.policy, set(DEBUGGERS))
+
+    async def resolve_path(self, value: str, what: str) -> str:
+        """A client's path resolved by the path policy, off the loop (it stats files):
+        raises LaunchSpecError naming it."""
+        return str(await self._off_loop(self.policy.resolve, value, what))
 
     async def create(self, body: Any, owner: str) -> Session:
         """Validate, check limits, record and start a session."""

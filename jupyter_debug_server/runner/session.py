@@ -1,12 +1,19 @@
-"""One debug session on the server: its worker process, DAP channel and state.
+"""One debug session on the server: the composition root of its parts.
 
-Owned by the server's event loop. The session is the only upstream client of
-its worker; REST routes and WebSockets go through it. State changes are
-persisted through the store (off the loop) and published to subscribers.
+Owned by the server's event loop. A `Session` holds (never inherits) its parts and
+wires them together:
 
-`Session` is put together from its state (session_state.py), its worker process
-(session_worker.py) and the debugger requests of the REST routes
-(session_requests.py); here are the worker's DAP events, tunnel clients and the end.
+- `SessionState` (state.py): the fields, their persistence and publication;
+- `WorkerProcess` (worker_process.py): the worker, with Popen-like verbs and no
+  session state;
+- `Upstream` (upstream.py): the DAP channel, the mux that shares it with tunnel
+  clients, the debugger's capabilities and the session's own breakpoints;
+- `StopTracker` (stops.py): where the target stopped;
+- `DebuggerRequests` (debugger_requests.py): the REST routes' debugger requests;
+- `OutputLog` (output.py): the target's captured output.
+
+Here are the start (its DAP sequence is startup.py), the worker's DAP events, tunnel
+clients and the end.
 """
 
 from __future__ import annotations
@@ -15,13 +22,27 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING, Any
 
 from ..dap import ChannelClosed, DapRequestError, MuxClient
+from ..dap.messages import Message, Send
+from .debugger_requests import DebuggerRequests
 from .debuggers.target import parent_pid, process_start_time
-from .session_requests import DebuggerRequests
-from .session_state import ACTIVE_STATES, FINAL_STATES, Message
-from .session_worker import SECRET_ENV, WorkerProcess, worker_environment
+from .errors import without_traceback
+from .output import OutputLog
+from .startup import start_debugger
+from .state import ACTIVE_STATES, FINAL_STATES, SessionState
+from .stops import StopTracker
+from .upstream import Upstream
+from .worker_process import SECRET_ENV, WorkerProcess, reap_groups, worker_environment
+
+if TYPE_CHECKING:
+    from ..dap import DapChannel, DapMux
+    from ..store import Store
+    from .config import RunnerConfig
+    from .launch_spec import LaunchSpec
 
 __all__ = ["ACTIVE_STATES", "FINAL_STATES", "LIFECYCLE_COMMANDS", "SECRET_ENV", "Session",
            "new_session_id", "worker_environment"]
@@ -38,8 +59,248 @@ def new_session_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-class Session(WorkerProcess, DebuggerRequests):
-    """A debug session and its worker."""
+class Session:
+    """A debug session and its worker; see the module docstring."""
+
+    def __init__(self, session_id: str, spec: LaunchSpec, owner: str, *, store: Store,
+                 config: RunnerConfig, blocking: Executor) -> None:
+        self.id = session_id
+        self.spec = spec
+        self.owner = owner
+        self.store = store
+        self.config = config
+        self.blocking = blocking  # the manager's executor for /proc reads and the like
+        # The state (state, pid, stopped, …): held, and read through the properties below.
+        self.fields = SessionState(session_id, spec, owner, store=store,
+                                   base_url=config.base_url)
+        self.upstream = Upstream(session_id, request_timeout=config.request_timeout,
+                                 on_response=self._on_client_response,
+                                 on_end=self._on_client_end)
+        self.output = OutputLog(session_id, store, config.output_retention_chars,
+                                pressure=self.upstream.output_pressure)
+        self.stops = StopTracker(self.fields, self.upstream, self._spawn)
+        self.requests = DebuggerRequests(self.fields, self.upstream, self.stops, config)
+        self.worker_process = WorkerProcess(blocking=blocking,
+                                            max_dap_message=config.max_dap_message,
+                                            on_stderr=self._log_worker_line)
+        # Set by the manager: end the session for a DAP client, `(user, who)` with `who`
+        # the client's name, role and token id for the audit record and the event.
+        self.end_for_client: Callable[[str | None, dict[str, Any]], Coroutine[
+            Any, Any, Any]] | None = None
+        # Process groups the worker started besides the target's: [(pid, start time)].
+        self.process_groups: list[tuple[int, float]] = []
+        # Why the debugger ended the session on its own (the worker's private event).
+        self.debugger_error: str | None = None
+        self._terminating = False
+        self._initialized: asyncio.Future[None] | None = None  # during the start sequence
+        self._ended = asyncio.get_running_loop().create_future()  # the worker was reaped
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- the state's fields, as the API and the manager read them ------------------
+
+    @property
+    def state(self) -> str:
+        """starting, running, stopped, exited, terminated, failed or lost."""
+        return self.fields.state
+
+    @property
+    def pid(self) -> int | None:
+        """The target's pid, once the worker has told it."""
+        return self.fields.pid
+
+    @property
+    def pid_start_time(self) -> float | None:
+        """The target's start time, as /proc shows it."""
+        return self.fields.pid_start_time
+
+    @property
+    def exit_code(self) -> int | None:
+        """The target's exit code, once it exited."""
+        return self.fields.exit_code
+
+    @property
+    def stopped(self) -> dict[str, Any] | None:
+        """Where the target stopped, or None while it runs."""
+        return self.fields.stopped
+
+    @property
+    def error(self) -> str | None:
+        """Why the session failed, as a sentence."""
+        return self.fields.error
+
+    @property
+    def created(self) -> str:
+        """When the session was created (ISO 8601, UTC)."""
+        return self.fields.created
+
+    @property
+    def updated(self) -> str:
+        """When its state last changed (ISO 8601, UTC)."""
+        return self.fields.updated
+
+    @property
+    def active(self) -> bool:
+        """Whether the session has not ended yet."""
+        return self.fields.active
+
+    @property
+    def clients(self) -> int:
+        """The DAP and event clients connected now (shown in the model)."""
+        return self.fields.clients
+
+    @clients.setter
+    def clients(self, value: int) -> None:
+        self.fields.clients = value
+
+    @property
+    def channel(self) -> DapChannel | None:
+        """The DAP channel to the worker, once it runs."""
+        return self.upstream.channel
+
+    @property
+    def mux(self) -> DapMux:
+        """The mux that shares the channel with tunnel clients."""
+        return self.upstream.mux
+
+    @property
+    def capabilities(self) -> dict[str, Any]:
+        """The debugger's answer to `initialize`."""
+        return self.upstream.capabilities
+
+    @property
+    def breakpoints(self) -> dict[str, list[dict[str, Any]]]:
+        """The session's own breakpoints per source (the REST route's)."""
+        return self.upstream.breakpoints
+
+    @property
+    def worker(self) -> asyncio.subprocess.Process | None:
+        """The worker's process, once spawned."""
+        return self.worker_process.process
+
+    @property
+    def _worker_stderr(self) -> str:
+        """The tail of the worker's stderr (tests check no secret is in it)."""
+        return self.worker_process.stderr_tail
+
+    def model(self, base_url: str | None = None) -> dict[str, Any]:
+        """The session model of the REST API."""
+        return self.fields.model(base_url)
+
+    def record(self) -> dict[str, Any]:
+        """The row stored for this session."""
+        return self.fields.record()
+
+    def when_ended(self, hook: Callable[[Session], None]) -> Callable[[], None]:
+        """Call `hook(session)` once the session reaches a final state (after its
+        subscribers); returns the function that cancels it."""
+        return self.fields.when_ended(lambda: hook(self))
+
+    def subscribe(self, listener: Send) -> Callable[[], None]:
+        """Call `listener` with every session event; returns the unsubscribe function."""
+        unsubscribe = self.fields.subscribe(listener)
+        if self.stops.location_missing():
+            self._spawn(self.stops.ensure_location())  # event clients show where it stopped
+        return unsubscribe
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait until `predicate()` holds (re-checked on every state change)."""
+        return await self.fields.wait_for(predicate, timeout)
+
+    async def ensure_location(self) -> None:
+        """Learn where the current stop is, if nobody has asked the debugger yet."""
+        await self.stops.ensure_location()
+
+    # -- the REST routes' requests (debugger_requests.py) -------------------------
+
+    async def dap(self, command: str, arguments: Any = None) -> Any:
+        """Send one DAP request to the debugger and return its response body."""
+        return await self.requests.dap(command, arguments)
+
+    async def resume(self, kind: str, thread_id: int | None = None,
+                     timeout: float | None = None) -> dict[str, Any]:
+        """Continue or step; return once the session stops again or ends (bounded)."""
+        return await self.requests.resume(kind, thread_id, timeout)
+
+    async def pause(self, thread_id: int | None = None) -> dict[str, Any]:
+        """Pause the target; return once it has stopped (bounded)."""
+        return await self.requests.pause(thread_id)
+
+    async def stack(self, thread_id: int | None, start: int, levels: int) -> dict[str, Any]:
+        """The call stack of a thread (the stopped thread by default)."""
+        return await self.requests.stack(thread_id, start, levels)
+
+    async def variables(self, frame_id: int | None, reference: int | None, start: int,
+                        count: int) -> dict[str, Any]:
+        """Variables of one reference, or of every scope of a frame."""
+        return await self.requests.variables(frame_id, reference, start, count)
+
+    async def evaluate(self, expression: str, frame_id: int | None,
+                       context: str) -> dict[str, Any]:
+        """Evaluate an expression in a frame (the stopped thread's top by default)."""
+        return await self.requests.evaluate(expression, frame_id, context)
+
+    async def set_breakpoints(self, path: str, breakpoints: list[dict[str, Any]]
+                              ) -> list[dict[str, Any]]:
+        """Replace the session's own breakpoints of one source file."""
+        return await self.requests.set_breakpoints(path, breakpoints)
+
+    # -- start -----------------------------------------------------------------
+
+    async def start(self, worker_module: str, worker_args: Sequence[str] = ()) -> None:
+        """Spawn the worker, run the DAP start sequence; failures end in state 'failed'."""
+        try:
+            await asyncio.wait_for(self._start(worker_module, worker_args),
+                                   self.config.launch_timeout)
+        except asyncio.TimeoutError:
+            await self._fail(f"the debugger did not start within {self.config.launch_timeout:g} s")
+        except (DapRequestError, ChannelClosed) as exc:
+            await self._fail(self._explain(str(exc)))
+        except OSError as exc:
+            await self._fail(f"could not start the worker: {exc}")
+        except Exception as exc:
+            # A bug of ours: the traceback goes to the server log, the session gets a sentence.
+            log.exception("session %s: start-up failed", self.id)
+            first = (str(exc).strip().splitlines() or [""])[0]
+            await self._fail(f"the session could not start: {type(exc).__name__}: {first}")
+
+    def _explain(self, message: str) -> str:
+        """`message` and the last line of the worker's error output (for a traceback:
+        its exception), as one line; the whole output is in the server log already."""
+        tail = self.worker_process.stderr_tail
+        lines = [line.strip() for line in tail.splitlines() if line.strip()]
+        if lines:
+            message = f"{message}; the worker's last error output was: {lines[-1]}"
+        return without_traceback(message)
+
+    async def _fail(self, why: str) -> None:
+        why = without_traceback(why)  # the error field is a sentence, never a traceback
+        log.warning("session %s failed: %s", self.id, why)
+        await self.fields.set(state="failed", error=why, stopped=None)
+        await self._stop_worker()
+
+    async def _start(self, worker_module: str, worker_args: Sequence[str]) -> None:
+        self._initialized = asyncio.get_running_loop().create_future()
+        worker = self.worker_process
+        channel = await worker.start(self.id, worker_module, worker_args,
+                                     on_event=self._on_event)
+        # The boot id too: the reaper of a later server must never match a process of
+        # another boot that happens to have the same pid and start time.
+        await self.store.update_session(self.id, worker_pid=worker.pid,
+                                        worker_start_time=worker.start_time,
+                                        boot_id=worker.boot_id)
+        self._spawn(self._watch_worker())
+        self.upstream.attach(channel)
+        await start_debugger(channel, self.spec, self.upstream, self._initialized)
+        if self.state == "starting":
+            await self.fields.set(state="running")
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _log_worker_line(self, line: str) -> None:
+        log.info("worker %s: %s", self.id, line)
 
     # -- events from the worker ------------------------------------------------
 
@@ -47,8 +308,8 @@ class Session(WorkerProcess, DebuggerRequests):
         name = event["event"]
         body = event.get("body") or {}
         if name == "jupyterDebugServer.target":
-            self.pid = body.get("pid")
-            self.pid_start_time = body.get("startTime")
+            self.fields.pid = body.get("pid")
+            self.fields.pid_start_time = body.get("startTime")
             self._spawn(self.store.update_session(
                 self.id, pid=self.pid, pid_start_time=self.pid_start_time))
             return  # private to the worker and us
@@ -60,18 +321,17 @@ class Session(WorkerProcess, DebuggerRequests):
         if name == "output":
             self.output.append(str(body.get("category", "console")), str(body.get("output", "")))
         elif name == "initialized":
-            self._on_initialized()
+            if self._initialized is not None and not self._initialized.done():
+                self._initialized.set_result(None)
         elif name == "stopped":
-            self._on_stopped(body)
+            self.stops.on_stopped(body)
         elif name == "continued":
-            self._event_count += 1
-            if self.active:
-                self._apply({"state": "running", "stopped": None})
+            self.stops.on_continued()
         elif name == "exited":
-            self.exit_code = body.get("exitCode")
+            self.fields.exit_code = body.get("exitCode")
         elif name == "terminated":
             self._spawn(self._on_terminated())
-        self._publish({"type": "dap", "event": event})
+        self.fields.publish({"type": "dap", "event": event})
 
     def _on_private_event(self, name: str, body: Message) -> None:
         """The worker's own news: a process group it created, or why its debugger died."""
@@ -85,7 +345,7 @@ class Session(WorkerProcess, DebuggerRequests):
     async def _adopt_group(self, pid: int, started: float) -> None:
         """Record a process group of the worker's, once /proc confirms it is the worker's
         child with that start time: the server will SIGKILL it, so it must be ours."""
-        worker = self.worker.pid if self.worker is not None else None
+        worker = self.worker_process.pid
         parent, real_start = await asyncio.get_running_loop().run_in_executor(
             self.blocking, lambda: (parent_pid(pid), process_start_time(pid)))
         if worker is None or parent != worker or real_start != started:
@@ -104,16 +364,16 @@ class Session(WorkerProcess, DebuggerRequests):
         state = "terminated" if ended_by_us else "exited"
         if self.active and self.debugger_error is not None and not self._terminating:
             # The debugger died under the session: that is its cause, not the target's end.
-            await self._set(state="failed", stopped=None, exit_code=self.exit_code,
-                            error=self.debugger_error)
+            await self.fields.set(state="failed", stopped=None, exit_code=self.exit_code,
+                                  error=self.debugger_error)
         elif self.active:
-            await self._set(state=state, stopped=None, exit_code=self.exit_code)
+            await self.fields.set(state=state, stopped=None, exit_code=self.exit_code)
         await self.store.add_audit(self.id, "ended", None, {"state": self.state,
                                                             "exit_code": self.exit_code})
 
     # -- tunnel clients --------------------------------------------------------
 
-    def connect(self, send: Callable[[Message], None], role: str, name: str, *,
+    def connect(self, send: Send, role: str, name: str, *,
                 user: str | None = None, token_id: str | None = None) -> MuxClient:
         """Join a DAP client to the session (counted in `clients` until it leaves)."""
         client = self.mux.connect(send, role=role, name=name, user=user, token_id=token_id)
@@ -125,8 +385,8 @@ class Session(WorkerProcess, DebuggerRequests):
         if not client.closed:
             client.close()
             self.clients -= 1
-        if not self.mux.clients and self._location_missing():
-            self._spawn(self.ensure_location())  # nobody left to ask for the stack
+        if not self.mux.clients and self.stops.location_missing():
+            self._spawn(self.stops.ensure_location())  # nobody left to ask for the stack
 
     def _on_client_end(self, client: MuxClient, command: str) -> None:
         """A control client ended the session (`terminate`, or `disconnect` with
@@ -143,20 +403,48 @@ class Session(WorkerProcess, DebuggerRequests):
     def _on_client_response(self, request: Message, response: Message) -> None:
         """Learn the stop's location from a tunnel client's stack. (Their breakpoints are
         theirs: the breakpoints route shows the session's own, see dap/breakpoints.py.)"""
-        if not response.get("success") or request.get("command") != "stackTrace":
-            return
-        args = request.get("arguments") or {}
-        if (self._location_missing() and self.stopped is not None
-                and args.get("threadId") == self.stopped["thread_id"]
-                and not args.get("startFrame")):
-            self._fill_location((response.get("body") or {}).get("stackFrames") or [])
+        if response.get("success") and request.get("command") == "stackTrace":
+            self.stops.on_client_stack(request.get("arguments") or {}, response)
 
-    # -- end -------------------------------------------------------------------
+    # -- the worker's end --------------------------------------------------------
+
+    async def _watch_worker(self) -> None:
+        code = await self.worker_process.wait()
+        await self._reap_target()
+        await self.output.flush()
+        if self.active:
+            if self._terminating:
+                await self.fields.set(state="terminated", stopped=None)
+            else:
+                await self.fields.set(state="failed", stopped=None, error=self._explain(
+                    f"the worker process exited unexpectedly with code {code}"))
+        if not self._ended.done():
+            self._ended.set_result(None)
+
+    async def _reap_target(self) -> None:
+        """Kill what is left of the debuggers' and the target's process groups, if still
+        ours: they run in sessions of their own, out of reach of the worker's group."""
+        groups = list(self.process_groups)
+        if not (self.pid is None or self.spec.request == "attach"
+                or self.pid_start_time is None):
+            groups.append((self.pid, self.pid_start_time))
+        if groups:
+            await asyncio.get_running_loop().run_in_executor(self.blocking, reap_groups, groups)
+
+    async def _stop_worker(self) -> None:
+        await self.worker_process.terminate(self.config.shutdown_timeout)
+        if self.worker_process.process is None:
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._ended), self.config.shutdown_timeout)
+        await self._reap_target()
+        await self.output.flush()
 
     async def terminate(self) -> None:
         """End the session: DAP disconnect, then SIGTERM, then SIGKILL (idempotent)."""
         self._terminating = True
-        if self.channel is not None and not self.channel.is_closed:
+        if self.upstream.usable:
+            assert self.channel is not None
             with contextlib.suppress(DapRequestError, ChannelClosed, asyncio.TimeoutError):
                 await asyncio.wait_for(
                     self.channel.request("disconnect", {"terminateDebuggee":
@@ -164,4 +452,4 @@ class Session(WorkerProcess, DebuggerRequests):
                     self.config.shutdown_timeout)
         await self._stop_worker()
         if self.active:
-            await self._set(state="terminated", stopped=None)
+            await self.fields.set(state="terminated", stopped=None)

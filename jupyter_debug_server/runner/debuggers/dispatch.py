@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 from ...dap import DapChannel, DapRequestError
-from ...dap.argument_types import ArgumentError, check_request
+from ...dap.arguments import ArgumentError, check_request
 from .gdb.mi import MIError
 
 log = logging.getLogger(__name__)

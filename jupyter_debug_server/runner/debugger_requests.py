@@ -1,8 +1,9 @@
 """The debugger requests of a session's REST routes: continue, step, pause, stack,
 variables, evaluate and breakpoints, each checked against the session's state first.
 
-Owned by the server's event loop. Tunnel clients do not come through here: they
-share the DAP channel through the session's mux.
+Owned by the server's event loop. Held by `Session` (session.py), which answers the
+routes with it. Tunnel clients do not come through here: they share the DAP channel
+through the session's mux.
 """
 
 from __future__ import annotations
@@ -10,21 +11,38 @@ from __future__ import annotations
 from typing import Any
 
 from ..dap import ChannelClosed, DapChannel, DapRequestError, DapTimeout
+from ..dap.breakpoints import requested_breakpoints
+from .config import RunnerConfig
 from .debuggers.native_checks import VALUE_FORM
 from .errors import DapError, DebuggerTimeout, SessionStateError, without_traceback
-from .session_state import SessionState
+from .state import SessionState
+from .stops import StopTracker
+from .upstream import Upstream
 
 _STEP_COMMANDS = {"over": "next", "in": "stepIn", "out": "stepOut", "continue": "continue"}
 
 
-class DebuggerRequests(SessionState):
-    """The REST-facing debugger requests of `Session`."""
+class DebuggerRequests:
+    """The REST-facing debugger requests of one session."""
+
+    def __init__(self, state: SessionState, upstream: Upstream, stops: StopTracker,
+                 config: RunnerConfig) -> None:
+        self.state = state
+        self.upstream = upstream
+        self.stops = stops
+        self.config = config
+
+    @property
+    def id(self) -> str:
+        """The session's id (for sentences)."""
+        return self.state.id
 
     def _require_channel(self) -> DapChannel:
-        if self.channel is None or self.channel.is_closed or not self.active:
-            raise SessionStateError(
-                f"session {self.id} is {self.state}; it no longer accepts debugger requests")
-        return self.channel
+        channel = self.upstream.channel
+        if channel is None or channel.is_closed or not self.state.active:
+            raise SessionStateError(f"session {self.id} is {self.state.state}; it no longer "
+                                    "accepts debugger requests")
+        return channel
 
     async def dap(self, command: str, arguments: Any = None) -> Any:
         """Send one DAP request to the debugger and return its response body."""
@@ -33,11 +51,11 @@ class DebuggerRequests(SessionState):
             if command == "setBreakpoints" and isinstance(
                     ((arguments or {}).get("source") or {}).get("path"), str):
                 # The session's own breakpoints, kept with every DAP client's.
-                return await self._set_own_breakpoints(
-                    arguments["source"]["path"], _requested(arguments))
+                return await self.upstream.set_own_breakpoints(
+                    arguments["source"]["path"], requested_breakpoints(arguments))
             if command == "setFunctionBreakpoints" and isinstance(
                     (arguments or {}).get("breakpoints"), list):
-                return await self._own_request(command, {"breakpoints": [
+                return await self.upstream.own_request(command, {"breakpoints": [
                     b for b in arguments["breakpoints"] if isinstance(b, dict)]})
             return await channel.request(command, arguments,
                                          timeout=self.config.request_timeout)
@@ -60,11 +78,12 @@ class DebuggerRequests(SessionState):
             "abandoned and the session is still usable")
 
     def _require_stopped(self, what: str) -> dict[str, Any]:
-        if self.state != "stopped" or self.stopped is None:
-            hint = "pause it first" if self.state == "running" else "it has ended"
+        state, stopped = self.state.state, self.state.stopped
+        if state != "stopped" or stopped is None:
+            hint = "pause it first" if state == "running" else "it has ended"
             raise SessionStateError(
-                f"cannot {what}: session {self.id} is {self.state}, not stopped; {hint}")
-        return self.stopped
+                f"cannot {what}: session {self.id} is {state}, not stopped; {hint}")
+        return stopped
 
     async def resume(self, kind: str, thread_id: int | None = None,
                      timeout: float | None = None) -> dict[str, Any]:
@@ -72,30 +91,34 @@ class DebuggerRequests(SessionState):
         command = _STEP_COMMANDS[kind]
         stopped = self._require_stopped("continue" if kind == "continue" else f"step {kind}")
         thread = thread_id if thread_id is not None else stopped["thread_id"]
-        generation = self._stop_generation
-        stop = self.mux.stopped
+        generation = self.state.stop_generation
+        mux = self.upstream.mux
+        stop = mux.stopped
         await self.dap(command, {"threadId": thread})
         if stop is not None:
             # Not every debugger sends `continued` for a request; a newer stop stays.
-            self.mux.forget_stop(stop)
-        finished = await self.wait_for(
-            lambda: self._stop_generation != generation or not self.active,
-            self.config.step_timeout if timeout is None else timeout)
-        await self.ensure_location()  # the route answers with the new location
+            mux.forget_stop(stop)
+        finished = await self._next_stop(
+            generation, self.config.step_timeout if timeout is None else timeout)
+        await self.stops.ensure_location()  # the route answers with the new location
         return {"completed": finished}
 
     async def pause(self, thread_id: int | None = None) -> dict[str, Any]:
         """Pause the target; return once it has stopped (bounded)."""
-        if self.state == "stopped":
+        if self.state.state == "stopped":
             return {"completed": True}
         self._require_channel()
-        generation = self._stop_generation
+        generation = self.state.stop_generation
         await self.dap("pause", {"threadId": thread_id if thread_id is not None else 0})
-        finished = await self.wait_for(
-            lambda: self._stop_generation != generation or not self.active,
-            self.config.step_timeout)
-        await self.ensure_location()
+        finished = await self._next_stop(generation, self.config.step_timeout)
+        await self.stops.ensure_location()
         return {"completed": finished}
+
+    async def _next_stop(self, generation: int, timeout: float) -> bool:
+        """Wait (bounded) for a stop newer than `generation`, or the end."""
+        state = self.state
+        return await state.wait_for(
+            lambda: state.stop_generation != generation or not state.active, timeout)
 
     async def stack(self, thread_id: int | None, start: int, levels: int) -> dict[str, Any]:
         """The call stack of a thread (the stopped thread by default)."""
@@ -115,7 +138,7 @@ class DebuggerRequests(SessionState):
                                                 "start": start, "count": count})
             return _page(body.get("variables", []), start, count) | {"reference": reference}
         if frame_id is None:
-            await self.ensure_location()
+            await self.stops.ensure_location()
         stopped = self._require_stopped("read variables")
         frame = frame_id if frame_id is not None else stopped["frame_id"]
         if frame is None:
@@ -140,9 +163,9 @@ class DebuggerRequests(SessionState):
         if context == "repl":
             args[VALUE_FORM] = True  # scripts and agents read the value, as from a watch
         if frame_id is None:
-            await self.ensure_location()
-        if frame_id is None and self.stopped is not None:
-            frame_id = self.stopped.get("frame_id")
+            await self.stops.ensure_location()
+        if frame_id is None and self.state.stopped is not None:
+            frame_id = self.state.stopped.get("frame_id")
         if frame_id is not None:
             args["frameId"] = frame_id
         channel = self._require_channel()
@@ -163,14 +186,7 @@ class DebuggerRequests(SessionState):
         theirs: the debugger gets the union)."""
         await self.dap("setBreakpoints", {"source": {"path": path},
                                           "breakpoints": breakpoints})
-        return self.breakpoints.get(path, [])
-
-
-def _requested(arguments: dict[str, Any]) -> list[dict[str, Any]]:
-    """A raw setBreakpoints request's breakpoints (`breakpoints`, or the old `lines`)."""
-    if isinstance(arguments.get("breakpoints"), list):
-        return [b for b in arguments["breakpoints"] if isinstance(b, dict)]
-    return [{"line": line} for line in arguments.get("lines") or [] if isinstance(line, int)]
+        return self.upstream.breakpoints.get(path, [])
 
 
 def _last_line(message: str) -> str:
