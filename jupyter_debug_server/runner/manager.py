@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..store import Store
-from .debuggers import DEBUGGERS
-from .debuggers.target import boot_id, kill_group, process_start_time
+from .discovery import DEBUGGERS
 from .errors import (
     DebuggerUnavailable,
     LimitExceeded,
@@ -26,6 +25,7 @@ from .errors import (
     without_traceback,
 )
 from .launch_spec import LaunchSpec, PathPolicy, parse_launch_spec
+from .processes import boot_id, kill_group, process_start_time
 from .session import ACTIVE_STATES, FINAL_STATES, Session, new_session_id
 from .tunnels import TokenRegistry
 

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable
 
 from ..dap import ChannelClosed, DapRequestError, MuxClient
-from .debuggers.target import parent_pid, process_start_time
+from .processes import parent_pid, process_start_time
 from .session_requests import DebuggerRequests
 from .session_state import ACTIVE_STATES, FINAL_STATES, Message
 from .session_worker import SECRET_ENV, WorkerProcess, worker_environment

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..dap import ChannelClosed, DapChannel, DapRequestError, DapTimeout
-from .debuggers.native_checks import VALUE_FORM
+from .debuggers.native.checks import VALUE_FORM
 from .errors import DapError, DebuggerTimeout, SessionStateError, without_traceback
 from .session_state import SessionState
 

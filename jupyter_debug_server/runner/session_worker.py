@@ -21,8 +21,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..dap import ChannelClosed, DapChannel, DapRequestError
-from .debuggers.target import boot_id, kill_group, process_start_time
 from .errors import without_traceback
+from .processes import boot_id, kill_group, process_start_time
 from .session_state import SessionState
 
 if TYPE_CHECKING:
