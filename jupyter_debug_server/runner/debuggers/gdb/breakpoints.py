@@ -71,9 +71,9 @@ async def _replace(adapter: GdbAdapter, key: str, items: list[dict[str, Any]],
 
 
 @request("setBreakpoints", capability="supportsConditionalBreakpoints")
-async def set_breakpoints(adapter: GdbAdapter, *, source: dict[str, Any] | None = None,
+async def set_breakpoints(adapter: GdbAdapter, *, source: dict[str, Any],
                           breakpoints: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    path = (source or {}).get("path")
+    path = source.get("path")
     if not isinstance(path, str) or not path:
         raise AdapterError("'setBreakpoints' needs 'source.path'")
     items = breakpoints or []
@@ -86,9 +86,8 @@ async def set_breakpoints(adapter: GdbAdapter, *, source: dict[str, Any] | None 
 
 @request("setFunctionBreakpoints", capability="supportsFunctionBreakpoints")
 async def set_function_breakpoints(adapter: GdbAdapter, *,
-                                   breakpoints: list[dict[str, Any]] | None = None
-                                   ) -> dict[str, Any]:
-    answers = await _replace(adapter, "functions", breakpoints or [],
+                                   breakpoints: list[dict[str, Any]]) -> dict[str, Any]:
+    answers = await _replace(adapter, "functions", breakpoints,
                              lambda item: str(item.get("name", "")))
     return {"breakpoints": answers}
 
@@ -96,11 +95,11 @@ async def set_function_breakpoints(adapter: GdbAdapter, *,
 @request("setExceptionBreakpoints", capability="exceptionBreakpointFilters",
          value=EXCEPTION_FILTERS)
 async def set_exception_breakpoints(adapter: GdbAdapter, *,
-                                    filters: list[str] | None = None) -> dict[str, Any]:
+                                    filters: list[str]) -> dict[str, Any]:
     mi = adapter.require_mi()
     await _delete(mi, adapter.breakpoints.pop("exceptions", []))
     numbers, answers = [], []
-    for name in filters or []:
+    for name in filters:
         if name not in ("throw", "catch"):
             answers.append({"verified": False, "message": f"unknown filter {name!r}"})
             continue

@@ -15,12 +15,10 @@ from .adapter import GdbAdapter
 from .mi import MIError
 
 
-async def _resume(adapter: GdbAdapter, request_name: str, command: str,
-                  thread: int | None) -> None:
+async def _resume(adapter: GdbAdapter, request_name: str, command: str, thread: int) -> None:
     mi = adapter.require_stopped(f"run '{request_name}'")
     if adapter.kind == "core":
         raise AdapterError("a core file is a snapshot of a dead process: it cannot run or step")
-    thread = adapter.stopped_thread if thread is None else thread
     try:
         await mi.command(f"{command} --thread {int(thread)}" if thread else command)
     except MIError as exc:
@@ -28,27 +26,27 @@ async def _resume(adapter: GdbAdapter, request_name: str, command: str,
 
 
 @request("continue", events_after_response=True)
-async def continue_(adapter: GdbAdapter, *, threadId: int | None = None) -> dict[str, Any]:
+async def continue_(adapter: GdbAdapter, *, threadId: int) -> dict[str, Any]:
     await _resume(adapter, "continue", "-exec-continue", threadId)
     return {"allThreadsContinued": True}
 
 
 @request("next", capability="supportsSteppingGranularity", events_after_response=True)
-async def next_(adapter: GdbAdapter, *, threadId: int | None = None,
-                granularity: str = "statement") -> None:
+async def next_(adapter: GdbAdapter, *, threadId: int,
+                granularity: str | None = "statement") -> None:
     await _resume(adapter, "next", "-exec-next-instruction" if granularity == "instruction"
                   else "-exec-next", threadId)
 
 
 @request("stepIn", events_after_response=True)
-async def step_in(adapter: GdbAdapter, *, threadId: int | None = None,
-                  granularity: str = "statement") -> None:
+async def step_in(adapter: GdbAdapter, *, threadId: int,
+                  granularity: str | None = "statement") -> None:
     await _resume(adapter, "stepIn", "-exec-step-instruction" if granularity == "instruction"
                   else "-exec-step", threadId)
 
 
 @request("stepOut", events_after_response=True)
-async def step_out(adapter: GdbAdapter, *, threadId: int | None = None) -> None:
+async def step_out(adapter: GdbAdapter, *, threadId: int) -> None:
     await _resume(adapter, "stepOut", "-exec-finish", threadId)
 
 

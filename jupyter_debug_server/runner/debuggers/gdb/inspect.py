@@ -20,8 +20,7 @@ def _frame(adapter: GdbAdapter, frame_id: Any) -> tuple[int, int]:
 
 
 @request("stackTrace", capability="supportsDelayedStackTraceLoading")
-async def stack_trace(adapter: GdbAdapter, *, threadId: int | None = None,
-                      startFrame: int | None = None,
+async def stack_trace(adapter: GdbAdapter, *, threadId: int, startFrame: int | None = None,
                       levels: int | None = None) -> dict[str, Any]:
     mi = adapter.require_stopped("read the stack")
     thread = int(threadId or adapter.stopped_thread or 1)
@@ -61,7 +60,7 @@ async def stack_trace(adapter: GdbAdapter, *, threadId: int | None = None,
 
 
 @request("scopes")
-async def scopes(adapter: GdbAdapter, *, frameId: int | None = None) -> dict[str, Any]:
+async def scopes(adapter: GdbAdapter, *, frameId: int) -> dict[str, Any]:
     adapter.require_stopped("read scopes")
     thread, level = _frame(adapter, frameId)
     out = []
@@ -133,7 +132,7 @@ async def _registers(mi: MIConnection, where: tuple[int, int]) -> list[dict[str,
 
 
 @request("variables")
-async def variables(adapter: GdbAdapter, *, variablesReference: int | None = None,
+async def variables(adapter: GdbAdapter, *, variablesReference: int,
                     start: int | None = None, count: int | None = None) -> dict[str, Any]:
     mi = adapter.require_stopped("read variables")
     what = adapter.stop.refs.get(int(variablesReference or 0))
@@ -169,8 +168,8 @@ EXEC_PREFIX = "-exec "
 
 
 @request("evaluate", capability="supportsEvaluateForHovers")
-async def evaluate(adapter: GdbAdapter, *, expression: str | None = None,
-                   context: str | None = None, frameId: int | None = None) -> dict[str, Any]:
+async def evaluate(adapter: GdbAdapter, *, expression: str, context: str | None = None,
+                   frameId: int | None = None) -> dict[str, Any]:
     if not isinstance(expression, str) or not expression.strip():
         raise AdapterError("'evaluate' needs a non-empty 'expression'")
     context = str(context or "repl")
@@ -245,8 +244,8 @@ async def _plain_value(mi: MIConnection, expression: str, thread: int,
 
 
 @request("setVariable", capability="supportsSetVariable")
-async def set_variable(adapter: GdbAdapter, *, variablesReference: int | None = None,
-                       name: str | None = None, value: str | None = None) -> dict[str, Any]:
+async def set_variable(adapter: GdbAdapter, *, variablesReference: int, name: str,
+                       value: str) -> dict[str, Any]:
     mi = adapter.require_stopped("set a variable")
     what = adapter.stop.refs.get(int(variablesReference or 0))
     if what is None or not isinstance(name, str) or not isinstance(value, str):

@@ -22,9 +22,9 @@ def _address(value: Any) -> int:
 
 
 @request("disassemble", capability="supportsDisassembleRequest")
-async def disassemble(adapter: GdbAdapter, *, memoryReference: str | None = None,
-                      offset: int | None = None, instructionOffset: int | None = None,
-                      instructionCount: int | None = None) -> dict[str, Any]:
+async def disassemble(adapter: GdbAdapter, *, memoryReference: str, instructionCount: int,
+                      offset: int | None = None,
+                      instructionOffset: int | None = None) -> dict[str, Any]:
     mi = adapter.require_stopped("disassemble")
     anchor = _address(memoryReference) + int(offset or 0)
     first = int(instructionOffset or 0)
@@ -56,8 +56,8 @@ async def disassemble(adapter: GdbAdapter, *, memoryReference: str | None = None
 
 
 @request("readMemory", capability="supportsReadMemoryRequest")
-async def read_memory(adapter: GdbAdapter, *, memoryReference: str | None = None,
-                      offset: int | None = None, count: int | None = None) -> dict[str, Any]:
+async def read_memory(adapter: GdbAdapter, *, memoryReference: str, count: int,
+                      offset: int | None = None) -> dict[str, Any]:
     mi = adapter.require_stopped("read memory")
     address = _address(memoryReference) + int(offset or 0)
     size = int(count or 0)
