@@ -107,6 +107,11 @@ def test_the_worker_side_imports_only_dap_and_itself() -> None:
     assert outside == []
 
 
+def test_every_folder_of_the_worker_side_is_a_package() -> None:
+    folders = {p.parent for p in DEBUGGERS.rglob("*.py")}
+    assert sorted(str(f) for f in folders if not (f / "__init__.py").is_file()) == []
+
+
 def test_no_module_of_the_worker_side_is_over_500_lines() -> None:
     long = {str(p.relative_to(PACKAGE)): n for p in DEBUGGERS.rglob("*.py")
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
