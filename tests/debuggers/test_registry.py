@@ -169,6 +169,14 @@ def test_capabilities_come_with_their_handlers() -> None:
         Registry({}, [sys.modules[__name__], sys.modules[__name__]])
 
 
+def test_a_handler_taking_arguments_by_position_is_refused_at_declaration() -> None:
+    async def wrong(adapter: Probe, threadId: int) -> None:
+        del adapter, threadId
+
+    with pytest.raises(TypeError, match=r"the handler of 'next' takes \['threadId'\]"):
+        request("next")(wrong)
+
+
 def test_a_start_is_answered_right_after_configuration_done_with_its_outcome() -> None:
     """debugpy's rule, declared: `launch`/`attach` are answered once `configurationDone`
     is, even while the start's handler still runs."""

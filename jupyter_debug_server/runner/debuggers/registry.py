@@ -130,6 +130,10 @@ def _caller(command: str, handler: Callable[..., Awaitable[Any]]) -> Handler[Any
     """Call `handler` with the request's arguments as keyword parameters."""
     parameters = list(inspect.signature(handler).parameters.values())
     adapter, named = parameters[0].name, parameters[1:]
+    positional = [p.name for p in named if p.kind not in (p.KEYWORD_ONLY, p.VAR_KEYWORD)]
+    if positional:  # a declaration mistake: DAP arguments have names, not positions
+        raise TypeError(f"the handler of {command!r} takes {positional} by position; DAP "
+                        "arguments are keyword-only parameters (after a `*`)")
     keywords = {p.name for p in named if p.kind is p.KEYWORD_ONLY}
     required = [p.name for p in named if p.kind is p.KEYWORD_ONLY and p.default is p.empty]
     takes_all = any(p.kind is p.VAR_KEYWORD for p in named)
