@@ -16,7 +16,7 @@ from typing import Any
 
 from ...dap import DapChannel
 from .native.launch import NativeLaunch, StubFailed
-from .registry import AdapterError, Registry, Spec, answer, deliver
+from .registry import AdapterError, Registry, Spec, answer
 from .target import Target
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,10 @@ def spawn_task(coro: Coroutine[Any, Any, Any], tasks: set[asyncio.Task[Any]]) ->
     task = asyncio.ensure_future(coro)
     tasks.add(task)
     task.add_done_callback(tasks.discard)
+
+
+def _answered_elsewhere(_message: Message, _outcome: Any) -> None:
+    """A parked request's handler succeeded: its releaser's response answers it."""
 
 
 class AdapterBase:
@@ -80,16 +84,13 @@ class AdapterBase:
             f"'{str(message['command'])[:80]}' is not supported by this adapter"))
 
     async def _run(self, spec: Spec, message: Message) -> None:
-        if spec.answered_by is not None:
-            await answer(self, spec.call, self, message, on_success=lambda _m, _o: None)
+        if spec.answered_by is not None:  # answered by `send_response` of its releaser
+            await answer(self, spec.call, self, message, on_success=_answered_elsewhere)
         elif spec.events_after_response:
             with self._events_after_response():
-                await answer(self, spec.call, self, message, on_success=self._deliver)
+                await answer(self, spec.call, self, message)
         else:
-            await answer(self, spec.call, self, message, on_success=self._deliver)
-
-    def _deliver(self, message: Message, outcome: Any) -> None:
-        deliver(self, message, outcome)
+            await answer(self, spec.call, self, message)
 
     def send_response(self, request: Message, *, success: bool = True, body: Any = None,
                       message: str | None = None) -> None:
