@@ -1,9 +1,9 @@
 """What the worker knows about processes: their start time and parent, and how to end a
 group. Standard library only.
 
-The server imports these rules too (runner/processes.py, runner/session_worker.py): a
-target's start time the worker announces must read the same as the server's reading
-when it reaps survivors by pid and start time, so there is one copy of the rule.
+The server uses these rules too (through runner/processes.py): a target's start time
+the worker announces must read the same as the server's reading when it reaps
+survivors by pid and start time, so there is one copy of the rule.
 """
 
 from __future__ import annotations

@@ -20,6 +20,9 @@ from . import pydevd_attach
 from .adapter import HANDSHAKE_TIMEOUT, DebugpyAdapter
 from .launch import debugpy_dir, launch_argv
 
+#: Seconds a program has to exit on its own once pydevd has closed its connection.
+_EXIT_GRACE = 5.0
+
 
 @request("initialize")
 async def initialize(adapter: DebugpyAdapter, **arguments: Any) -> dict[str, Any]:
@@ -55,9 +58,16 @@ async def launch(adapter: DebugpyAdapter, **arguments: Any) -> None:
 
 async def _end_when_pydevd_leaves(adapter: DebugpyAdapter, target: Target) -> None:
     """pydevd closing its connection while the program runs leaves a program nobody can
-    debug or stop through the session: say so and end it (its exit is reported)."""
+    debug or stop through the session: say so and end it (its exit is reported).
+
+    pydevd also closes it when the program ends (at interpreter exit, before the
+    process is gone): a program that exits within the grace was not left behind.
+    """
     assert adapter.pydevd is not None
     await adapter.pydevd.wait_closed()
+    if target.proc.returncode is None and not adapter.detaching:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(target.proc.wait()), _EXIT_GRACE)
     if target.proc.returncode is None and not adapter.detaching:
         await adapter.output("console", "pydevd closed its connection to the debugger; the "
                              "program can no longer be debugged and is being stopped\n")
