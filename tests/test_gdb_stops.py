@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from jupyter_debug_server.dap import DapChannel, DapRequestError
-from jupyter_debug_server.runner.debuggers.dispatch import answer
 from jupyter_debug_server.runner.debuggers.gdb.mi import MIError
+from jupyter_debug_server.runner.debuggers.registry import answer
 
 from .support.native import NativeSession, compile_targets, marker_line
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_debug_server.runner.debuggers.native_target import NativeLaunch
+from jupyter_debug_server.runner.debuggers.native.launch import NativeLaunch
 
 pytestmark = pytest.mark.timeout(60)
 

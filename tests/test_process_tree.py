@@ -21,8 +21,8 @@ import psutil
 import pytest
 
 from jupyter_debug_server.runner.debuggers.attachable import AttachRefused, check_attachable
-from jupyter_debug_server.runner.debuggers.target import boot_id, process_start_time
 from jupyter_debug_server.runner.manager import _reap_survivors
+from jupyter_debug_server.runner.processes import boot_id, process_start_time
 
 from .support.native import SOURCES
 

@@ -13,7 +13,7 @@ from typing import Any
 import psutil
 import pytest
 
-from jupyter_debug_server.runner.debuggers import pydevd_attach
+from jupyter_debug_server.runner.debuggers.debugpy import pydevd_attach
 
 from .support.os_users import other_user, system_python
 

@@ -20,9 +20,9 @@ import pytest
 
 from jupyter_debug_server.runner import worker_process as session_worker
 from jupyter_debug_server.runner.config import RunnerConfig
-from jupyter_debug_server.runner.debuggers.target import boot_id, process_start_time
 from jupyter_debug_server.runner.errors import without_traceback
 from jupyter_debug_server.runner.manager import SessionManager
+from jupyter_debug_server.runner.processes import boot_id, process_start_time
 from jupyter_debug_server.store import Store
 
 from .conftest import _Watchdog

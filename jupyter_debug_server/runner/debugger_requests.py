@@ -13,7 +13,7 @@ from typing import Any
 from ..dap import ChannelClosed, DapChannel, DapRequestError, DapTimeout
 from ..dap.breakpoints import requested_breakpoints
 from .config import RunnerConfig
-from .debuggers.native_checks import VALUE_FORM
+from .debuggers.native.checks import VALUE_FORM
 from .errors import DapError, DebuggerTimeout, SessionStateError, without_traceback
 from .state import SessionState
 from .stops import StopTracker

@@ -16,8 +16,7 @@ from typing import Any, TypeVar
 
 from ..store import Store
 from .config import RunnerConfig
-from .debuggers import DEBUGGERS
-from .debuggers.target import boot_id, kill_group, process_start_time
+from .discovery import DEBUGGERS
 from .errors import (
     DebuggerUnavailable,
     LimitExceeded,
@@ -27,6 +26,7 @@ from .errors import (
 )
 from .launch_spec import LaunchSpec, parse_launch_spec
 from .paths import PathPolicy
+from .processes import boot_id, kill_group, process_start_time
 from .session import Session, new_session_id
 from .state import ACTIVE_STATES, FINAL_STATES
 from .tokens import TokenRegistry

@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING, Any
 from ..dap import ChannelClosed, DapRequestError, MuxClient
 from ..dap.messages import Message, Send
 from .debugger_requests import DebuggerRequests
-from .debuggers.target import parent_pid, process_start_time
 from .errors import without_traceback
 from .output import OutputLog
+from .processes import parent_pid, process_start_time
 from .startup import start_debugger
 from .state import ACTIVE_STATES, FINAL_STATES, SessionState
 from .stops import StopTracker

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..dap import DapChannel
 from ..dap.messages import Message
-from .debuggers.target import boot_id, kill_group, process_start_time
+from .processes import boot_id, kill_group, process_start_time
 
 _STDERR_TAIL = 4000
 

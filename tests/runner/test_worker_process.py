@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from jupyter_debug_server.runner.debuggers import DEBUGGERS
-from jupyter_debug_server.runner.debuggers.target import process_start_time
+from jupyter_debug_server.runner.discovery import DEBUGGERS
+from jupyter_debug_server.runner.processes import process_start_time
 from jupyter_debug_server.runner.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.timeout(60)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import pwd
 
-from .target import parent_pid
+from .processes import parent_pid
 
 #: Yama's ptrace policy; absent when the kernel has no Yama (then only uid and caps matter).
 YAMA_SCOPE = "/proc/sys/kernel/yama/ptrace_scope"

@@ -6,13 +6,29 @@
 gdb 13 has no DAP mode; this adapter speaks DAP to the client and MI to gdb
 (the gdb/ package, one module per family of requests). Without --binary it
 waits for the program in the `launch` request, like any IDE adapter.
+
+This module is the worker's entry point and composition root: it gathers the
+request modules into the adapter's registry.
 """
 
 from __future__ import annotations
 
+import argparse
+
+from ...dap import DapChannel
 from . import worker
-from .gdb import breakpoints, execution, inspect, memory, startup  # noqa: F401  (handlers)
-from .gdb.adapter import GdbAdapter
+from .gdb import adapter, breakpoints, execution, inspect, memory, startup
+from .registry import Registry
+
+REQUESTS: Registry[adapter.GdbAdapter] = Registry(
+    adapter.BASE_CAPABILITIES, (breakpoints, execution, inspect, memory, startup))
+
+
+class GdbAdapter(adapter.GdbAdapter):
+    """The gdb adapter with its requests: what the worker runs."""
+
+    def __init__(self, client: DapChannel, options: argparse.Namespace) -> None:
+        super().__init__(client, options, REQUESTS)
 
 
 def main() -> None:

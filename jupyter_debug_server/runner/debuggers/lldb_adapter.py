@@ -9,16 +9,32 @@ stdout and stderr pipes, argv verbatim, no shell) that lldb-dap attaches to befo
 the program's first instruction; the exit code is reported after the pipes are
 drained; where lldb-dap 19 departs from DAP or from the gdb adapter, the request or
 event is corrected. Nothing is read from `.lldbinit` files.
+
+This module is the worker's entry point and composition root: it gathers the
+request modules into the adapter's registry.
 """
 
 from __future__ import annotations
 
+import argparse
+
+from ...dap import DapChannel
 from . import worker
-from .lldb import corrections, disassemble, startup  # noqa: F401  (handlers)
-from .lldb.adapter import LldbAdapter
+from .lldb import adapter, corrections, disassemble, startup
 from .lldb.discovery import find_lldb_dap
+from .registry import Registry
 
 __all__ = ["LldbAdapter", "find_lldb_dap", "main"]
+
+REQUESTS: Registry[adapter.LldbAdapter] = Registry(
+    adapter.BASE_CAPABILITIES, (corrections, disassemble, startup))
+
+
+class LldbAdapter(adapter.LldbAdapter):
+    """The lldb adapter with its requests: what the worker runs."""
+
+    def __init__(self, client: DapChannel, options: argparse.Namespace) -> None:
+        super().__init__(client, options, REQUESTS)
 
 
 def main() -> None:

@@ -17,12 +17,12 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ...dap import DapChannel
 from .base import PRIVATE_EVENT_PREFIX
-from .dispatch import checking_arguments
+from .registry import checking_arguments
 from .stdio import Stdio, print_usage_if_terminal
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ async def _serve(factory: AdapterFactory, options: argparse.Namespace) -> int:
     if stdio is not None:
         _keep_private_events(channel)
     adapter = factory(channel, options)
-    # DAP argument types are checked before any adapter sees a request (dispatch.py).
+    # DAP argument types are checked before any adapter sees a request (registry.py).
     on_request = checking_arguments(channel, adapter.on_request)
     if stdio is None:
         channel.on_request = on_request
@@ -133,9 +133,3 @@ def run(factory: AdapterFactory, options: argparse.Namespace) -> None:
         print_usage_if_terminal(module, options.what)
     sys.exit(asyncio.run(_serve(factory, options)))
 
-
-def spawn_task(coro: Coroutine[Any, Any, Any], tasks: set[asyncio.Task[Any]]) -> None:
-    """Start a task and keep a reference until it finishes (asyncio keeps only weak ones)."""
-    task = asyncio.ensure_future(coro)
-    tasks.add(task)
-    task.add_done_callback(tasks.discard)

@@ -1,7 +1,8 @@
 """GdbAdapter: one gdb, one debuggee, and the DAP client. Owned by the worker's loop.
 
 gdb is driven over MI (see mi.py). Records from gdb are turned into DAP events
-here; requests are handled by the modules that register on REQUESTS.
+here; requests are handled by the modules beside this one, which the composition root
+(gdb_adapter.py) gathers into the adapter's registry.
 """
 
 from __future__ import annotations
@@ -10,29 +11,33 @@ import argparse
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ....dap import DapChannel
-from .. import worker
 from ..base import AdapterBase
-from ..dispatch import AdapterError, Handler, answer
-from ..native_target import NativeLaunch
+from ..native.launch import NativeLaunch
+from ..registry import AdapterError, Registry
 from .console import ConsoleFilter
 from .mi import MIConnection, MIError, MIRecord
-from .mi_values import exit_code
-from .registry import REQUESTS
+from .mi_values import breakpoint_to_dap, exit_code
 
 log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
 
-#: Requests whose response must reach the client before the events they cause: gdb's
-#: `*running` and `*stopped` may be read before the `^running` (or `^done`) reply has been
-#: handled, and a client that sees `stopped` before the response to `next` may take the
-#: response as the newer news (the server's mux did, and forgot the stop).
-_RESPONSE_FIRST = frozenset({"continue", "next", "stepIn", "stepOut", "pause"})
+#: What the gdb adapter advertises besides the capabilities its handlers bring.
+BASE_CAPABILITIES: dict[str, Any] = {
+    "supportsConfigurationDoneRequest": True,
+    "supportsTerminateRequest": True,
+    "supportTerminateDebuggee": True,
+    "supportsHitConditionalBreakpoints": True,
+    "supportsLogPoints": True,
+}
+_STEP_REASONS = {"end-stepping-range", "function-finished", "location-reached"}
+_PAUSE_SIGNALS = {"SIGINT", "SIGSTOP", "0"}
+_LOG_EXPR = re.compile(r"\{([^{}]+)\}")
 
 
 @dataclass
@@ -54,8 +59,9 @@ class StopState:
 class GdbAdapter(AdapterBase):
     """A DAP server on top of GDB/MI for one native debuggee."""
 
-    def __init__(self, client: DapChannel, options: argparse.Namespace) -> None:
-        super().__init__(client, options)
+    def __init__(self, client: DapChannel, options: argparse.Namespace,
+                 registry: Registry[GdbAdapter]) -> None:
+        super().__init__(client, options, registry)
         self.mi: MIConnection | None = None
         self.launch: NativeLaunch | None = None
         self.kind: str | None = None
@@ -72,52 +78,13 @@ class GdbAdapter(AdapterBase):
         self.function_breakpoints: list[Any] = []
         self.logpoints: dict[str, str] = {}  # gdb breakpoint number → log message
         self._stop_waiters: list[asyncio.Future[dict[str, Any]]] = []
-        self._holds = 0  # requests of _RESPONSE_FIRST still without their response
-        self._held: list[Callable[[], None]] = []
         self._console = ConsoleFilter()
 
     # -- requests --------------------------------------------------------------
 
-    def on_request(self, message: Message) -> None:
-        """Dispatch a client request to its registered handler."""
-        handler = REQUESTS.handlers.get(message["command"])
-        if handler is None:
-            self.client.send_response(
-                message, success=False,
-                message=f"the gdb adapter does not support '{message['command']}'")
-            return
-        worker.spawn_task(self._answer(handler, message), self.requests)
-
-    async def _answer(self, handler: Handler[GdbAdapter], message: Message) -> None:
-        if message["command"] not in _RESPONSE_FIRST:
-            await answer(self.client, handler, self, message)
-            return
-        with self._events_after_response():
-            await answer(self.client, handler, self, message)
-
-    @contextlib.contextmanager
-    def _events_after_response(self) -> Iterator[None]:
-        """Keep the events of gdb's records until the response has been sent (or failed)."""
-        self._holds += 1
-        try:
-            yield
-        finally:
-            self._holds -= 1
-            if not self._holds:
-                held, self._held = self._held, []
-                for send in held:
-                    send()
-
-    def after_response(self, send: Callable[[], None]) -> None:
-        """Run `send` now, or once the pending run/step/pause requests are answered."""
-        if self._holds:
-            self._held.append(send)
-        else:
-            send()
-
-    def send_event(self, name: str, body: Any = None) -> None:
-        """Send an event caused by a gdb record, in order, after any pending response."""
-        self.after_response(lambda: self.client.send_event(name, body))
+    def unhandled(self, message: Message) -> None:
+        self.client.send_response(message, success=False, message=(
+            f"the gdb adapter does not support '{message['command']}'"))
 
     def require_mi(self) -> MIConnection:
         """gdb, once the session has started."""
@@ -179,9 +146,68 @@ class GdbAdapter(AdapterBase):
         self.stopped_thread = thread
         if self.quiet or waiters:
             return
-        from .execution import on_stop  # the execution module owns the stop → event mapping
+        self._announce_stop(payload)
 
-        on_stop(self, payload)
+    def _announce_stop(self, payload: dict[str, Any]) -> None:
+        """Send the DAP `stopped` event for a *stopped record (or run a logpoint)."""
+        reason = payload.get("reason", "")
+        thread = _thread(payload)
+        body: dict[str, Any] = {"threadId": thread, "allThreadsStopped": True}
+        if reason == "breakpoint-hit":
+            number = str(payload.get("bkptno", ""))
+            if number in self.breakpoints.get("exceptions", []):
+                body.update(reason="exception", description="C++ exception",
+                            text="a C++ exception was thrown or caught")
+                self.pause_requested = False
+                self.send_event("stopped", body)
+                return
+            if number in self.logpoints:
+                self.spawn(self._log_and_continue(payload, self.logpoints[number]))
+                return
+            if self.entry_pending and payload.get("disp") == "del":
+                self.entry_pending = False
+                body["reason"] = "entry"
+            else:
+                body["reason"] = "breakpoint"
+                body["hitBreakpointIds"] = [int(number)] if number.isdigit() else []
+        elif reason in _STEP_REASONS:
+            body["reason"] = "step"
+        elif reason == "signal-received":
+            name = payload.get("signal-name", "")
+            if self.pause_requested and name in _PAUSE_SIGNALS:
+                body["reason"] = "pause"
+            else:
+                meaning = payload.get("signal-meaning", "")
+                body.update(reason="exception", description=f"{name}: {meaning}".strip(": "),
+                            text=f"Signal {name}")
+        elif reason in ("exception-caught", "exception-thrown") or payload.get("disp") == "C++":
+            body.update(reason="exception", description="C++ exception")
+        elif reason == "function-finished":
+            body["reason"] = "step"
+        else:
+            body["reason"] = "pause" if self.pause_requested else "step"
+        self.pause_requested = False
+        self.send_event("stopped", body)
+
+    async def _log_and_continue(self, payload: dict[str, Any], template: str) -> None:
+        """A logpoint: print its message with {expressions} evaluated, then resume."""
+        mi = self.require_mi()
+        thread = _thread(payload)
+        parts: list[str] = []
+        position = 0
+        for match in _LOG_EXPR.finditer(template):
+            parts.append(template[position:match.start()])
+            try:
+                result = await mi.command(
+                    f"-data-evaluate-expression --thread {thread} --frame 0 "
+                    f"{mi.quote(match.group(1))}")
+                parts.append(str(result.get("value", "")))
+            except MIError as exc:
+                parts.append(f"<{exc}>")
+            position = match.end()
+        parts.append(template[position:])
+        self.send_event("output", {"category": "console", "output": "".join(parts) + "\n"})
+        await mi.command("-exec-continue")
 
     def _on_running(self, payload: dict[str, Any]) -> None:
         self.stopped_thread = None
@@ -197,9 +223,11 @@ class GdbAdapter(AdapterBase):
                 "reason": "started" if name == "thread-created" else "exited",
                 "threadId": _int(payload.get("id")) or 0})
         elif name == "breakpoint-modified":
-            from .breakpoints import on_breakpoint_modified
-
-            on_breakpoint_modified(self, payload.get("bkpt") or {})
+            # A pending breakpoint resolved (a library loaded) or moved: tell the client.
+            bkpt = payload.get("bkpt") or {}
+            if bkpt.get("type") in ("breakpoint", "dprintf") and bkpt.get("disp") != "del":
+                self.send_event("breakpoint", {"reason": "changed",
+                                               "breakpoint": breakpoint_to_dap(bkpt)})
 
     def forget_stop(self) -> None:
         """Drop the frame and variable ids of the last stop, and gdb's varobjs for them."""
@@ -245,6 +273,13 @@ class GdbAdapter(AdapterBase):
         if self.mi is not None:
             await self.mi.close()
         self.cancel_tasks()
+
+
+def _thread(payload: dict[str, Any]) -> int:
+    try:
+        return int(payload.get("thread-id", 1))
+    except (TypeError, ValueError):
+        return 1
 
 
 def _int(value: Any) -> int | None:

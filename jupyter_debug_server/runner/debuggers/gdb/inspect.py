@@ -2,34 +2,30 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..dispatch import AdapterError
-from ..native_checks import side_effect_refusal
+from ..native.checks import side_effect_refusal
+from ..registry import AdapterError, request
+from .adapter import GdbAdapter
 from .mi import MIConnection, MIError
-from .registry import request
 
-if TYPE_CHECKING:
-    from .adapter import GdbAdapter
-
-Message = dict[str, Any]
 _MAX_DEPTH = 100_000
 
 
-def _frame(self: GdbAdapter, frame_id: Any) -> tuple[int, int]:
-    where = self.stop.frames.get(frame_id) if isinstance(frame_id, int) else None
+def _frame(adapter: GdbAdapter, frame_id: Any) -> tuple[int, int]:
+    where = adapter.stop.frames.get(frame_id) if isinstance(frame_id, int) else None
     if where is None:
         raise AdapterError(f"frame {frame_id!r} is not a frame of the current stop")
     return where
 
 
 @request("stackTrace", capability="supportsDelayedStackTraceLoading")
-async def stack_trace(self: GdbAdapter, message: Message) -> None:
-    mi = self.require_stopped("read the stack")
-    args = message.get("arguments") or {}
-    thread = int(args.get("threadId") or self.stopped_thread or 1)
-    start = max(int(args.get("startFrame") or 0), 0)
-    levels = int(args.get("levels") or 0)
+async def stack_trace(adapter: GdbAdapter, *, threadId: int, startFrame: int | None = None,
+                      levels: int | None = None) -> dict[str, Any]:
+    mi = adapter.require_stopped("read the stack")
+    thread = int(threadId or adapter.stopped_thread or 1)
+    start = max(int(startFrame or 0), 0)
+    levels = int(levels or 0)
     command = f"-stack-list-frames --thread {thread}"
     if levels > 0:
         command += f" {start} {start + levels - 1}"
@@ -43,8 +39,8 @@ async def stack_trace(self: GdbAdapter, message: Message) -> None:
     for item in frames:
         frame = item.get("frame", item)
         level = int(frame.get("level", 0))
-        frame_id = self.stop.new_id()
-        self.stop.frames[frame_id] = (thread, level)
+        frame_id = adapter.stop.new_id()
+        adapter.stop.frames[frame_id] = (thread, level)
         entry: dict[str, Any] = {"id": frame_id, "name": frame.get("func") or frame.get("addr"),
                                  "line": int(frame.get("line", 0)), "column": 0,
                                  "instructionPointerReference": frame.get("addr")}
@@ -60,40 +56,39 @@ async def stack_trace(self: GdbAdapter, message: Message) -> None:
         body["totalFrames"] = int(depth.get("depth", start + len(out)))
     else:
         body["totalFrames"] = start + len(out)
-    self.client.send_response(message, body=body)
+    return body
 
 
 @request("scopes")
-async def scopes(self: GdbAdapter, message: Message) -> None:
-    self.require_stopped("read scopes")
-    frame_id = (message.get("arguments") or {}).get("frameId")
-    thread, level = _frame(self, frame_id)
+async def scopes(adapter: GdbAdapter, *, frameId: int) -> dict[str, Any]:
+    adapter.require_stopped("read scopes")
+    thread, level = _frame(adapter, frameId)
     out = []
     for name, kind, hint in (("Locals", "locals", "locals"), ("Arguments", "args", "arguments"),
                              ("Registers", "registers", "registers")):
-        ref = self.stop.new_id()
-        self.stop.refs[ref] = (kind, (thread, level))
+        ref = adapter.stop.new_id()
+        adapter.stop.refs[ref] = (kind, (thread, level))
         out.append({"name": name, "variablesReference": ref, "presentationHint": hint,
                     "expensive": kind == "registers"})
-    self.client.send_response(message, body={"scopes": out})
+    return {"scopes": out}
 
 
-async def _varobj(self: GdbAdapter, mi: MIConnection, expression: str, thread: int,
+async def _varobj(adapter: GdbAdapter, mi: MIConnection, expression: str, thread: int,
                   level: int) -> dict[str, Any]:
     result = await mi.command(f"-var-create --thread {thread} --frame {level} - * "
                               f"{mi.quote(expression)}")
-    self.stop.varobjs.append(result["name"])
+    adapter.stop.varobjs.append(result["name"])
     return result
 
 
-def _variable(self: GdbAdapter, name: str, varobj: dict[str, Any],
+def _variable(adapter: GdbAdapter, name: str, varobj: dict[str, Any],
               evaluate_name: str | None = None) -> dict[str, Any]:
     numchild = int(varobj.get("numchild", 0) or 0)
     dynamic = varobj.get("dynamic") == "1" and varobj.get("has_more") == "1"
     ref = 0
     if numchild > 0 or dynamic:
-        ref = self.stop.new_id()
-        self.stop.refs[ref] = ("varobj", (varobj["name"], varobj.get("type", "")))
+        ref = adapter.stop.new_id()
+        adapter.stop.refs[ref] = ("varobj", (varobj["name"], varobj.get("type", "")))
     out: dict[str, Any] = {"name": name, "value": varobj.get("value", ""),
                            "type": varobj.get("type", ""), "variablesReference": ref}
     if evaluate_name:
@@ -103,7 +98,7 @@ def _variable(self: GdbAdapter, name: str, varobj: dict[str, Any],
     return out
 
 
-async def _frame_variables(self: GdbAdapter, mi: MIConnection, kind: str,
+async def _frame_variables(adapter: GdbAdapter, mi: MIConnection, kind: str,
                            where: tuple[int, int]) -> list[dict[str, Any]]:
     thread, level = where
     listed = await mi.command(
@@ -113,11 +108,11 @@ async def _frame_variables(self: GdbAdapter, mi: MIConnection, kind: str,
         if (item.get("arg") == "1") != (kind == "args"):
             continue
         try:
-            varobj = await _varobj(self, mi, item["name"], thread, level)
+            varobj = await _varobj(adapter, mi, item["name"], thread, level)
         except MIError as exc:
             out.append({"name": item["name"], "value": f"<{exc}>", "variablesReference": 0})
             continue
-        out.append(_variable(self, item["name"], varobj, item["name"]))
+        out.append(_variable(adapter, item["name"], varobj, item["name"]))
     return out
 
 
@@ -137,17 +132,17 @@ async def _registers(mi: MIConnection, where: tuple[int, int]) -> list[dict[str,
 
 
 @request("variables")
-async def variables(self: GdbAdapter, message: Message) -> None:
-    mi = self.require_stopped("read variables")
-    args = message.get("arguments") or {}
-    what = self.stop.refs.get(int(args.get("variablesReference") or 0))
+async def variables(adapter: GdbAdapter, *, variablesReference: int,
+                    start: int | None = None, count: int | None = None) -> dict[str, Any]:
+    mi = adapter.require_stopped("read variables")
+    what = adapter.stop.refs.get(int(variablesReference or 0))
     if what is None:
-        raise AdapterError(f"variablesReference {args.get('variablesReference')!r} is not "
+        raise AdapterError(f"variablesReference {variablesReference!r} is not "
                            "valid in the current stop")
     kind, data = what
-    start, count = int(args.get("start") or 0), int(args.get("count") or 0)
+    start, count = int(start or 0), int(count or 0)
     if kind in ("locals", "args"):
-        found = await _frame_variables(self, mi, kind, data)
+        found = await _frame_variables(adapter, mi, kind, data)
     elif kind == "registers":
         found = await _registers(mi, data)
     else:
@@ -161,10 +156,10 @@ async def variables(self: GdbAdapter, message: Message) -> None:
         for item in children:
             child = item.get("child", item)
             label = child.get("exp", child["name"])
-            found.append(_variable(self, f"[{label}]" if is_array else label, child))
+            found.append(_variable(adapter, f"[{label}]" if is_array else label, child))
         start = 0 if count else start  # gdb already applied the range
     window = found[start:start + count] if count else found[start:]
-    self.client.send_response(message, body={"variables": window})
+    return {"variables": window}
 
 
 #: The debug console's prefix for a gdb command, as in VS Code's cppdbg; anything else
@@ -173,26 +168,22 @@ EXEC_PREFIX = "-exec "
 
 
 @request("evaluate", capability="supportsEvaluateForHovers")
-async def evaluate(self: GdbAdapter, message: Message) -> None:
-    args = message.get("arguments") or {}
-    expression = args.get("expression")
+async def evaluate(adapter: GdbAdapter, *, expression: str, context: str | None = None,
+                   frameId: int | None = None) -> dict[str, Any]:
     if not isinstance(expression, str) or not expression.strip():
         raise AdapterError("'evaluate' needs a non-empty 'expression'")
-    context = str(args.get("context") or "repl")
-    frame_id = args.get("frameId")
+    context = str(context or "repl")
     command = _console_input(expression) if context == "repl" else None
     if command is not None:
-        text = await _console_command(self, command, frame_id)
-        self.client.send_response(message, body={"result": text, "variablesReference": 0})
-        return
-    mi = self.require_stopped("evaluate")
-    thread, level = (_frame(self, frame_id) if frame_id is not None
-                     else (self.stopped_thread or 1, 0))
+        text = await _console_command(adapter, command, frameId)
+        return {"result": text, "variablesReference": 0}
+    mi = adapter.require_stopped("evaluate")
+    thread, level = (_frame(adapter, frameId) if frameId is not None
+                     else (adapter.stopped_thread or 1, 0))
     refusal = side_effect_refusal(context, expression)
     if refusal:
         raise AdapterError(refusal)
-    self.client.send_response(message, body=await _expression(
-        self, mi, expression, thread, level, calls=context == "repl"))
+    return await _expression(adapter, mi, expression, thread, level, calls=context == "repl")
 
 
 def _console_input(expression: str) -> str | None:
@@ -204,15 +195,15 @@ def _console_input(expression: str) -> str | None:
     return text[len(prefix):].strip()
 
 
-async def _console_command(self: GdbAdapter, command: str, frame_id: Any) -> str:
+async def _console_command(adapter: GdbAdapter, command: str, frame_id: Any) -> str:
     """Run a gdb CLI command in the client's frame; what gdb printed for it."""
-    mi = self.require_mi()
+    mi = adapter.require_mi()
     if not command:
         raise AdapterError(f"'{EXEC_PREFIX.strip()}' needs a gdb command after it, "
                            f"e.g. '{EXEC_PREFIX}info frame'")
     try:
         if frame_id is not None:
-            thread, level = _frame(self, frame_id)
+            thread, level = _frame(adapter, frame_id)
             await mi.command(f"-thread-select {thread}")
             await mi.command(f"-stack-select-frame {level}")
         return (await mi.console(command)).rstrip("\n")
@@ -220,13 +211,13 @@ async def _console_command(self: GdbAdapter, command: str, frame_id: Any) -> str
         raise AdapterError(f"gdb: {exc.message}") from None
 
 
-async def _expression(self: GdbAdapter, mi: MIConnection, expression: str, thread: int,
+async def _expression(adapter: GdbAdapter, mi: MIConnection, expression: str, thread: int,
                       level: int, *, calls: bool) -> dict[str, Any]:
     """Evaluate `expression` into a varobj (children stay expandable) and describe it."""
     if not calls:
         await mi.command("-gdb-set may-call-functions off")  # no inferior calls from a hover
     try:
-        varobj = await _varobj(self, mi, expression, thread, level)
+        varobj = await _varobj(adapter, mi, expression, thread, level)
     except MIError:
         # -var-create only says "unable to create variable object": gdb's own reason
         # (`No symbol "x" in current context.`) comes from evaluating it plainly.
@@ -234,7 +225,7 @@ async def _expression(self: GdbAdapter, mi: MIConnection, expression: str, threa
     finally:
         if not calls:
             await mi.command("-gdb-set may-call-functions on")
-    variable = _variable(self, expression, varobj, expression)
+    variable = _variable(adapter, expression, varobj, expression)
     body = {"result": variable["value"], "type": variable["type"],
             "variablesReference": variable["variablesReference"]}
     if "indexedVariables" in variable:
@@ -253,17 +244,16 @@ async def _plain_value(mi: MIConnection, expression: str, thread: int,
 
 
 @request("setVariable", capability="supportsSetVariable")
-async def set_variable(self: GdbAdapter, message: Message) -> None:
-    mi = self.require_stopped("set a variable")
-    args = message.get("arguments") or {}
-    what = self.stop.refs.get(int(args.get("variablesReference") or 0))
-    name, value = args.get("name"), args.get("value")
+async def set_variable(adapter: GdbAdapter, *, variablesReference: int, name: str,
+                       value: str) -> dict[str, Any]:
+    mi = adapter.require_stopped("set a variable")
+    what = adapter.stop.refs.get(int(variablesReference or 0))
     if what is None or not isinstance(name, str) or not isinstance(value, str):
         raise AdapterError("'setVariable' needs a valid variablesReference, name and value")
     kind, data = what
     if kind in ("locals", "args"):
         thread, level = data
-        varobj = await _varobj(self, mi, name, thread, level)
+        varobj = await _varobj(adapter, mi, name, thread, level)
         target = varobj["name"]
     elif kind == "varobj":
         children = (await mi.command(f"-var-list-children --all-values {data[0]}")).get(
@@ -280,4 +270,4 @@ async def set_variable(self: GdbAdapter, message: Message) -> None:
         result = await mi.command(f"-var-assign {target} {mi.quote(value)}")
     except MIError as exc:
         raise AdapterError(f"cannot set {name} to {value!r}: {exc}") from None
-    self.client.send_response(message, body={"value": result.get("value", value)})
+    return {"value": result.get("value", value)}

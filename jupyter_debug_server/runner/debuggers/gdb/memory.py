@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..dispatch import AdapterError
+from ..registry import AdapterError, request
+from .adapter import GdbAdapter
 from .mi import MIError
-from .registry import request
 
-if TYPE_CHECKING:
-    from .adapter import GdbAdapter
-
-Message = dict[str, Any]
 # x86 instructions are at most 15 bytes; 16 per instruction always covers the window.
 _MAX_INSTRUCTION = 16
 _MAX_READ = 1024 * 1024
@@ -26,12 +22,13 @@ def _address(value: Any) -> int:
 
 
 @request("disassemble", capability="supportsDisassembleRequest")
-async def disassemble(self: GdbAdapter, message: Message) -> None:
-    mi = self.require_stopped("disassemble")
-    args = message.get("arguments") or {}
-    anchor = _address(args.get("memoryReference")) + int(args.get("offset") or 0)
-    first = int(args.get("instructionOffset") or 0)
-    count = int(args.get("instructionCount") or 0)
+async def disassemble(adapter: GdbAdapter, *, memoryReference: str, instructionCount: int,
+                      offset: int | None = None,
+                      instructionOffset: int | None = None) -> dict[str, Any]:
+    mi = adapter.require_stopped("disassemble")
+    anchor = _address(memoryReference) + int(offset or 0)
+    first = int(instructionOffset or 0)
+    count = int(instructionCount or 0)
     if count <= 0 or count > 10_000:
         raise AdapterError("'instructionCount' must be between 1 and 10000")
     start = max(anchor + min(first, 0) * _MAX_INSTRUCTION, 0)
@@ -55,26 +52,22 @@ async def disassemble(self: GdbAdapter, message: Message) -> None:
             out.append(entry)
         else:  # outside what could be read: DAP wants exactly `count` entries
             out.append({"address": "0x0", "instruction": "??", "presentationHint": "invalid"})
-    self.client.send_response(message, body={"instructions": out})
+    return {"instructions": out}
 
 
 @request("readMemory", capability="supportsReadMemoryRequest")
-async def read_memory(self: GdbAdapter, message: Message) -> None:
-    mi = self.require_stopped("read memory")
-    args = message.get("arguments") or {}
-    address = _address(args.get("memoryReference")) + int(args.get("offset") or 0)
-    count = int(args.get("count") or 0)
-    if count < 0 or count > _MAX_READ:
+async def read_memory(adapter: GdbAdapter, *, memoryReference: str, count: int,
+                      offset: int | None = None) -> dict[str, Any]:
+    mi = adapter.require_stopped("read memory")
+    address = _address(memoryReference) + int(offset or 0)
+    size = int(count or 0)
+    if size < 0 or size > _MAX_READ:
         raise AdapterError(f"'count' must be between 0 and {_MAX_READ}")
     try:
-        result = await mi.command(f"-data-read-memory-bytes {address:#x} {count}")
-    except MIError as exc:
-        self.client.send_response(message, body={"address": f"{address:#x}",
-                                                 "unreadableBytes": count})
-        del exc
-        return
+        result = await mi.command(f"-data-read-memory-bytes {address:#x} {size}")
+    except MIError:  # nothing readable there: DAP says so in the body, not as an error
+        return {"address": f"{address:#x}", "unreadableBytes": size}
     blocks = result.get("memory", [])
     data = bytes.fromhex(blocks[0]["contents"]) if blocks else b""
-    self.client.send_response(message, body={
-        "address": f"{address:#x}", "data": base64.b64encode(data).decode(),
-        "unreadableBytes": max(count - len(data), 0)})
+    return {"address": f"{address:#x}", "data": base64.b64encode(data).decode(),
+            "unreadableBytes": max(size - len(data), 0)}

@@ -21,7 +21,8 @@ from typing import Any
 
 from pygdbmi.gdbmiparser import parse_response
 
-from ..target import die_with_parent, kill_group
+from ..processes import die_with_parent, kill_group
+from ..registry import DebuggerRefusal
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +49,14 @@ _RESULT_HEAD = re.compile(rb"(\d+)\^")
 _C_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-class MIError(Exception):
+class MIError(DebuggerRefusal):
     """gdb answered a command with ^error."""
 
+    debugger = "gdb"
+
     def __init__(self, message: str, *, command: str, code: str | None = None) -> None:
-        super().__init__(f"gdb command {command!r} failed: {message}")
-        self.message = message  # gdb's own msg, fit to show a user
+        super().__init__(message)  # `message`: gdb's own msg, fit to show a user
+        self.args = (f"gdb command {command!r} failed: {message}",)
         self.command = command
         self.code = code  # e.g. "undefined-command"; None when gdb gave no code
 

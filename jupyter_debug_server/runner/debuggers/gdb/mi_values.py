@@ -1,4 +1,5 @@
-"""Readers for the values inside GDB/MI records, where every scalar is a string."""
+"""Readers for the values inside GDB/MI records, where every scalar is a string, and
+the DAP shapes made of them."""
 
 from __future__ import annotations
 
@@ -32,3 +33,22 @@ def mi_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
+
+
+def breakpoint_to_dap(bkpt: dict[str, Any], message: str | None = None) -> dict[str, Any]:
+    """A DAP Breakpoint for gdb's MI breakpoint tuple."""
+    number = bkpt.get("number", "0").split(".")[0]
+    located = bkpt
+    if bkpt.get("addr") == "<MULTIPLE>" and bkpt.get("locations"):
+        located = bkpt["locations"][0]
+    pending = "pending" in bkpt or bkpt.get("addr") == "<PENDING>"
+    out: dict[str, Any] = {"id": int(number) if number.isdigit() else 0, "verified": not pending}
+    if located.get("fullname") or located.get("file"):
+        out["source"] = {"path": located.get("fullname") or located.get("file")}
+    if located.get("line"):
+        out["line"] = int(located["line"])
+    if pending:
+        out["message"] = message or "pending: the location is not loaded yet"
+    elif message:
+        out["message"] = message
+    return out

@@ -17,20 +17,47 @@ import signal
 from typing import Any
 
 from ....dap import DapChannel
-from .. import worker
 from ..base import AdapterBase
-from ..dispatch import AdapterError, answer
-from ..native_startup import announce_process_group, debugger_lost, exit_cause
-from ..native_target import NativeLaunch
-from ..target import die_with_parent, kill_group
+from ..native.launch import NativeLaunch
+from ..native.startup import announce_process_group, debugger_lost, exit_cause
+from ..processes import die_with_parent, kill_group
+from ..registry import AdapterError, Registry, Relay
 from .discovery import find_lldb_dap
-from .registry import CHECKS, LLDB_DAP_COMMANDS, REQUESTS
 
 log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
 _PRIVATE_ENV_PREFIX = "JDS_"
 PENDING = "pending: the location is not loaded yet"
+
+#: What the lldb adapter advertises besides lldb-dap's and its handlers' capabilities.
+BASE_CAPABILITIES: dict[str, Any] = {"supportsTerminateRequest": True}
+
+#: The requests lldb-dap 19 answers (its RegisterRequestCallbacks). It exits on any other
+#: command (found by the hardening fuzz, issue 11: runInTerminal, startDebugging,
+#: locations, cancel…), so the adapter refuses what is neither here nor in its registry.
+LLDB_DAP_COMMANDS = frozenset({
+    "attach", "completions", "continue", "configurationDone", "disconnect", "evaluate",
+    "exceptionInfo", "initialize", "launch", "next", "pause", "restart", "scopes",
+    "setBreakpoints", "setExceptionBreakpoints", "setFunctionBreakpoints", "setVariable",
+    "source", "stackTrace", "stepIn", "stepInTargets", "stepOut", "threads", "variables",
+    "dataBreakpointInfo", "setDataBreakpoints", "compileUnits", "modules",
+})
+_CORE = "a core file is a snapshot of a dead process: it cannot run or step"
+_RUN_OR_STEP = frozenset({"continue", "next", "stepIn", "stepOut", "stepBack",
+                          "reverseContinue", "pause", "goto", "restartFrame"})
+# Requests lldb-dap answers only if it advertised the capability; without it, they get
+# our sentence instead of lldb-dap's "unrecognized command".
+_GATED = {
+    "readMemory": "supportsReadMemoryRequest", "writeMemory": "supportsWriteMemoryRequest",
+    "stepBack": "supportsStepBack", "reverseContinue": "supportsStepBack",
+    "restartFrame": "supportsRestartFrame", "goto": "supportsGotoTargetsRequest",
+    "gotoTargets": "supportsGotoTargetsRequest", "setExpression": "supportsSetExpression",
+    "loadedSources": "supportsLoadedSourcesRequest", "cancel": "supportsCancelRequest",
+    "breakpointLocations": "supportsBreakpointLocationsRequest",
+    "setInstructionBreakpoints": "supportsInstructionBreakpoints",
+    "restart": "supportsRestartRequest",
+}
 #: Seconds the program has to exit after lldb-dap reports its end, and lldb-dap to answer
 #: `disconnect` when the session ends: well inside the server's shutdown_timeout.
 _EXIT_GRACE = 2.0
@@ -39,8 +66,9 @@ _EXIT_GRACE = 2.0
 class LldbAdapter(AdapterBase):
     """Relay between one DAP client and one lldb-dap. Owned by the worker's event loop."""
 
-    def __init__(self, client: DapChannel, options: argparse.Namespace) -> None:
-        super().__init__(client, options)
+    def __init__(self, client: DapChannel, options: argparse.Namespace,
+                 registry: Registry[LldbAdapter]) -> None:
+        super().__init__(client, options, registry)
         self.lldb: DapChannel | None = None
         self.lldb_proc: asyncio.subprocess.Process | None = None
         self.capabilities: dict[str, Any] = {}
@@ -58,32 +86,38 @@ class LldbAdapter(AdapterBase):
         # Set once the session is being ended by us: lldb-dap's exit is expected then.
         self.ending = False
 
-    def on_request(self, message: Message) -> None:
-        """Our handler if the command has one, otherwise lldb-dap's (after our check)."""
+    def unhandled(self, message: Message) -> None:
+        """Relay a request to lldb-dap unchanged, if lldb-dap knows it and our checks
+        pass (synchronously: stepping requests come here, and a task per step would
+        cost every step a loop turn); its answer goes straight back to the client."""
         command = message["command"]
-        if command == "disconnect":
-            self.ending = True
-        handler = REQUESTS.handlers.get(command)
-        if handler is not None:
-            worker.spawn_task(answer(self.client, handler, self, message), self.requests)
-            return
         if command not in LLDB_DAP_COMMANDS:
             self.client.send_response(message, success=False, message=(
                 f"'{str(command)[:80]}' is not supported by the lldb adapter "
                 "(lldb-dap 19 does not know it)"))
             return
-        check = CHECKS.get(command)
-        if check is not None:
-            try:
-                check(self, message)
-            except AdapterError as exc:
-                self.client.send_response(message, success=False, message=str(exc))
-                return
-        self.forward(message)
+        try:
+            self._check(command)
+        except AdapterError as exc:
+            self.client.send_response(message, success=False, message=str(exc))
+            return
+        self.forward().send(message, self)
 
-    def forward(self, message: Message, arguments: Any = None) -> None:
-        """Relay a request to lldb-dap; its answer goes straight back to the client."""
-        self.forward_to(self.lldb, message, arguments, "lldb-dap")
+    def _check(self, command: str) -> None:
+        """Refuse what this session or this lldb-dap cannot do (AdapterError)."""
+        if command in _RUN_OR_STEP and self.kind == "core":
+            raise AdapterError(_CORE)
+        capability = _GATED.get(command)
+        if capability and not self.capabilities.get(capability):
+            raise AdapterError(f"'{command}' is not supported by this lldb-dap (its "
+                               f"capabilities do not include {capability}); the gdb "
+                               "adapter offers it")
+        if command == "pause":
+            self.pause_pending = True
+
+    def forward(self, arguments: Any = None) -> Relay:
+        """An answer by lldb-dap (to the request with `arguments`, or its own)."""
+        return Relay(self.lldb, arguments, "lldb-dap")
 
     def require_lldb(self) -> DapChannel:
         """The lldb-dap channel, or a clear error before `initialize`."""

@@ -8,15 +8,11 @@ bounds lldb's `image lookup` gives, and count from the anchor's index.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..dispatch import AdapterError
-from .registry import request
+from ..registry import AdapterError, request
+from .adapter import LldbAdapter
 
-if TYPE_CHECKING:
-    from .adapter import LldbAdapter
-
-Message = dict[str, Any]
 _MAX_COUNT = 10_000
 _RANGE = re.compile(
     r'Function: .*?name = "([^"]+)".*?range = \[(0x[0-9a-fA-F]+)-(0x[0-9a-fA-F]+)\)')
@@ -30,35 +26,36 @@ def _address(value: Any) -> int:
         raise AdapterError(f"memoryReference {value!r} is not an address") from None
 
 
-async def _function(self: LldbAdapter, address: int) -> tuple[str, int, int] | None:
+async def _function(adapter: LldbAdapter, address: int) -> tuple[str, int, int] | None:
     """(name, start, end) of the function containing `address`, if lldb knows it."""
-    text = await self.command(f"image lookup --verbose --address {address:#x}")
+    text = await adapter.command(f"image lookup --verbose --address {address:#x}")
     match = _RANGE.search(text)
     if match is None:
         return None
     return match.group(1), int(match.group(2), 16), int(match.group(3), 16)
 
 
-async def _listing(self: LldbAdapter, start: int, count: int) -> list[dict[str, Any]]:
-    body = await self.require_lldb().request("disassemble", {
+async def _listing(adapter: LldbAdapter, start: int, count: int) -> list[dict[str, Any]]:
+    body = await adapter.require_lldb().request("disassemble", {
         "memoryReference": f"{start:#x}", "instructionOffset": 0, "instructionCount": count})
     return list((body or {}).get("instructions") or [])
 
 
 @request("disassemble", capability="supportsDisassembleRequest")
-async def _disassemble(self: LldbAdapter, message: Message) -> None:
-    args = message.get("arguments") or {}
-    anchor = _address(args.get("memoryReference")) + int(args.get("offset") or 0)
-    first = int(args.get("instructionOffset") or 0)
-    count = int(args.get("instructionCount") or 0)
+async def _disassemble(adapter: LldbAdapter, *, memoryReference: str | None = None,
+                       offset: int | None = None, instructionOffset: int | None = None,
+                       instructionCount: int | None = None) -> dict[str, Any]:
+    anchor = _address(memoryReference) + int(offset or 0)
+    first = int(instructionOffset or 0)
+    count = int(instructionCount or 0)
     if count <= 0 or count > _MAX_COUNT:
         raise AdapterError(f"'instructionCount' must be between 1 and {_MAX_COUNT}")
-    function = await _function(self, anchor)
+    function = await _function(adapter, anchor)
     start = anchor
     if first < 0 and function is not None and 0 < anchor - function[1] <= _MAX_COUNT:
         start = function[1]
     # Each instruction is at least a byte: this many from `start` always reach the end.
-    listing = await _listing(self, start, (anchor - start) + max(first, 0) + count)
+    listing = await _listing(adapter, start, (anchor - start) + max(first, 0) + count)
     addresses = [_address(item.get("address")) for item in listing]
     index = next((n for n, a in enumerate(addresses) if a >= anchor), len(addresses))
     out = []
@@ -70,4 +67,4 @@ async def _disassemble(self: LldbAdapter, message: Message) -> None:
         if function is not None and function[1] <= addresses[position] < function[2]:
             item.setdefault("symbol", f"{function[0]}+{addresses[position] - function[1]}")
         out.append(item)
-    self.client.send_response(message, body={"instructions": out})
+    return {"instructions": out}

@@ -18,7 +18,7 @@ import socket
 import struct
 import tempfile
 
-from .attachable import ptrace_hint
+from ..attachable import ptrace_hint
 
 log = logging.getLogger(__name__)
 

@@ -92,6 +92,8 @@ def _import_pydevd(debugpy_dir):
     """Import debugpy's vendored pydevd configured for DAP, from `debugpy_dir`."""
     if debugpy_dir:
         sys.path.insert(0, debugpy_dir)
+    # Here, not at the top: debugpy is importable only once its folder is on sys.path,
+    # and only for as long as it takes (the program's own imports must not see it).
     try:
         import debugpy
         import debugpy.server  # noqa: F401  (sets pydevd's protocol to DAP)
@@ -104,7 +106,7 @@ def _import_pydevd(debugpy_dir):
 
 def _start_pydevd(sock, debugpy_dir, wait_for_ready_to_run):
     pydevd = _import_pydevd(debugpy_dir)
-    import debugpy
+    import debugpy  # already imported by _import_pydevd (sys.path no longer has it)
 
     _keep_wakeups(pydevd)
 
@@ -133,7 +135,7 @@ def attach(sock_path, debugpy_dir):
         )
         sys.path.insert(0, helper_dir)
         try:
-            import attach_script
+            import attach_script  # debugpy's helper, importable only from helper_dir
 
             attach_script.fix_main_thread_id()
         finally:
@@ -169,7 +171,8 @@ def main(argv):
     sys.argv = [module, *rest[2:]] if module else [program, *rest[1:]]
     _start_pydevd(sock, debugpy_dir, wait_for_ready_to_run=True)
 
-    from _pydevd_bundle import pydevd_runpy as runpy  # hidden from stacks like debugpy's own
+    # pydevd's runpy, hidden from stacks like debugpy's own; importable once pydevd is.
+    from _pydevd_bundle import pydevd_runpy as runpy
 
     if module:
         sys.path.insert(0, "")

@@ -14,8 +14,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .dispatch import AdapterError
-from .target import OutputSink, Target
+from ..registry import AdapterError
+from ..target import OutputSink, Target
 
 _PRIVATE_ENV_PREFIX = "JDS_"
 

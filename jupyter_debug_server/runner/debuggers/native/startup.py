@@ -14,10 +14,10 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .attachable import AttachRefused, parse_pid
-from .base import AdapterBase
-from .dispatch import AdapterError
-from .target import kill_group, process_start_time
+from ..attachable import AttachRefused, parse_pid
+from ..base import AdapterBase
+from ..processes import kill_group, process_start_time
+from ..registry import AdapterError, Answer
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +27,14 @@ Message = dict[str, Any]
 START_TIMEOUT = 60.0
 
 
-async def start_arguments(message: Message, default_program: str | None,
+async def start_arguments(arguments: Message, default_program: str | None,
                           open_core: Callable[[str, str], Awaitable[None]]) -> Message | None:
     """The arguments of a `launch` or `attach`; None once a core file they name is open.
 
     Clients use either request for a core file: `open_core(program, core)` opens it
-    and answers the request. AdapterError if the core file comes without a program.
+    (the request's answer follows). AdapterError if the core file comes without a program.
     """
-    args = dict(message.get("arguments") or {})
+    args = dict(arguments)
     if not args.get("coreFile"):
         return args
     program = args.get("program") or default_program
@@ -53,21 +53,19 @@ def attach_pid(args: Message) -> int:
         raise AdapterError(exc.message) from None
 
 
-def terminate_launched(adapter: AdapterBase, message: Message, *, grace: float,
+def terminate_launched(adapter: AdapterBase, *, grace: float,
                        resume: Callable[[], Awaitable[None]],
-                       kill: Callable[[], Awaitable[None]] | None = None) -> None:
-    """Answer `terminate`: SIGTERM the launched program, kill it if it outlives `grace` s.
+                       kill: Callable[[], Awaitable[None]] | None = None) -> Answer:
+    """Handle `terminate`: SIGTERM the launched program, kill it if it outlives `grace` s.
 
     SIGTERM passes through the debugger to the program (see PASS_SIGNALS) once it
     runs, so `resume` lets a stopped program go on and clean up. `kill` ends one that
     ignores the signal (None: SIGKILL its process group). Without a running program
-    the session just ends.
+    the session just ends, after the response.
     """
     target = adapter.target
     if target is None or target.proc.returncode is not None:
-        adapter.client.send_response(message)
-        adapter.send_terminated()
-        return
+        return Answer(after=adapter.send_terminated)
 
     async def ladder() -> None:
         kill_group(target.pid, signal.SIGTERM)
@@ -81,7 +79,7 @@ def terminate_launched(adapter: AdapterBase, message: Message, *, grace: float,
                 await kill()
 
     adapter.spawn(ladder())
-    adapter.client.send_response(message)
+    return Answer()
 
 
 def announce_process_group(adapter: AdapterBase, pid: int) -> None:

@@ -1,0 +1,215 @@
+"""DebugpyAdapter: one Python debuggee, its pydevd, and the DAP client.
+
+pydevd (the debugger inside the debuggee) already speaks DAP: requests without a
+handler of ours (requests.py) are relayed to it unchanged, and its events come back
+here. Owned by the worker's event loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Awaitable
+from typing import Any
+
+from ....dap import ChannelClosed, DapChannel, DapRequestError
+from ..base import AdapterBase, spawn_task
+from ..registry import AdapterError, Registry, Relay
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+
+#: (validate branch) The requests pydevd answers (its on_<command>_request methods):
+#: any other is never answered, so the worker refuses it (found by the hardening fuzz).
+_PYDEVD_COMMANDS = frozenset({
+    "initialize", "configurationDone", "threads", "terminate", "completions", "launch",
+    "attach", "pause", "continue", "next", "stepIn", "stepInTargets", "stepOut",
+    "disconnect", "setFunctionBreakpoints", "setBreakpoints", "setExceptionBreakpoints",
+    "stackTrace", "exceptionInfo", "scopes", "evaluate", "setExpression", "variables",
+    "setVariable", "modules", "source", "gotoTargets", "goto", "pydevdAuthorize",
+    "setDebuggerProperty", "pydevdSystemInfo", "setPydevdSourceMap"})
+#: Requests that resume the program without a `continued` event from pydevd.
+_RESUMING = frozenset({"next", "stepIn", "stepOut", "goto"})
+#: Requests that name one thread. pydevd translates every id through one table shared
+#: by threads, frames and variables, so an id that is no thread's (0, a frame's) makes
+#: its step commands fail inside pydevd, which then drops its connection and leaves the
+#: program undebuggable (found by the hardening fuzz): only known threads pass.
+_THREAD_COMMANDS = frozenset({"next", "stepIn", "stepOut", "goto", "stackTrace",
+                              "exceptionInfo"})
+_THREADS_TIMEOUT = 10.0
+HANDSHAKE_TIMEOUT = 60.0
+
+#: What we answer `initialize` with: pydevd's own capabilities (it answers the
+#: requests); the target is not running yet when the client asks.
+CAPABILITIES: dict[str, Any] = {
+    "supportsConfigurationDoneRequest": True,
+    "supportsConditionalBreakpoints": True,
+    "supportsHitConditionalBreakpoints": True,
+    "supportsEvaluateForHovers": True,
+    "supportsSetVariable": True,
+    "supportsSetExpression": True,
+    "supportsGotoTargetsRequest": True,
+    "supportsCompletionsRequest": True,
+    "supportsModulesRequest": True,
+    "supportsExceptionOptions": True,
+    "supportsValueFormattingOptions": True,
+    "supportsExceptionInfoRequest": True,
+    "supportTerminateDebuggee": True,
+    "supportsTerminateRequest": True,
+    "supportsDelayedStackTraceLoading": True,
+    "supportsLogPoints": True,
+    "supportsFunctionBreakpoints": True,
+    "supportsStepInTargetsRequest": True,
+    "supportsClipboardContext": True,
+    "exceptionBreakpointFilters": [
+        {"filter": "raised", "label": "Raised Exceptions", "default": False},
+        {"filter": "uncaught", "label": "Uncaught Exceptions", "default": True},
+        {"filter": "userUnhandled", "label": "User Uncaught Exceptions", "default": False},
+    ],
+}
+
+
+class DebugpyAdapter(AdapterBase):
+    """One debug session of one Python process. Owned by the worker's event loop."""
+
+    def __init__(self, client: DapChannel, options: argparse.Namespace,
+                 registry: Registry[DebugpyAdapter]) -> None:
+        super().__init__(client, options, registry)
+        self.pydevd: DapChannel | None = None
+        self.kind: str | None = None
+        self.init_args: Message | None = None
+        # (validate branch) Whether pydevd last reported a stop: it never answers a
+        # `continue` while the program runs, so we answer that one ourselves.
+        self.stopped = False
+        # The DAP ids of the threads pydevd told of (see _THREAD_COMMANDS).
+        self.threads: set[int] = set()
+        # A client's disconnect without terminateDebuggee: pydevd goes, the program stays.
+        self.detaching = False
+
+    # -- requests pydevd answers -------------------------------------------------
+
+    def unhandled(self, message: Message) -> None:
+        """Relay a request without a handler of ours to pydevd, if pydevd answers it."""
+        command = message["command"]
+        if command not in _PYDEVD_COMMANDS:  # pydevd would never answer it
+            self.client.send_response(message, success=False, message=(
+                f"'{str(command)[:80]}' is not supported by debugpy"))
+        elif (command in _THREAD_COMMANDS and self.pydevd is not None
+              and (message.get("arguments") or {}).get("threadId") not in self.threads):
+            spawn_task(self._to_known_thread(message), self.requests)
+        else:
+            self._to_pydevd(message)
+
+    def _to_pydevd(self, message: Message) -> None:
+        if message["command"] in _RESUMING:
+            self.stopped = False
+        self.forward().send(message, self)
+
+    async def _to_known_thread(self, message: Message) -> None:
+        """Forward a request for a thread we have not heard of if pydevd knows it now."""
+        thread = message["arguments"]["threadId"]
+        if self.pydevd is not None and not self.pydevd.is_closed:
+            with contextlib.suppress(DapRequestError, ChannelClosed, TimeoutError):
+                body = await self.pydevd.request("threads", timeout=_THREADS_TIMEOUT)
+                self.threads = {t["id"] for t in body.get("threads") or []
+                                if isinstance(t, dict) and isinstance(t.get("id"), int)}
+        if thread in self.threads or self.pydevd is None or self.pydevd.is_closed:
+            self._to_pydevd(message)  # (a closed pydevd: the Relay says so)
+            return
+        self.client.send_response(message, success=False, message=(
+            f"there is no thread {thread} in the program; ask 'threads' for their ids"))
+
+    def forward(self, arguments: Any = None) -> Relay:
+        """An answer by pydevd (to the request with `arguments`, or its own)."""
+        return Relay(self.pydevd, arguments, "the debuggee")
+
+    def _on_pydevd_event(self, event: Message) -> None:
+        name = event["event"]
+        if name in ("stopped", "continued"):
+            self.stopped = name == "stopped"
+        body = event.get("body")
+        body = body if isinstance(body, dict) else {}
+        thread = body.get("threadId")
+        if isinstance(thread, int):
+            if name == "thread" and body.get("reason") == "exited":
+                self.threads.discard(thread)
+            elif name in ("thread", "stopped"):
+                self.threads.add(thread)
+        if name in ("exited", "terminated") and self.kind == "launch":
+            return  # we report the real exit code once the pipes are drained
+        if name == "terminated":
+            self.send_terminated()
+            return
+        self.relay_event(name, event.get("body"))
+
+    # -- start-up --------------------------------------------------------------
+
+    def check_startable(self) -> None:
+        """Refuse a second start, or one before `initialize`."""
+        if self.init_args is None:
+            raise AdapterError("send 'initialize' before 'launch' or 'attach'")
+        if self.kind is not None:
+            raise AdapterError(f"this session has already been started with '{self.kind}'")
+
+    async def handshake(self, sock: socket.socket, command: str, arguments: Message) -> None:
+        """Connect to pydevd on `sock` and pass it `initialize` and the start request."""
+        self.pydevd = await DapChannel.from_socket(
+            sock, name="pydevd", on_event=self._on_pydevd_event
+        )
+        self.pydevd.start()
+        assert self.init_args is not None
+        await self.pydevd.request("initialize", self.init_args)
+        # pydevd answers and then sends `initialized`, which goes straight to the client.
+        await self.pydevd.request(command, arguments)
+
+    async def race_exit(self, work: Awaitable[None], what: str) -> None:
+        """Run `work` unless the debuggee dies first; then explain how it died."""
+        assert self.target is not None
+        work_task: asyncio.Future[Any] = asyncio.ensure_future(work)
+        exit_task: asyncio.Future[Any] = asyncio.ensure_future(
+            asyncio.shield(self.target.proc.wait()))
+        try:
+            done, _ = await asyncio.wait(
+                {work_task, exit_task},
+                timeout=HANDSHAKE_TIMEOUT,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            exit_task.cancel()
+        if work_task in done:
+            work_task.result()
+            return
+        work_task.cancel()
+        if exit_task in done:
+            await self.target.wait()
+            tail = self.stderr_tail.strip()
+            raise AdapterError(
+                f"the program exited with code {self.target.exit_code} before {what}"
+                + (f"; its last error output was:\n{tail}" if tail else "")
+            )
+        raise AdapterError(f"timed out after {HANDSHAKE_TIMEOUT:.0f} s waiting for {what}")
+
+    # -- the end -----------------------------------------------------------------
+
+    def on_target_exit(self) -> None:
+        if self.pydevd is not None:
+            self.pydevd.close("debuggee exited")
+
+    async def shutdown(self, why: str) -> None:
+        """End the session when the worker exits: detach or terminate, then close."""
+        log.info("worker shutting down: %s", why)
+        if self.kind == "attach" and self.pydevd is not None and not self.pydevd.is_closed:
+            # Leave a process we attached to running, without the debugger.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    self.pydevd.request("disconnect", {"terminateDebuggee": False}), 5
+                )
+        if self.target is not None and self.target.proc.returncode is None:
+            await self.target.terminate()
+        if self.pydevd is not None:
+            self.pydevd.close(why)
+        self.cancel_tasks()
