@@ -21,12 +21,13 @@ MAX_INT = 2**31 - 1
 MIN_INT = -(2**31)
 
 # A field's kind: "id" (an integer 0..2^31-1: ids, lines, columns, counts), "offset"
-# (a 32-bit signed integer), "str", "bool", "object" (any JSON object), a name of
+# (a 32-bit signed integer), "str", "path" (a string without NUL: no file has one in its
+# name, and pydevd's reader thread dies on it), "bool", "object" (any JSON object), a name of
 # _OBJECTS (an object whose own fields are checked), or "[kind]" (an array of them).
 # A trailing "!" marks a required field.
 Schema = dict[str, str]
 
-_SOURCE: Schema = {"name": "str", "path": "str", "sourceReference": "id",
+_SOURCE: Schema = {"name": "str", "path": "path", "sourceReference": "id",
                    "presentationHint": "str", "origin": "str", "sources": "[source]",
                    "checksums": "[object]"}
 _OBJECTS: dict[str, Schema] = {
@@ -143,9 +144,12 @@ def _check(kind: str, value: Any, name: str) -> None:
         if type(value) is not int or not low <= value <= MAX_INT:
             raise ArgumentError(f"'{name}' must be an integer from {low} to {MAX_INT}, "
                                 f"not {_show(value)}")
-    elif kind == "str":
+    elif kind in ("str", "path"):
         if not isinstance(value, str):
             raise ArgumentError(f"'{name}' must be a string, not {_show(value)}")
+        if kind == "path" and "\x00" in value:
+            raise ArgumentError(f"'{name}' {_show(value)} contains a NUL character, which "
+                                "no file name can contain")
     elif kind == "bool":
         if not isinstance(value, bool):
             raise ArgumentError(f"'{name}' must be true or false, not {_show(value)}")

@@ -58,7 +58,8 @@ def _check_initialize(args: Message) -> str | None:
 def _check_cancel(args: Message) -> str | None:
     wrong = _check_types("cancel", args, {"requestId": ("an integer", int),
                                           "progressId": ("a string", str)})
-    if wrong is None and "requestId" in args and not 0 <= args["requestId"] <= MAX_SEQ:
+    if wrong is None and args.get("requestId") is not None and \
+            not 0 <= args["requestId"] <= MAX_SEQ:
         wrong = f"cancel: requestId {args['requestId']} is not the seq of a request"
     return wrong
 

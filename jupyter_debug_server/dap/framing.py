@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import json.encoder
 import json.scanner
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -234,7 +235,8 @@ class FrameDecoder:
         length: int | None = None
         for line in header.split(b"\r\n"):
             name, sep, value = line.partition(b":")
-            if not sep:
+            if not sep or not _FIELD_NAME.fullmatch(name):
+                # (a field name is an HTTP token: "POST /x:y HTTP/1.1" is not a header)
                 raise FramingError(f"malformed DAP header line {line[:80]!r}")
             if name.strip().lower() == b"content-length":
                 try:
@@ -247,6 +249,8 @@ class FrameDecoder:
         return length
 
 
+#: A header field's name (RFC 9110's token).
+_FIELD_NAME = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _NOT_STRICT = ("the DAP header is not exactly 'Content-Length: N' and a blank line "
                "(strict framing: no other header line, nothing like an HTTP request)")
 

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Awaitable
 from typing import Any
 
-from ...dap import ChannelClosed, DapChannel, DapRequestError
+from ...dap import ChannelClosed, DapChannel, DapRequestError, DapTimeout
 from . import pydevd_attach, worker
 from .attachable import AttachRefused, parse_pid
 from .base import AdapterBase
@@ -50,6 +50,17 @@ _RESUMING = frozenset({"next", "stepIn", "stepOut", "goto"})
 _THREAD_COMMANDS = frozenset({"next", "stepIn", "stepOut", "goto", "stackTrace",
                               "exceptionInfo"})
 _THREADS_TIMEOUT = 10.0
+#: Requests pydevd reads `source.path` of without a check (a source without one, e.g. by
+#: sourceReference, failed inside pydevd, which then dropped its connection).
+_BY_PATH = frozenset({"setBreakpoints", "gotoTargets"})
+#: Seconds a program has to exit after its pydevd closed the connection before it is
+#: taken for a pydevd that left a running program.
+_EXIT_AFTER_CLOSE = 2.0
+#: Seconds pydevd has to answer a `continue` (it does when a thread resumes, in
+#: milliseconds) before we take it that no thread was suspended.
+_CONTINUE_ANSWER = 2.0
+#: Seconds pydevd has to answer `stepInTargets` (milliseconds when the thread is stopped).
+_STEP_IN_TARGETS_ANSWER = 10.0
 
 Message = dict[str, Any]
 
@@ -117,6 +128,9 @@ class DebugpyAdapter(AdapterBase):
         self.stopped = False
         # The DAP ids of the threads pydevd told of (see _THREAD_COMMANDS).
         self.threads: set[int] = set()
+        # Threads stopped on an exception: pydevd answers `exceptionInfo` for no other
+        # (it prints an AttributeError into the program's stderr and never answers).
+        self.exception_stops: set[int] = set()
         # A client's disconnect without terminateDebuggee: pydevd goes, the program stays.
         self.detaching = False
 
@@ -135,6 +149,15 @@ class DebugpyAdapter(AdapterBase):
         elif command not in _PYDEVD_COMMANDS:  # pydevd would never answer it
             self.client.send_response(message, success=False, message=(
                 f"'{str(command)[:80]}' is not supported by debugpy"))
+        elif command == "exceptionInfo" and (message.get("arguments") or {}).get(
+                "threadId") not in self.exception_stops:
+            thread = (message.get("arguments") or {}).get("threadId")
+            self.client.send_response(message, success=False, message=(
+                f"thread {thread} is not stopped on an exception"))
+        elif command in _BY_PATH and not isinstance(
+                ((message.get("arguments") or {}).get("source") or {}).get("path"), str):
+            self.client.send_response(message, success=False, message=(
+                f"'{command}' needs 'source.path': debugpy knows sources by file path"))
         elif (command in _THREAD_COMMANDS and self.pydevd is not None
               and (message.get("arguments") or {}).get("threadId") not in self.threads):
             worker.spawn_task(self._to_known_thread(message), self.requests)
@@ -144,6 +167,7 @@ class DebugpyAdapter(AdapterBase):
     def _to_pydevd(self, message: Message) -> None:
         if message["command"] in _RESUMING:
             self.stopped = False
+            self.exception_stops.clear()
         self._forward(message)
 
     async def _to_known_thread(self, message: Message) -> None:
@@ -170,11 +194,15 @@ class DebugpyAdapter(AdapterBase):
         body = event.get("body")
         body = body if isinstance(body, dict) else {}
         thread = body.get("threadId")
+        if name == "continued":
+            self.exception_stops.clear()
         if isinstance(thread, int):
             if name == "thread" and body.get("reason") == "exited":
                 self.threads.discard(thread)
             elif name in ("thread", "stopped"):
                 self.threads.add(thread)
+            if name == "stopped" and body.get("reason") == "exception":
+                self.exception_stops.add(thread)
         if name in ("exited", "terminated") and self.kind == "launch":
             return  # we report the real exit code once the pipes are drained
         if name == "terminated":
@@ -315,6 +343,9 @@ async def _end_when_pydevd_leaves(self: DebugpyAdapter, target: Target) -> None:
     debug or stop through the session: say so and end it (its exit is reported)."""
     assert self.pydevd is not None
     await self.pydevd.wait_closed()
+    # A program that ends closes pydevd's socket a moment before it exits: give it that.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(target.proc.wait()), _EXIT_AFTER_CLOSE)
     if target.proc.returncode is None and not self.detaching:
         await self.output("console", "pydevd closed its connection to the debugger; the "
                           "program can no longer be debugged and is being stopped\n")
@@ -369,8 +400,50 @@ async def _continue(self: DebugpyAdapter, message: Message) -> None:
         self.client.send_response(message, body={"allThreadsContinued": True})
         return
     self.stopped = False
+    self.exception_stops.clear()
+    pydevd = self.pydevd
+    if pydevd is None or pydevd.is_closed:
+        self._forward(message)  # (answers that the debuggee is not running)
+        return
+    # pydevd answers `continue` only once it resumes a suspended thread; when none was
+    # (our view of the stop was stale, or the debuggee sent a `stopped` of its own) it
+    # never answers: then the program already runs, and we say so.
+    answered = False
+
+    def done(response: Message) -> None:
+        nonlocal answered
+        if not answered:
+            answered = True
+            timer.cancel()
+            self.relay(message, response)
+
+    def running() -> None:
+        nonlocal answered
+        if not answered:
+            answered = True
+            self.client.send_response(message, body={"allThreadsContinued": True})
+
+    timer = asyncio.get_running_loop().call_later(_CONTINUE_ANSWER, running)
     # As debugpy does: DAP clients expect every thread to resume.
-    self._forward(message, {**(message.get("arguments") or {}), "threadId": "*"})
+    pydevd.send_request("continue", {**(message.get("arguments") or {}), "threadId": "*"},
+                        done)
+
+
+@request("stepInTargets")
+async def _step_in_targets(self: DebugpyAdapter, message: Message) -> None:
+    """pydevd runs it on the frame's thread; a thread that resumes first never answers it
+    (the frame fuzzer met that), so the answer has a deadline (it runs no user code)."""
+    if self.pydevd is None or self.pydevd.is_closed:
+        self._forward(message)  # (answers that the debuggee is not running)
+        return
+    try:
+        body = await self.pydevd.request("stepInTargets", message.get("arguments"),
+                                         timeout=_STEP_IN_TARGETS_ANSWER)
+    except DapTimeout:
+        raise AdapterError(f"debugpy did not answer 'stepInTargets' within "
+                           f"{_STEP_IN_TARGETS_ANSWER:.0f} s: the frame's thread resumed "
+                           "before it was asked") from None
+    self.client.send_response(message, body=body)
 
 
 @request("cancel")

@@ -51,7 +51,25 @@ def _gated(self: LldbAdapter, message: Message) -> None:
     _check_supported(self, message["command"])
 
 
+def _completions(self: LldbAdapter, message: Message) -> None:
+    """lldb-dap 19 indexes `text` by `line` and `column` unchecked and crashes (SIGSEGV)
+    on a column of 0 or past the line's end, or a line past the text's (found by the
+    hardening fuzz): only positions inside the text reach it."""
+    args = message.get("arguments") or {}
+    lines = str(args.get("text", "")).split("\n")
+    line, column = args.get("line", 1), args.get("column", 1)
+    start = self.first_column
+    if not 1 <= line <= len(lines):
+        raise AdapterError(f"'line' {line} is outside the text, which has {len(lines)} "
+                           f"line{'s' if len(lines) != 1 else ''}")
+    end = len(lines[line - 1]) + start
+    if not start <= column <= end:
+        raise AdapterError(f"'column' {column} is outside line {line} of the text "
+                           f"(columns {start} to {end})")
+
+
 CHECKS.update(dict.fromkeys(_RUN_OR_STEP, _run_or_step))
+CHECKS["completions"] = _completions
 CHECKS.update(dict.fromkeys(_GATED.keys() - set(_RUN_OR_STEP), _gated))
 
 

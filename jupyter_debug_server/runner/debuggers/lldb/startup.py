@@ -25,7 +25,9 @@ async def _initialize(self: LldbAdapter, message: Message) -> None:
     if self.lldb is not None:
         raise AdapterError("'initialize' was already sent")
     lldb = await self.start_lldb()
-    capabilities = dict(await lldb.request("initialize", message.get("arguments") or {}) or {})
+    arguments = message.get("arguments") or {}
+    self.first_column = 0 if arguments.get("columnsStartAt1") is False else 1
+    capabilities = dict(await lldb.request("initialize", arguments) or {})
     capabilities["supportsRunInTerminalRequest"] = False  # we own the program's stdio
     capabilities.pop("supportsRestartRequest", None)  # a restart would bypass our stub
     capabilities.update(REQUESTS.capabilities)
