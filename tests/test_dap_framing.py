@@ -226,6 +226,19 @@ def test_the_worker_channel_stays_lenient(data: bytes) -> None:
     assert FrameDecoder().feed(data) == [json.loads(_BODY)]
 
 
+@pytest.mark.parametrize("data", [
+    b"POST /x:y HTTP/1.1\r\nContent-Length: %d\r\n\r\n%b" % (len(_BODY), _BODY),
+    b"GET /a:b HTTP/1.1\r\nHost: 127.0.0.1:4711\r\nContent-Length: %d\r\n\r\n%b"
+    % (len(_BODY), _BODY),
+    b"Content Length: %d\r\n\r\n%b" % (len(_BODY), _BODY),
+])
+def test_the_lenient_decoder_takes_no_http_request_line(data: bytes) -> None:
+    # Found by the frame fuzzer on a worker's stdio: a request line has a colon (in its
+    # path) and passed as a header; a field name is a token, without spaces or slashes.
+    with pytest.raises(FramingError, match="malformed DAP header line"):
+        FrameDecoder().feed(data)
+
+
 @pytest.mark.parametrize(("start", "words"), [
     (b"P", "not exactly 'Content-Length: N'"),
     (b"POST /x:y HTTP/1.1\r\n", "nothing like an HTTP request"),

@@ -292,6 +292,11 @@ async def test_rest_evaluate_answers_the_value_and_the_console_keeps_its_form(
         if debugger == "gdb":  # (lldb-dap's JSON reader takes it as U+FFFD)
             assert not response["success"] and "lone surrogate" in response["message"], \
                 response
+        # lldb-dap 19 crashed (SIGSEGV) on completions at a column or line outside the text.
+        for position in ({"column": 0}, {"column": 2**31 - 1}, {"column": 2, "line": 5}):
+            response = await client.request("completions", {"text": "tot", **position})
+            assert debugger == "gdb" or (not response["success"] and "outside" in \
+                response["message"]), response
         assert (await client.body("threads"))["threads"]
     finally:
         await client.close()

@@ -100,6 +100,8 @@ TRIGGERS = [
     ("cancel-string", "jupyter", _request("cancel", "x"), "error"),
     ("cancel-unhashable", "control", _request("cancel", {"requestId": []}), "error"),
     ("cancel-float", "jupyter", _request("cancel", {"requestId": 1.5}), "error"),
+    # null is no requestId (found by the frame fuzzer: the range check compared None)
+    ("cancel-null", "control", _request("cancel", {"requestId": None}), "answer"),
     ("setBreakpoints-shapes", "control",
      _request("setBreakpoints", {"source": [1], "breakpoints": "x"}), "error"),
     ("breakpoint-line", "jupyter",

@@ -410,7 +410,7 @@ time.sleep(300)
 """
 
 
-async def test_a_step_for_an_id_that_is_no_thread_is_refused(
+async def test_ids_that_are_no_thread_and_nul_paths_are_refused(
         api: Any, manager: Any, jp_root_dir: Path) -> None:
     """Found by the frame fuzzer: pydevd keeps thread, frame and variable ids in one table;
     `next`/`stepIn`/`stepOut` with threadId 0 or a frame's id failed inside pydevd, which
@@ -429,6 +429,21 @@ async def test_a_step_for_an_id_that_is_no_thread_is_refused(
         status, body = await api("POST", f"sessions/{sid}/dap", {
             "command": command, "arguments": {"threadId": thread}})
         assert status == 422 and f"no thread {thread}" in body["message"], (command, body)
+    # A NUL in a source path killed pydevd's reader thread (realpath raised ValueError).
+    status, body = await api("POST", f"sessions/{sid}/dap", {
+        "command": "setBreakpoints", "arguments": {"source": {"path": "\x00"},
+                                                  "breakpoints": [{"line": 1}]}})
+    assert status == 422 and "NUL" in body["message"], body
+    # A source without a path made pydevd fail an assertion and drop its connection.
+    for source in ({}, {"sourceReference": 3}, {"name": "x.py"}):
+        status, body = await api("POST", f"sessions/{sid}/dap", {
+            "command": "setBreakpoints", "arguments": {"source": source,
+                                                      "breakpoints": [{"line": 1}]}})
+        assert status == 422 and "needs 'source.path'" in body["message"], (source, body)
+    # pydevd never answered exceptionInfo for a thread not stopped on an exception.
+    status, body = await api("POST", f"sessions/{sid}/dap", {
+        "command": "exceptionInfo", "arguments": {"threadId": session.stopped["thread_id"]}})
+    assert status == 422 and "is not stopped on an exception" in body["message"], body
     status, stack = await api("GET", f"sessions/{sid}/stack")
     assert status == 200 and stack["frames"][0]["name"] == "<module>", stack
     status, model = await api("POST", f"sessions/{sid}/step", {"kind": "over"})
@@ -452,3 +467,61 @@ async def test_a_program_whose_pydevd_leaves_is_ended_not_left_running(
     status, out = await api("GET", f"sessions/{session.id}/output")
     text = "".join(item["output"] for item in out["items"])
     assert "dropping" in text and "pydevd closed its connection" in text, text
+
+
+_FAKE_STOP = """import time
+
+import pydevd
+
+print("running", flush=True)
+pydevd.send_json_message({"type": "event", "seq": 0, "event": "stopped",
+                          "body": {"reason": "pause", "threadId": 1}})
+time.sleep(300)
+"""
+
+
+async def test_continue_is_answered_when_pydevd_has_nothing_to_resume(
+        api: Any, manager: Any, jp_root_dir: Path) -> None:
+    """pydevd answers `continue` only when a suspended thread resumes. A stop that was
+    not pydevd's (here the debuggee sends one; the frame fuzzer met stale ones) left a
+    client's `continue` unanswered for ever; now the program is said to run."""
+    program = jp_root_dir / "fake_stop.py"
+    program.write_text(_FAKE_STOP)
+    status, model = await api("POST", "sessions", {"debugger": "debugpy",
+                                                   "program": str(program)})
+    assert status == 201, model
+    session = await _until(manager, model["id"], "stopped", timeout=30)
+    status, body = await api("POST", f"sessions/{session.id}/dap", {
+        "command": "continue", "arguments": {"threadId": 1}})
+    assert status == 200 and body == {"allThreadsContinued": True}, body
+    status, body = await api("POST", f"sessions/{session.id}/dap", {"command": "threads"})
+    assert status == 200 and body["threads"], body
+    status, _ = await api("DELETE", f"sessions/{session.id}")
+    assert status in (200, 204)
+
+
+_RAISES = """def fail():
+    raise ValueError("boom")
+
+
+fail()
+"""
+
+
+async def test_exception_info_is_answered_at_an_exception_stop(
+        api: Any, manager: Any, jp_root_dir: Path) -> None:
+    """exceptionInfo is answered by pydevd where it can be (a stop on an exception) and by
+    us elsewhere (see test_ids_that_are_no_thread_and_nul_paths_are_refused)."""
+    program = jp_root_dir / "raises.py"
+    program.write_text(_RAISES)
+    status, model = await api("POST", "sessions", {"debugger": "debugpy",
+                                                   "program": str(program)})
+    assert status == 201, model
+    session = await _until(manager, model["id"], "stopped", "exited", timeout=30)
+    assert session.state == "stopped" and session.stopped["reason"] == "exception", (
+        session.state, session.stopped)
+    status, body = await api("POST", f"sessions/{session.id}/dap", {
+        "command": "exceptionInfo", "arguments": {"threadId": session.stopped["thread_id"]}})
+    assert status == 200 and "ValueError" in body["exceptionId"], body
+    status, _ = await api("DELETE", f"sessions/{session.id}")
+    assert status in (200, 204)

@@ -58,12 +58,13 @@ MAX_INT = 2**31 - 1
 MIN_INT = -(2**31)
 
 # A field's kind: "id" (an integer 0..2^31-1: ids, lines, columns, counts), "offset"
-# (a 32-bit signed integer), "str", "bool", "object" (any JSON object), a name of
+# (a 32-bit signed integer), "str", "path" (a string without NUL: no file name has one,
+# and pydevd's reader thread died on it), "bool", "object" (any JSON object), a name of
 # _OBJECTS (an object whose own fields are checked), or "[kind]" (an array of them).
 # A trailing "!" marks a required field.
 Schema = dict[str, str]
 
-_SOURCE: Schema = {"name": "str", "path": "str", "sourceReference": "id",
+_SOURCE: Schema = {"name": "str", "path": "path", "sourceReference": "id",
                    "presentationHint": "str", "origin": "str", "sources": "[source]",
                    "checksums": "[object]"}
 _OBJECTS: dict[str, Schema] = {
@@ -180,9 +181,12 @@ def _check(kind: str, value: Any, name: str) -> None:
         if type(value) is not int or not low <= value <= MAX_INT:
             raise ArgumentError(f"'{name}' must be an integer from {low} to {MAX_INT}, "
                                 f"not {shown(value)}")
-    elif kind == "str":
+    elif kind in ("str", "path"):
         if not isinstance(value, str):
             raise ArgumentError(f"'{name}' must be a string, not {shown(value)}")
+        if kind == "path" and "\x00" in value:
+            raise ArgumentError(f"'{name}' {shown(value)} contains a NUL character, which "
+                                "no file name can contain")
     elif kind == "bool":
         if not isinstance(value, bool):
             raise ArgumentError(f"'{name}' must be true or false, not {shown(value)}")
@@ -223,7 +227,8 @@ def _check_initialize(args: Message) -> str | None:
 def _check_cancel(args: Message) -> str | None:
     wrong = _check_types("cancel", args, {"requestId": ("an integer", int),
                                           "progressId": ("a string", str)})
-    if wrong is None and "requestId" in args and not 0 <= args["requestId"] <= MAX_SEQ:
+    if wrong is None and args.get("requestId") is not None and \
+            not 0 <= args["requestId"] <= MAX_SEQ:
         wrong = f"cancel: requestId {args['requestId']} is not the seq of a request"
     return wrong
 

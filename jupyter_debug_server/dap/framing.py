@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 #: Largest DAP message accepted from a peer, in bytes (a variables reply of a
@@ -213,7 +214,8 @@ class FrameDecoder:
         length: int | None = None
         for line in header.split(b"\r\n"):
             name, sep, value = line.partition(b":")
-            if not sep:
+            if not sep or not _FIELD_NAME.fullmatch(name):
+                # (a field name is an HTTP token: "POST /x:y HTTP/1.1" is not a header)
                 raise FramingError(f"malformed DAP header line {line[:80]!r}")
             if name.strip().lower() == b"content-length":
                 try:
@@ -226,6 +228,8 @@ class FrameDecoder:
         return length
 
 
+#: A header field's name (RFC 9110's token).
+_FIELD_NAME = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _NOT_STRICT = ("the DAP header is not exactly 'Content-Length: N' and a blank line "
                "(strict framing: no other header line, nothing like an HTTP request)")
 

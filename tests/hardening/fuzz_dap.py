@@ -1,10 +1,10 @@
 """Seeded hostile DAP messages: JSON texts that a client (or the server) could send.
 
 Every generator takes a `random.Random`, so a run is reproduced by its seed. A message is
-a `Hostile(kind, text, outcome)`: `kind` names the attack (what KNOWN_ON_MAIN and the
-report talk about), `text` is the JSON text, `outcome` what the receiver must do:
-`ANSWER` (keep the connection; a request gets a response), `CLOSE` (the text is not a DAP
-message: the receiver drops the connection, with an error, and stays up) or `EITHER`.
+a `Hostile(kind, text, outcome)`: `kind` names the attack (what the report counts), `text`
+is the JSON text, `outcome` what the receiver must do: `ANSWER` (keep the connection; a
+request gets a response), `CLOSE` (the text is not a DAP message: the receiver drops the
+connection, with an error, and stays up) or `EITHER`.
 """
 
 # JSON texts are built from templates: %-formatting keeps their braces literal.
@@ -218,9 +218,8 @@ def dap_message(rng: random.Random, role: str, seq: int) -> Hostile:
         # cannot be answered: not_dap sends those, and the server closes)
         message = hostile_request(rng, role, seq)
         message["seq"] = rng.choice((1, 0, MAX_SEQ))
-        kind = _request_kind(message)
-        return Hostile("seq-collision" if kind == "request" else kind, _text(rng, message),
-                       ANSWER)
+        # (its answer cannot be told from another's: a kind that is not tracked)
+        return Hostile("seq-collision", _text(rng, message), ANSWER)
     if pick < 80:  # duplicate keys: the parser keeps the last one
         first = rng.choice(ALL_COMMANDS)
         text = ('{"type":"request","seq":%d,"command":"%s","arguments":{"threadId":1,'

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from jupyter_debug_server.dap.framing import FrameDecoder, FramingError
 
 from .fuzz_dap import CLOSE, EITHER, dap_message, not_dap
-from .fuzz_rounds import TRACKED, Skip, Tally, base_kind, command_of
+from .fuzz_rounds import TRACKED, Tally, command_of
 
 _SENTINEL_WAIT = 60.0
 _CLOSE_WAIT = 15.0
@@ -140,7 +140,7 @@ class DapStream:
 Opener = Callable[[], Awaitable[DapStream]]
 
 
-async def stream_campaign(open_stream: Opener, budget: int, rng: random.Random, skip: Skip,
+async def stream_campaign(open_stream: Opener, budget: int, rng: random.Random,
                           label: str, *, fatal_every: int = 1) -> Tally:
     """Send `budget` hostile messages/chunks; a stream ends with a fatal chunk every
     `fatal_every` streams (a stream that ends without one is just closed)."""
@@ -150,31 +150,22 @@ async def stream_campaign(open_stream: Opener, budget: int, rng: random.Random, 
         stream = await open_stream()
         tally.connections += 1
         try:
-            seq = await _batches(stream, budget, rng, skip, label, tally, seq)
+            seq = await _batches(stream, budget, rng, label, tally, seq)
             if not stream.closed.is_set() and tally.connections % fatal_every == 0:
-                seq = await _last(stream, rng, skip, label, tally, seq)
+                seq = await _last(stream, rng, label, tally, seq)
         finally:
             await stream.abort()
     return tally
 
 
-def _pick(make: Callable[[], Chunk], skip: Skip, tally: Tally) -> Chunk:
-    while True:
-        chunk = make()
-        why = skip(base_kind(chunk.kind), command_of(chunk.text), "control")
-        if why is None:
-            return chunk
-        tally.skipped_known[why] += 1
-
-
-async def _batches(stream: DapStream, budget: int, rng: random.Random, skip: Skip,
-                   label: str, tally: Tally, seq: int) -> int:
+async def _batches(stream: DapStream, budget: int, rng: random.Random, label: str,
+                   tally: Tally, seq: int) -> int:
     for _ in range(rng.randint(1, 6)):
         chunks, kinds, tracked = [], [], {}
         size = rng.randint(10, 120)
         while len(chunks) < size and tally.frames + len(chunks) < budget:
             seq += 1
-            chunk = _pick(lambda s=seq: answerable(rng, "control", s), skip, tally)
+            chunk = answerable(rng, "control", seq)
             chunks.append(chunk.data)
             kinds.append(chunk.kind)
             tally.kinds[chunk.kind] += 1
@@ -210,11 +201,11 @@ def _split(rng: random.Random, data: bytes) -> list[bytes]:
     return [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
 
 
-async def _last(stream: DapStream, rng: random.Random, skip: Skip, label: str, tally: Tally,
+async def _last(stream: DapStream, rng: random.Random, label: str, tally: Tally,
                 seq: int) -> int:
     seq += 1
     inside = seq  # the seq of a request inside the hostile bytes (the HTTP body's)
-    chunk = _pick(lambda: fatal(rng, inside), skip, tally)
+    chunk = fatal(rng, inside)
     tally.kinds[chunk.kind] += 1
     tally.frames += 1
     seq += 1

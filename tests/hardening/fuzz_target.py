@@ -9,8 +9,8 @@ and none of the secrets used; the server's RSS grew at most 50 MB from the warm-
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import re
 import shutil
 from collections import Counter
 from dataclasses import dataclass, field
@@ -51,7 +51,6 @@ class FuzzTarget:
     counts: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
     baseline_rss: int = 0
-    tolerated: dict[str, str] = field(default_factory=dict)
     _log_seen: int = 0
 
     @property
@@ -108,7 +107,13 @@ class FuzzTarget:
         except (OSError, TimeoutError) as exc:
             return f"no answer to threads: {exc!r}"
         if status != 200 or not isinstance(body, dict) or "threads" not in body:
-            return f"threads answered {status} {body!r:.300}"
+            why = ""
+            with contextlib.suppress(OSError, TimeoutError):
+                _, model = await asyncio.to_thread(
+                    self.server.request, "GET", f"/api/debug/sessions/{session.id}", None, 30)
+                if isinstance(model, dict):
+                    why = f" (the session is {model.get('state')}: {model.get('error')!r:.600})"
+            return f"threads answered {status} {body!r:.300}{why}"
         return ""
 
     def check_log(self, label: str, extra: str = "") -> None:
@@ -116,7 +121,7 @@ class FuzzTarget:
         `extra`, another process's log)."""
         lines = self.server.log[self._log_seen:]
         self._log_seen += len(lines)
-        text = self._drop_tolerated("".join(lines) + extra)
+        text = "".join(lines) + extra
         for mark in _CRASH_MARKS:
             if mark in text:
                 at = text.index(mark)
@@ -129,48 +134,9 @@ class FuzzTarget:
                 self._problem("secret_hits", f"{label}: a secret appeared {hits} times in "
                               "a log", hits)
 
-    def _drop_tolerated(self, text: str) -> str:
-        """`text` without the tracebacks of known findings (`self.tolerated`: the start of
-        the exception line -> finding), which are counted instead."""
-        if not self.tolerated or _TRACEBACK not in text:
-            return text
-        lines = text.splitlines(keepends=True)
-        keep: list[str] = []
-        index = 0
-        while index < len(lines):
-            line = lines[index]
-            if _TRACEBACK not in line:
-                keep.append(line)
-                index += 1
-                continue
-            end, exception = _traceback_end(lines, index)
-            name = next((n for start, n in self.tolerated.items()
-                         if exception.startswith(start)), None)
-            if name is None:
-                keep.append(line)
-                index += 1
-                continue
-            self.counts[f"tolerated_{name}"] += 1
-            index = end
-        return "".join(keep)
-
     def _problem(self, name: str, text: str, count: int = 1) -> None:
         self.counts[name] += count
         self.problems.append(text)
-
-
-_TRACEBACK = "Traceback (most recent call last)"
-_WORKER_PREFIX = re.compile(r"^\[[^\]]*\] worker \w+: ")
-
-
-def _traceback_end(lines: list[str], start: int) -> tuple[int, str]:
-    """Where the traceback at lines[start] ends (after its exception line), and that line
-    (a worker's lines carry the server's prefix, removed here)."""
-    for index in range(start + 1, min(len(lines), start + 200)):
-        line = _WORKER_PREFIX.sub("", lines[index])
-        if line.strip() and not line[0].isspace():
-            return index + 1, line.strip()
-    return start + 1, ""
 
 
 def _redact(text: str, secrets: list[str]) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import random
 import sys
 import time
@@ -25,101 +24,14 @@ from pathlib import Path
 import pytest
 
 from ..support.forward import ForwardProcess
-from .fuzz_dap import OBSERVE_ALLOWED, TYPED_COMMANDS, scale, scaled, seed
-from .fuzz_rounds import Skip, Tally, WsPlan, summary, ws_campaign
+from .fuzz_dap import scale, scaled, seed
+from .fuzz_rounds import Tally, WsPlan, summary, ws_campaign
 from .fuzz_stream import DapStream, framed, stream_campaign
 from .fuzz_target import DEBUGGERS, FuzzTarget, start_target
 from .fuzz_ws import RawWebSocket, frame
 from .report import record, record_max, report_dir
 
 pytestmark = pytest.mark.timeout(600)
-
-#: Attacks that hit a finding of issue 11 that is being fixed on another branch: skipped
-#: here (and counted as `skipped_known`) until those fixes are merged; then empty this.
-#: kind -> finding number in issue 11.
-KNOWN_ON_MAIN: dict[str, int] = {
-    "lone-surrogate": 2, "initialize-shape": 2, "cancel-shape": 2, "deep-nesting": 2,
-    "http-request": 1, "unmasked": 7, "close-invalid-utf8": 7,
-}
-#: New bugs this suite found on `main` (not in issue 11; reported to the lead), per
-#: debugger: hostile requests that reach these debuggers are not sent until fixed.
-#: (Requests the server answers itself, observer refusals and every frame-level attack
-#: still run on all three; gdb, our own adapter, takes every hostile request.)
-UPSTREAM_FOUND_BY_FUZZ: dict[str, str] = {
-    "debugpy": "pydevd drops its connection (the session loses its debuggee) on "
-               "`stackTrace` with threadId 1.0/levels Infinity (dap/framing.from_json takes "
-               "NaN/Infinity/1e400 and relays them) and on setExceptionBreakpoints with "
-               "wrong-typed arguments; loadedSources, cancel, setDataBreakpoints and a "
-               "continue while running are never answered; pause with a list as "
-               "arguments logs a TypeError traceback in the worker",
-    "gdb": "the gdb adapter's handlers take arguments without type checks: a list or a "
-           "number where an object is expected, NaN/Infinity or a string where an int is "
-           "expected raise AttributeError/TypeError/OverflowError/ValueError, logged as a "
-           "traceback (gdb/inspect.py stack_trace/variables/evaluate, breakpoints.py "
-           "set_breakpoints/set_function_breakpoints, execution.py step_out/next_)",
-    "lldb": "lldb-dap 19 exits on any command it does not know (runInTerminal, "
-            "startDebugging, locations) and on wrong-typed arguments (setFunctionBreakpoints, "
-            "setExceptionBreakpoints, stackTrace, scopes, variables, exceptionInfo, "
-            "completions, next/stepIn/stepOut …); the lldb adapter relays them unchecked",
-}
-#: Even requests with arguments of the schema's types (typed-request) end these sessions:
-#: debugpy: stepIn {"threadId": 3} and stepOut {"threadId": 0} from a stop at module level
-#: make pydevd drop its connection; lldb: completions {"column": 2147483647},
-#: setBreakpoints with negative lines make lldb-dap exit. Only these reads are sent to them.
-#: gdb: a stepOut that returns onto a breakpoint (one set with an empty source path, which
-#: gdb takes as the current file) gets a stop record whose reason is a list
-#: (["function-finished", "breakpoint-hit"]); gdb/adapter.py _on_stopped calls
-#: reason.startswith and raises, logged as a traceback, and the stop is lost.
-#: debugger -> the typed requests still sent to it.
-_READS = frozenset({"threads", "stackTrace", "scopes", "variables", "source", "evaluate",
-                    "exceptionInfo", "modules", "pause"})
-TYPED_FOUND_BY_FUZZ: dict[str, frozenset[str]] = {
-    "debugpy": _READS, "lldb": _READS,
-    "gdb": frozenset(TYPED_COMMANDS) - {"stepOut"},
-}
-#: Tracebacks of new findings in the log, counted (as tolerated_<name>) instead of failing:
-#: the start of the exception line -> name. gdb: an MIError from a gdb command escapes the
-#: request handler (gdb/inspect.py stack_trace, variables/_registers: e.g. "Selected
-#: thread is running" for a stackTrace while the target runs) and dispatch.py logs it with
-#: a traceback instead of answering an expected error.
-TOLERATED_TRACEBACKS = {
-    "jupyter_debug_server.runner.debuggers.gdb.mi.MIError:": "gdb_mi_error",
-}
-# Requests the server's multiplexer answers itself (dap/mux.py _LOCAL): never upstream.
-# (`cancel` is not among them: a control client's goes to the debugger.)
-_LOCAL_COMMANDS = frozenset({"initialize", "launch", "attach", "configurationDone",
-                             "disconnect"})
-
-
-def _skips() -> str:
-    """`HARDENING_FUZZ_SKIPS`: "all" (default: skip known and new findings), "new" (send
-    the inputs of issue 11's findings too: to check their fixes), "none" (send everything).
-    """
-    value = os.environ.get("HARDENING_FUZZ_SKIPS") or "all"
-    if value not in ("all", "new", "none"):
-        raise ValueError(f"HARDENING_FUZZ_SKIPS={value!r} is not one of all, new, none")
-    return value
-
-
-def skipper(debugger: str) -> Skip:
-    """What not to send to `debugger`'s session: known findings, by kind and command."""
-    skips = _skips()
-
-    def skip(kind: str, command: str | None, role: str) -> str | None:
-        if skips == "none":
-            return None
-        if kind in KNOWN_ON_MAIN and skips == "all":
-            return f"{kind} (issue 11 #{KNOWN_ON_MAIN[kind]})"
-        upstream = command is not None and command not in _LOCAL_COMMANDS and (
-            role != "observe" or command in OBSERVE_ALLOWED)
-        if upstream and kind != "typed-request" and debugger in UPSTREAM_FOUND_BY_FUZZ:
-            return f"{debugger}-upstream (new)"
-        if (upstream and kind == "typed-request" and debugger in TYPED_FOUND_BY_FUZZ
-                and command not in TYPED_FOUND_BY_FUZZ[debugger]):
-            return f"{debugger}-typed (new)"
-        return None
-    return skip
-
 
 # Frames per debugger at scale 1 (x3 debuggers: ≥ 60,000 in all with the other files).
 TUNNEL_FRAMES = 12_000
@@ -129,10 +41,8 @@ ROUNDS = 3
 
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget]:
-    print(f"\nfuzz: HARDENING_SEED={seed()} HARDENING_SCALE={scale()} "
-          f"HARDENING_FUZZ_SKIPS={_skips()}")
+    print(f"\nfuzz: HARDENING_SEED={seed()} HARDENING_SCALE={scale()}")
     fuzzed = start_target(tmp_path_factory.mktemp("fuzz"))
-    fuzzed.tolerated = TOLERATED_TRACEBACKS if _skips() != "none" else {}
     try:
         asyncio.run(_warm_up(fuzzed))
         fuzzed.baseline_rss = fuzzed.rss()
@@ -170,9 +80,8 @@ def _finish(target: FuzzTarget, surface: str, tallies: list[Tally], started: flo
     crashes, unanswered, secret_hits = (extra.pop(k, 0) for k in
                                         ("crashes", "unanswered", "secret_hits"))
     rss = extra.pop("rss_growth_kib", 0)
-    skipped = sum(sum(t.skipped_known.values()) for t in tallies)
     record("fuzz", frames=frames, **{f"frames_{surface}": frames}, crashes=crashes,
-           unanswered=unanswered, secret_hits=secret_hits, skipped_known=skipped,
+           unanswered=unanswered, secret_hits=secret_hits,
            **{k: v for k, v in extra.items() if v})
     record_max("fuzz", rss_growth_kib=rss)
     print(f"fuzz {surface}: {frames} frames in {time.monotonic() - started:.1f} s, "
@@ -195,7 +104,7 @@ def test_tunnel_frames(target: FuzzTarget, debugger: str) -> None:
             plan = WsPlan(target.port, f"/api/debug/sessions/{session.id}/dap",
                           [(role, session.control if role == "control" else session.observe)],
                           scaled(TUNNEL_FRAMES // ROUNDS, 20), dap=True,
-                          skip=skipper(debugger), label=f"tunnel {debugger} round {number}")
+                          label=f"tunnel {debugger} round {number}")
             tallies.append(await ws_campaign(plan, rng))
             await target.check_round(plan.label)
         return tallies
@@ -213,7 +122,7 @@ def test_events_frames(target: FuzzTarget, debugger: str) -> None:
         plan = WsPlan(target.port, f"/api/debug/sessions/{session.id}/events",
                       [("control", session.control), ("observe", session.observe),
                        ("jupyter", target.server.token)],
-                      scaled(EVENTS_FRAMES, 20), dap=False, skip=skipper(debugger),
+                      scaled(EVENTS_FRAMES, 20), dap=False,
                       label=f"events {debugger}")
         tally = await ws_campaign(plan, rng)
         await target.check_round(plan.label)
@@ -258,7 +167,7 @@ def test_forward_port_frames(target: FuzzTarget, debugger: str) -> None:
 
             label = f"forward --port {debugger}"
             tally = await stream_campaign(connect, scaled(FORWARD_PORT_FRAMES, 20), rng,
-                                          skipper(debugger), label)
+                                          label)
         finally:
             await _end_forward(forward)
         target.check_log(label, "".join(forward.stderr))
@@ -296,7 +205,7 @@ def test_forward_stdio_frames(target: FuzzTarget, debugger: str) -> None:
 
         try:
             tally = await stream_campaign(start, scaled(FORWARD_STDIO_FRAMES, 20), rng,
-                                          skipper(debugger), label)
+                                          label)
         finally:
             for forward in forwards:
                 await _end_forward(forward)
@@ -343,7 +252,7 @@ def test_worker_channel_frames(target: FuzzTarget, debugger: str,
         hung: list[str] = []
         try:
             tally = await stream_campaign(start, scaled(WORKER_FRAMES, 20), rng,
-                                          skipper(debugger), label)
+                                          label)
         finally:
             target.check_log(label, await _end_workers(workers, hung))
         await target.check_round(label)

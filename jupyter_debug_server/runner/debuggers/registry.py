@@ -18,6 +18,7 @@ Registries are built at import, by an adapter's composition root, and never chan
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -79,6 +80,12 @@ class Relay:
     upstream: DapChannel | None
     arguments: Any = None
     name: str = "the debugger"
+    #: Seconds after which, unanswered, the client is answered `late_body` (success) or
+    #: `late_error` (failure), and the upstream's late answer is dropped: for requests a
+    #: debugger may never answer (pydevd, a `continue` with nothing to resume).
+    deadline: float | None = None
+    late_body: Any = None
+    late_error: str | None = None
 
     def send(self, message: Message, client: Responder) -> None:
         """Forward `message` upstream; answer the client with what comes back."""
@@ -88,11 +95,27 @@ class Relay:
                 "(send 'launch' or 'attach' first, or it has ended)"))
             return
         arguments = message.get("arguments") if self.arguments is None else self.arguments
+        answered = False
 
         def relay(response: Message) -> None:
-            client.send_response(message, success=bool(response.get("success")),
-                                 body=response.get("body"), message=response.get("message"))
+            nonlocal answered
+            if not answered:
+                answered = True
+                if timer is not None:
+                    timer.cancel()
+                client.send_response(message, success=bool(response.get("success")),
+                                     body=response.get("body"),
+                                     message=response.get("message"))
 
+        def late() -> None:
+            nonlocal answered
+            if not answered:
+                answered = True
+                client.send_response(message, success=self.late_error is None,
+                                     body=self.late_body, message=self.late_error)
+
+        timer = (None if self.deadline is None else
+                 asyncio.get_running_loop().call_later(self.deadline, late))
         self.upstream.send_request(message["command"], arguments, relay)
 
 

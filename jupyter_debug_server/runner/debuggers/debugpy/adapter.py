@@ -41,6 +41,9 @@ _RESUMING = frozenset({"next", "stepIn", "stepOut", "goto"})
 _THREAD_COMMANDS = frozenset({"next", "stepIn", "stepOut", "goto", "stackTrace",
                               "exceptionInfo"})
 _THREADS_TIMEOUT = 10.0
+#: Requests pydevd reads `source.path` of without a check (a source without one, e.g. by
+#: sourceReference, failed inside pydevd, which then dropped its connection).
+_BY_PATH = frozenset({"setBreakpoints", "gotoTargets"})
 HANDSHAKE_TIMEOUT = 60.0
 
 #: What we answer `initialize` with: pydevd's own capabilities (it answers the
@@ -87,6 +90,9 @@ class DebugpyAdapter(AdapterBase):
         self.stopped = False
         # The DAP ids of the threads pydevd told of (see _THREAD_COMMANDS).
         self.threads: set[int] = set()
+        # Threads stopped on an exception: pydevd answers `exceptionInfo` for no other
+        # (it prints an AttributeError into the program's stderr and never answers).
+        self.exception_stops: set[int] = set()
         # A client's disconnect without terminateDebuggee: pydevd goes, the program stays.
         self.detaching = False
 
@@ -98,15 +104,28 @@ class DebugpyAdapter(AdapterBase):
         if command not in _PYDEVD_COMMANDS:  # pydevd would never answer it
             self.client.send_response(message, success=False, message=(
                 f"'{str(command)[:80]}' is not supported by debugpy"))
+        elif refusal := self._refusal(command, message.get("arguments") or {}):
+            self.client.send_response(message, success=False, message=refusal)
         elif (command in _THREAD_COMMANDS and self.pydevd is not None
               and (message.get("arguments") or {}).get("threadId") not in self.threads):
             spawn_task(self._to_known_thread(message), self.requests)
         else:
             self._to_pydevd(message)
 
+    def _refusal(self, command: str, arguments: Message) -> str | None:
+        """Why pydevd must not get this request (it would never answer, or fail)."""
+        if command == "exceptionInfo" and arguments.get("threadId") not in \
+                self.exception_stops:
+            return f"thread {arguments.get('threadId')} is not stopped on an exception"
+        if command in _BY_PATH and not isinstance(
+                (arguments.get("source") or {}).get("path"), str):
+            return f"'{command}' needs 'source.path': debugpy knows sources by file path"
+        return None
+
     def _to_pydevd(self, message: Message) -> None:
         if message["command"] in _RESUMING:
             self.stopped = False
+            self.exception_stops.clear()
         self.forward().send(message, self)
 
     async def _to_known_thread(self, message: Message) -> None:
@@ -134,11 +153,15 @@ class DebugpyAdapter(AdapterBase):
         body = event.get("body")
         body = body if isinstance(body, dict) else {}
         thread = body.get("threadId")
+        if name == "continued":
+            self.exception_stops.clear()
         if isinstance(thread, int):
             if name == "thread" and body.get("reason") == "exited":
                 self.threads.discard(thread)
             elif name in ("thread", "stopped"):
                 self.threads.add(thread)
+            if name == "stopped" and body.get("reason") == "exception":
+                self.exception_stops.add(thread)
         if name in ("exited", "terminated") and self.kind == "launch":
             return  # we report the real exit code once the pipes are drained
         if name == "terminated":

@@ -22,6 +22,11 @@ from .launch import debugpy_dir, launch_argv
 
 #: Seconds a program has to exit on its own once pydevd has closed its connection.
 _EXIT_GRACE = 5.0
+#: Seconds pydevd has to answer a `continue` (it does when a thread resumes, in
+#: milliseconds) before we take it that no thread was suspended.
+_CONTINUE_ANSWER = 2.0
+#: Seconds pydevd has to answer `stepInTargets` (milliseconds when the thread is stopped).
+_STEP_IN_TARGETS_ANSWER = 10.0
 
 
 @request("initialize")
@@ -108,8 +113,23 @@ async def continue_(adapter: DebugpyAdapter, **arguments: Any) -> Relay | dict[s
     if not adapter.stopped:  # pydevd would never answer: the program already runs
         return {"allThreadsContinued": True}
     adapter.stopped = False
-    # As debugpy does: DAP clients expect every thread to resume.
-    return adapter.forward({**arguments, "threadId": "*"})
+    adapter.exception_stops.clear()
+    # As debugpy does: DAP clients expect every thread to resume. pydevd answers only
+    # once it resumes a suspended thread; when none was (our view of the stop was stale,
+    # or the debuggee sent a `stopped` of its own) it never answers: then the program
+    # already runs, and we say so.
+    return Relay(adapter.pydevd, {**arguments, "threadId": "*"}, "the debuggee",
+                 deadline=_CONTINUE_ANSWER, late_body={"allThreadsContinued": True})
+
+
+@request("stepInTargets")
+async def step_in_targets(adapter: DebugpyAdapter, **arguments: Any) -> Relay:
+    """pydevd runs it on the frame's thread; a thread that resumes first never answers it
+    (the frame fuzzer met that), so the answer has a deadline (it runs no user code)."""
+    return Relay(adapter.pydevd, arguments, "the debuggee", deadline=_STEP_IN_TARGETS_ANSWER,
+                 late_error=f"debugpy did not answer 'stepInTargets' within "
+                            f"{_STEP_IN_TARGETS_ANSWER:.0f} s: the frame's thread resumed "
+                            "before it was asked")
 
 
 @request("cancel")

@@ -79,6 +79,8 @@ class LldbAdapter(AdapterBase):
         # Start-up of a launch: lldb-dap's `initialized` and the stop at the exec are ours.
         self.exec_stop: asyncio.Future[Message] | None = None
         self.lldb_initialized: asyncio.Future[None] | None = None
+        # The client's first column (DAP's columnsStartAt1): completions are checked by it.
+        self.first_column = 1
         self.exec_thread: Any = None
         self.entry_pending = False
         self.pause_pending = False

@@ -68,3 +68,21 @@ async def _evaluate(adapter: LldbAdapter, **args: Any) -> Relay:
         if frame is not None:
             args["frameId"] = frame
     return adapter.forward(args)
+
+
+@request("completions")
+async def _completions(adapter: LldbAdapter, **args: Any) -> Relay:
+    """lldb-dap 19 indexes `text` by `line` and `column` unchecked and crashes (SIGSEGV)
+    on a column of 0 or past the line's end, or a line past the text's (found by the
+    hardening fuzz): only positions inside the text reach it."""
+    lines = str(args.get("text", "")).split("\n")
+    line, column = args.get("line") or 1, args.get("column", 1)
+    start = adapter.first_column
+    if not 1 <= line <= len(lines):
+        raise AdapterError(f"'line' {line} is outside the text, which has {len(lines)} "
+                           f"line{'s' if len(lines) != 1 else ''}")
+    end = len(lines[line - 1]) + start
+    if not start <= column <= end:
+        raise AdapterError(f"'column' {column} is outside line {line} of the text "
+                           f"(columns {start} to {end})")
+    return adapter.forward(args)

@@ -22,6 +22,7 @@ async def _initialize(adapter: LldbAdapter, **arguments: Any) -> dict[str, Any]:
     if adapter.lldb is not None:
         raise AdapterError("'initialize' was already sent")
     lldb = await adapter.start_lldb()
+    adapter.first_column = 0 if arguments.get("columnsStartAt1") is False else 1
     capabilities = dict(await lldb.request("initialize", arguments) or {})
     capabilities["supportsRunInTerminalRequest"] = False  # we own the program's stdio
     capabilities.pop("supportsRestartRequest", None)  # a restart would bypass our stub
