@@ -41,6 +41,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+import debugpy
+import tornado
+import websocket
 from lib.bench_adapters import StockMode, WorkerMode
 from lib.bench_context import Context, python_context
 from lib.bench_modes import Mode, Skip, Stepper
@@ -117,7 +120,6 @@ class WsDapClient(DapClient):
 
     def connect(self, url: str, token: str, timeout: float) -> None:
         """Open the WebSocket with TCP_NODELAY on its socket."""
-        import websocket
 
         try:
             self.conn = websocket.create_connection(
@@ -527,13 +529,11 @@ def make_context(args: argparse.Namespace, workdir: Path) -> Context:
 
 
 def versions_of(debugger: str, gdb: str | None) -> dict[str, str]:
-    import tornado
 
     versions = {"tornado": tornado.version}
     if debugger == "gdb" and gdb:
         versions["gdb"] = first_line([gdb, "--version"])
     else:
-        import debugpy
 
         versions["debugpy"] = debugpy.__version__
     return versions

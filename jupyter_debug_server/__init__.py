@@ -10,6 +10,6 @@ __version__ = "0.1.0"
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     # Here, not at the top: a worker or the client library imports this package too, and
     # must not pay for (or depend on) jupyter_server.
-    from .app import DebugServerApp
+    from .app import DebugServerApp  # noqa: PLC0415 (see above)
 
     return [{"module": "jupyter_debug_server", "app": DebugServerApp}]

@@ -43,7 +43,7 @@ def _run(main: Coroutine[Any, Any, int]) -> int:
     every DAP message wakes the forward's loop once on its way in and once on its way
     out, and uvloop's wake-up costs a fraction of the standard loop's."""
     try:
-        import uvloop  # optional: a dependency everywhere but on Windows
+        import uvloop  # noqa: PLC0415 - optional: a dependency everywhere but on Windows
     except ImportError:
         return asyncio.run(main)
     return uvloop.run(main)

@@ -143,7 +143,7 @@ def serve(options: argparse.Namespace) -> int:
     """Run a Jupyter server with the extension (blocks until Ctrl-C)."""
     # Imported here, not at the top: jupyter_server's app takes most of a second to
     # import, and every other command (list, step, …) should start without it.
-    from jupyter_server.serverapp import ServerApp
+    from jupyter_server.serverapp import ServerApp  # noqa: PLC0415 (see above)
 
     root = Path(options.root_dir or os.getcwd()).resolve()
     token = os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(24)

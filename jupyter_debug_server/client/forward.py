@@ -39,7 +39,6 @@ from .websocket_client import WebSocketClient, connect_websocket
 
 log = logging.getLogger("jupyter_debug_server.forward")
 
-Message = dict[str, Any]
 
 # An IDE sends `initialize` as soon as it has connected; a TCP connection that has not
 # sent a whole first message by then is closed (it holds a socket and a task, no tunnel).

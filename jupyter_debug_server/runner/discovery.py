@@ -52,7 +52,7 @@ def _debugpy(configured: str = "") -> dict[str, Any]:
     try:
         # Here, not at the top: debugpy may be missing, and then the import error is
         # the probe's answer.
-        import debugpy
+        import debugpy  # noqa: PLC0415 (see above)
 
         version = importlib.metadata.version("debugpy")
     except Exception as exc:  # an import error here is the answer, not a bug

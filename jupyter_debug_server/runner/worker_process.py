@@ -176,7 +176,7 @@ def _import_roots() -> tuple[str, ...]:
     inits = [os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           "__init__.py")]
     try:
-        import debugpy  # optional: only debugpy sessions need it (a function: cached)
+        import debugpy  # noqa: PLC0415 - optional: only debugpy sessions need it (a function: cached)
     except ImportError:
         pass  # only debugpy sessions need it, and they are refused without it
     else:

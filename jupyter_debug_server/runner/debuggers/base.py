@@ -15,13 +15,13 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 from ...dap import DapChannel
+from ...dap.messages import Message
 from .native.launch import NativeLaunch, StubFailed
 from .registry import AdapterError, Registry, Spec, answer
 from .target import Target
 
 log = logging.getLogger(__name__)
 
-Message = dict[str, Any]
 _STDERR_TAIL = 4000
 
 #: Events in this namespace are the worker's own messages to the server (the target's

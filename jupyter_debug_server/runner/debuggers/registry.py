@@ -28,10 +28,10 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from ...dap import DapChannel, DapRequestError
 from ...dap.arguments import ArgumentError, check_request
+from ...dap.messages import Message
 
 log = logging.getLogger(__name__)
 
-Message = dict[str, Any]
 A = TypeVar("A")
 #: A request as the dispatcher runs it: (adapter, message) → what to answer.
 Handler = Callable[[A, Message], Awaitable[Any]]

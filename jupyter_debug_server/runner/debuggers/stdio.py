@@ -19,13 +19,12 @@ import stat
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from ...dap import DapChannel
+from ...dap.messages import Message
 
 log = logging.getLogger(__name__)
 
-Message = dict[str, Any]
 _CHUNK = 64 * 1024
 _FLUSH_TIMEOUT = 10.0
 

@@ -16,12 +16,12 @@ from collections.abc import Awaitable
 from typing import Any
 
 from ....dap import ChannelClosed, DapChannel, DapRequestError
+from ....dap.messages import Message
 from ..base import AdapterBase, spawn_task
 from ..registry import AdapterError, Registry, Relay
 
 log = logging.getLogger(__name__)
 
-Message = dict[str, Any]
 
 #: (validate branch) The requests pydevd answers (its on_<command>_request methods):
 #: any other is never answered, so the worker refuses it (found by the hardening fuzz).

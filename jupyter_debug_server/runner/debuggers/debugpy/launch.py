@@ -10,6 +10,7 @@ import os
 import sys
 from typing import Any
 
+from ....dap.messages import Message
 from ..registry import AdapterError
 
 #: The script that becomes the debuggee: found by path, as it runs in another interpreter.
@@ -17,13 +18,12 @@ BOOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pydevd_boot.py"
 # Environment variables of ours that must never reach a debuggee.
 _PRIVATE_ENV_PREFIX = "JDS_"
 
-Message = dict[str, Any]
 
 
 def debugpy_dir() -> str:
     """The folder that holds the `debugpy` package (put on the debuggee's sys.path)."""
     # Here, not at the top: only a launch or an attach needs debugpy in the worker.
-    import debugpy
+    import debugpy  # noqa: PLC0415 (see above)
 
     return os.path.dirname(os.path.dirname(os.path.abspath(debugpy.__file__)))
 

@@ -11,6 +11,10 @@ socketpair end, or a Unix socket in a 0700 directory), so there is nothing to
 connect to and no secret to leak.
 """
 
+# It imports debugpy and pydevd late, inside functions, on purpose: only once the target's
+# sys.path holds debugpy's folder, and only what the start needs (see each comment).
+# ruff: noqa: PLC0415
+
 import os
 import socket
 import sys

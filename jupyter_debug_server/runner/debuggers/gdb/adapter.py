@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ....dap import DapChannel
+from ....dap.messages import Message
 from ..base import AdapterBase
 from ..native.launch import NativeLaunch
 from ..registry import AdapterError, Registry
@@ -25,7 +26,6 @@ from .mi_values import breakpoint_to_dap, exit_code
 
 log = logging.getLogger(__name__)
 
-Message = dict[str, Any]
 
 #: What the gdb adapter advertises besides the capabilities its handlers bring.
 BASE_CAPABILITIES: dict[str, Any] = {

@@ -8,6 +8,7 @@ import os
 import shutil
 from typing import Any
 
+from ....dap.messages import Message
 from ..attachable import explain_attach_failure
 from ..native.launch import PASS_SIGNALS, launch_plan
 from ..native.startup import (
@@ -23,7 +24,6 @@ from ..registry import AdapterError, Answer, request
 from .adapter import GdbAdapter
 from .mi import MIConnection, MIError
 
-Message = dict[str, Any]
 _TERMINATE_GRACE = 3.0
 
 

@@ -17,6 +17,7 @@ import signal
 from typing import Any
 
 from ....dap import DapChannel
+from ....dap.messages import Message
 from ..base import AdapterBase
 from ..native.launch import NativeLaunch
 from ..native.startup import announce_process_group, debugger_lost, exit_cause
@@ -26,7 +27,6 @@ from .discovery import find_lldb_dap
 
 log = logging.getLogger(__name__)
 
-Message = dict[str, Any]
 _PRIVATE_ENV_PREFIX = "JDS_"
 PENDING = "pending: the location is not loaded yet"
 

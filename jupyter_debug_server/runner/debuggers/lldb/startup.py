@@ -7,13 +7,13 @@ import contextlib
 from typing import Any
 
 from ....dap import ChannelClosed, DapRequestError
+from ....dap.messages import Message
 from ..attachable import explain_attach_failure
 from ..native.launch import PASS_SIGNALS, launch_plan
 from ..native.startup import START_TIMEOUT, attach_pid, start_arguments, terminate_launched
 from ..registry import AdapterError, Answer, request
 from .adapter import LldbAdapter
 
-Message = dict[str, Any]
 _TERMINATE_GRACE = 5.0
 
 

@@ -12,8 +12,8 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from typing import Any
 
+from ....dap.messages import Message
 from ..attachable import AttachRefused, parse_pid
 from ..base import AdapterBase
 from ..processes import kill_group, process_start_time
@@ -21,7 +21,6 @@ from ..registry import AdapterError, Answer
 
 log = logging.getLogger(__name__)
 
-Message = dict[str, Any]
 
 #: Seconds a debugger has to take control of the program, and the program to end.
 START_TIMEOUT = 60.0
