@@ -525,3 +525,48 @@ async def test_exception_info_is_answered_at_an_exception_stop(
     assert status == 200 and "ValueError" in body["exceptionId"], body
     status, _ = await api("DELETE", f"sessions/{session.id}")
     assert status in (200, 204)
+
+
+async def test_requests_pydevd_answers_at_a_stop_are_answered_when_it_resumes(
+        api: Any, manager: Any, jp_root_dir: Path, jp_ws_fetch: Any) -> None:
+    """pydevd answers stackTrace/variables/evaluate from the stopped thread itself; sent
+    together with a `continue`, they were answered at the next stop or never (found by
+    the frame fuzzer). Each now gets an answer: pydevd's, or that the program resumed."""
+    program = jp_root_dir / "stepper.py"
+    program.write_text(_STEPPER)
+    status, model = await api("POST", "sessions", {
+        "debugger": "debugpy", "program": str(program),
+        "breakpoints": [{"path": str(program), "line": _line_of(_STEPPER, "# BREAK")}]})
+    assert status == 201, model
+    session = await _until(manager, model["id"], "stopped")
+    client = TunnelClient(await jp_ws_fetch("api", "debug", "sessions", session.id, "dap"))
+    try:
+        await client.join()
+        stop = await client.event("stopped")
+        answered = resumed = 0
+        for _ in range(40):
+            thread = stop["body"]["threadId"]
+            frame = (await client.body("stackTrace", {"threadId": thread}))["stackFrames"][0]
+            mark = len(client.messages)
+            seqs = [client.send("stackTrace", {"threadId": thread}),
+                    client.send("evaluate", {"expression": "counter", "frameId": frame["id"]}),
+                    client.send("scopes", {"frameId": frame["id"]})]
+            client.send("continue", {"threadId": thread})
+            stop = await client.wait_for(lambda m: m.get("event") == "stopped", after=mark,
+                                         timeout=10)
+            before = client.messages[mark:client.messages.index(stop)]
+            for seq in seqs:  # answered about this stop, not the next one
+                reply = next((m for m in before if m.get("type") == "response"
+                              and m.get("request_seq") == seq), None)
+                assert reply is not None, f"no answer to request {seq} before the next stop"
+                if reply["success"]:
+                    answered += 1
+                else:
+                    assert "the program resumed before debugpy answered" in \
+                        reply["message"], reply
+                    resumed += 1
+        assert answered + resumed == 120
+    finally:
+        await client.close()
+    status, _ = await api("DELETE", f"sessions/{session.id}")
+    assert status in (200, 204)

@@ -41,6 +41,10 @@ _RESUMING = frozenset({"next", "stepIn", "stepOut", "goto"})
 _THREAD_COMMANDS = frozenset({"next", "stepIn", "stepOut", "goto", "stackTrace",
                               "exceptionInfo"})
 _THREADS_TIMEOUT = 10.0
+#: Requests pydevd answers from the stopped thread itself (an internal command queued
+#: for it): a thread that resumes first answers them late, at its next stop, or never.
+_ON_THREAD = frozenset({"stackTrace", "variables", "evaluate", "setVariable",
+                        "setExpression", "completions", "exceptionInfo"})
 #: Requests pydevd reads `source.path` of without a check (a source without one, e.g. by
 #: sourceReference, failed inside pydevd, which then dropped its connection).
 _BY_PATH = frozenset({"setBreakpoints", "gotoTargets"})
@@ -90,6 +94,8 @@ class DebugpyAdapter(AdapterBase):
         self.stopped = False
         # The DAP ids of the threads pydevd told of (see _THREAD_COMMANDS).
         self.threads: set[int] = set()
+        # Requests pydevd answers from a stopped thread, not answered yet (_ON_THREAD).
+        self.on_thread: dict[object, Message] = {}
         # Threads stopped on an exception: pydevd answers `exceptionInfo` for no other
         # (it prints an AttributeError into the program's stderr and never answers).
         self.exception_stops: set[int] = set()
@@ -123,10 +129,37 @@ class DebugpyAdapter(AdapterBase):
         return None
 
     def _to_pydevd(self, message: Message) -> None:
-        if message["command"] in _RESUMING:
+        command = message["command"]
+        if command in _RESUMING:
             self.stopped = False
             self.exception_stops.clear()
-        self.forward().send(message, self)
+        pydevd = self.pydevd
+        if command not in _ON_THREAD or pydevd is None or pydevd.is_closed:
+            self.forward().send(message, self)
+            return
+        key = object()
+        self.on_thread[key] = message
+
+        def relay(response: Message) -> None:
+            if self.on_thread.pop(key, None) is not None:
+                self.client.send_response(message, success=bool(response.get("success")),
+                                          body=response.get("body"),
+                                          message=response.get("message"))
+
+        pydevd.send_request(command, message.get("arguments"), relay)
+
+    def _resumed(self) -> None:
+        """pydevd says the program resumed. What it was to answer from a stopped thread
+        and has not answered by now, it answers late (at the next stop, about a frame
+        long gone) or never (the frame fuzzer met both): we answer it now, and drop a
+        late answer. (pydevd's responses come before its `continued`, in order.)"""
+        self.stopped = False
+        self.exception_stops.clear()
+        pending, self.on_thread = self.on_thread, {}
+        for message in pending.values():
+            self.client.send_response(message, success=False, message=(
+                f"the program resumed before debugpy answered '{message['command']}'; "
+                "ask again at the next stop"))
 
     async def _to_known_thread(self, message: Message) -> None:
         """Forward a request for a thread we have not heard of if pydevd knows it now."""
@@ -148,13 +181,13 @@ class DebugpyAdapter(AdapterBase):
 
     def _on_pydevd_event(self, event: Message) -> None:
         name = event["event"]
-        if name in ("stopped", "continued"):
-            self.stopped = name == "stopped"
+        if name == "stopped":
+            self.stopped = True
+        elif name == "continued":
+            self._resumed()
         body = event.get("body")
         body = body if isinstance(body, dict) else {}
         thread = body.get("threadId")
-        if name == "continued":
-            self.exception_stops.clear()
         if isinstance(thread, int):
             if name == "thread" and body.get("reason") == "exited":
                 self.threads.discard(thread)
