@@ -13,12 +13,10 @@ import json
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from tornado.httpclient import HTTPClientError, HTTPRequest
-from tornado.websocket import WebSocketClientConnection, websocket_connect
-
-from .errors import DebugServerClientError, ServerNotFound
+from .errors import DebugServerClientError
 from .models import FINAL_STATES, MOVING_STATES, Json
-from .transport import Transport, auth_header, decode_response, session_route
+from .transport import Transport, session_route
+from .websocket_client import WebSocketClient, connect_websocket
 
 __all__ = ["MOVING_STATES", "EventStream", "SessionClient", "follow_output", "open_websocket",
            "wait_settled"]
@@ -38,39 +36,21 @@ class SessionClient(Protocol):
 
 
 async def open_websocket(client: SessionClient, route: str,
-                         timeout: float = 30) -> WebSocketClientConnection:
-    """Open the WebSocket at `route` (under base_url) with the client's credential.
-
-    The server's refusal (401/403/404/409 before the upgrade) raises DebugServerClientError
-    with its sentence. tornado's HTTP client sets TCP_NODELAY on the stream it hands to the
-    WebSocket; we set it again so that stays true whatever tornado does by default.
-    """
-    transport = client.transport
-    scheme = "wss" if transport.scheme == "https" else "ws"
-    port = f":{transport.port}" if transport.port else ""
-    url = f"{scheme}://{transport.host}{port}{transport.base_path}{route}"
-    request = HTTPRequest(url, headers=auth_header(transport.token),
-                          connect_timeout=timeout, request_timeout=timeout,
-                          ssl_options=transport.ssl_context)
-    try:
-        connection = await websocket_connect(request)
-    except HTTPClientError as exc:
-        body = exc.response.body if exc.response is not None else b""
-        decode_response(exc.code, exc.message or "", body or b"", "GET", route)
-        raise DebugServerClientError(exc.code, None, str(exc)) from None
-    except OSError as exc:
-        raise ServerNotFound(f"cannot reach the server at {transport.url}: "
-                             f"{exc.strerror or exc}") from None
-    if connection.protocol is not None:
-        connection.protocol.set_nodelay(True)
-    return connection
+                         timeout: float = 30) -> WebSocketClient:
+    """Open the WebSocket at `route` (under base_url) with the client's credential, through
+    the proxy HTTPS_PROXY/HTTP_PROXY name (unless NO_PROXY excludes the host), as the
+    forward does. The server's refusal (401/403/404/409 before the upgrade) raises
+    DebugServerClientError with its sentence; an unreachable server, ServerNotFound."""
+    return await connect_websocket(client.transport, route, timeout)
 
 
 class EventStream:
     """One open events WebSocket: JSON frames `{"type": "state"|"dap", …}`."""
 
-    def __init__(self, connection: WebSocketClientConnection) -> None:
+    def __init__(self, connection: WebSocketClient) -> None:
         self.connection = connection
+        self._frames: asyncio.Queue[bytes | None] = asyncio.Queue()
+        connection.on_message(self._frames.put_nowait)  # then None once closed
 
     @classmethod
     async def connect(cls, client: SessionClient, session_id: str,
@@ -83,8 +63,9 @@ class EventStream:
 
     async def next(self) -> Json | None:
         """The next frame, or None once the server closed the stream."""
-        message = await self.connection.read_message()
+        message = await self._frames.get()
         if message is None:
+            self._frames.put_nowait(None)  # (closed for every later call too)
             return None
         value = json.loads(message)
         return value if isinstance(value, dict) else {}
