@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import websocket  # websocket-client: a blocking client whose reads we control
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
@@ -306,8 +307,6 @@ async def test_a_client_that_stops_reading_is_cut_off_at_max_client_backlog(
         jp_serverapp: Any) -> None:
     """8 MiB of output to a tunnel and an event stream that read nothing: with
     max_client_backlog at 256 KiB both are closed (before: 32 MiB per tunnel)."""
-    import websocket  # websocket-client: a blocking client whose reads we control
-
     jp_serverapp.web_app.settings["debug_app"].max_client_backlog = 256 * 1024
     status, model = await api("POST", "sessions", {
         "program": "targets/flood.py", "args": [str(8 * 1024 * 1024)], "stop_on_entry": True})

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
+import socket
 from typing import Any
 
 import pytest
+import websocket
 from tornado.httpclient import HTTPClientError
 
-from ..support.native import compile_targets, marker_line
-from ..support.ws_dap import TunnelClient
+from ..support.jp_server import DenyDebugExecute
+from ..support.ws_dap import Tunnel, TunnelClient
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -25,23 +26,6 @@ MAX_DAP = 256 * 1024
 def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
     jp_server_config["DebugServerApp"]["max_dap_message"] = MAX_DAP
     return jp_server_config
-
-
-@pytest.fixture
-def tunnel(jp_ws_fetch: Any) -> Any:
-    """Open a tunnel client on a session: `await tunnel(sid, role=...)`."""
-    opened: list[TunnelClient] = []
-
-    async def connect(session_id: str, **params: str) -> TunnelClient:
-        conn = await jp_ws_fetch("api", "debug", "sessions", session_id, "dap",
-                                 params=params)
-        client = TunnelClient(conn)
-        opened.append(client)
-        return client
-
-    yield connect
-    for client in opened:
-        client.conn.close()
 
 
 async def _stopped_session(api: Any, manager: Any, **spec: Any) -> Any:
@@ -60,7 +44,7 @@ def _seqs_are_own_counter(client: TunnelClient) -> None:
 
 @pytest.mark.usefixtures("targets")
 async def test_two_clients_see_every_event_and_only_their_own_responses(
-        api: Any, manager: Any, tunnel: Any) -> None:
+        api: Any, manager: Any, tunnel: Tunnel) -> None:
     session = await _stopped_session(api, manager)
     sid = session.id
     a, b = await tunnel(sid), await tunnel(sid)
@@ -129,7 +113,7 @@ async def test_two_clients_see_every_event_and_only_their_own_responses(
 
 @pytest.mark.usefixtures("targets")
 async def test_late_joiner_and_client_that_skips_configuration_done_see_the_stop(
-        api: Any, manager: Any, tunnel: Any) -> None:
+        api: Any, manager: Any, tunnel: Tunnel) -> None:
     session = await _stopped_session(api, manager)
     status, model = await api("POST", f"sessions/{session.id}/step", {"kind": "in"})
     assert status == 200 and model["stopped"]["name"] == "add"
@@ -166,7 +150,7 @@ async def test_late_joiner_and_client_that_skips_configuration_done_see_the_stop
 
 @pytest.mark.usefixtures("targets")
 async def test_observer_reads_but_cannot_change_the_program(
-        api: Any, manager: Any, tunnel: Any) -> None:
+        api: Any, manager: Any, tunnel: Tunnel) -> None:
     session = await _stopped_session(api, manager)
     entry = dict(session.stopped)
     thread = entry["thread_id"]
@@ -205,7 +189,7 @@ async def test_observer_reads_but_cannot_change_the_program(
 
 @pytest.mark.usefixtures("targets")
 async def test_client_dropping_mid_step_reconnects_and_session_survives(
-        api: Any, manager: Any, tunnel: Any) -> None:
+        api: Any, manager: Any, tunnel: Tunnel) -> None:
     session = await _stopped_session(api, manager)
     thread = session.stopped["thread_id"]
     first = await tunnel(session.id)
@@ -305,7 +289,7 @@ async def test_same_origin_browser_page_may_open_the_tunnel(
 
 @pytest.mark.usefixtures("targets")
 async def test_oversized_and_malformed_frames_are_refused_clearly(
-        api: Any, manager: Any, tunnel: Any) -> None:
+        api: Any, manager: Any, tunnel: Tunnel) -> None:
     session = await _stopped_session(api, manager)
     client = await tunnel(session.id)
     reply = await client.request("threads", {"pad": "x" * (MAX_DAP + 10)})
@@ -331,49 +315,11 @@ async def test_oversized_and_malformed_frames_are_refused_clearly(
     assert session.state == "stopped"
 
 
-@pytest.fixture
-def native(jp_root_dir: Path) -> dict[str, Path]:
-    dest = jp_root_dir / "native"
-    dest.mkdir()
-    return compile_targets(dest)
-
-
-async def test_gdb_session_steps_through_the_tunnel(
-        api: Any, manager: Any, tunnel: Any, native: dict[str, Path]) -> None:
-    source = native["points"].parent / "points.c"
-    line = marker_line(source, "MAIN-START")
-    status, model = await api("POST", "sessions", {
-        "debugger": "gdb", "program": "native/points",
-        "breakpoints": [{"path": "native/points.c", "line": line}]})
-    assert status == 201, model
-    session = manager.get(model["id"])
-    assert await session.wait_for(lambda: session.state == "stopped", 30), session.error
-    client = await tunnel(session.id)
-    capabilities = await client.join()
-    assert capabilities == session.capabilities
-    stop = await client.event("stopped")
-    thread = stop["body"]["threadId"]
-    assert stop["body"]["allThreadsStopped"] is True
-    mark = len(client.messages)
-    await client.body("next", {"threadId": thread})
-    await client.event("stopped", after=mark)
-    frames = (await client.body("stackTrace", {"threadId": thread}))["stackFrames"]
-    assert (frames[0]["name"], frames[0]["line"]) == ("main", line + 1)
-    await client.body("setBreakpoints", {"source": {"path": str(source)}, "breakpoints": []})
-    await client.body("continue", {"threadId": thread})
-    exited = await client.event("exited")
-    assert exited["body"]["exitCode"] == 123
-    await client.event("terminated")
-    assert await session.wait_for(lambda: session.state == "exited", 30)
-
-
 class TestAuthorizerDecides:
     """A deployment's Authorizer that denies `execute` keeps the tunnel shut."""
 
     @pytest.fixture
     def jp_server_config(self, jp_server_config: dict[str, Any]) -> dict[str, Any]:
-        from ..support.jp_server import DenyDebugExecute
-
         jp_server_config["ServerApp"]["authorizer_class"] = DenyDebugExecute
         return jp_server_config
 
@@ -398,7 +344,7 @@ class TestAuthorizerDecides:
 
 @pytest.mark.usefixtures("targets")
 async def test_tunnel_steps_cost_the_debugger_no_request_of_the_session(
-        api: Any, manager: Any, tunnel: Any) -> None:
+        api: Any, manager: Any, tunnel: Tunnel) -> None:
     """A stop's location is learnt from the tunnel client's own stackTrace, or fetched when
     a route needs it: the session asks nothing that would queue ahead of the next step."""
     session = await _stopped_session(api, manager)
@@ -443,10 +389,6 @@ async def test_a_client_that_stops_reading_is_cut_off_and_the_session_runs_on(
         jp_base_url: str) -> None:
     """Bounded memory per client: a tunnel client that reads nothing while 48 MiB of output
     are broadcast is closed with 1008; the session is not held back and ends normally."""
-    import socket
-
-    import websocket
-
     status, model = await api("POST", "sessions", {
         "program": "targets/flood.py", "args": [str(48 * 1024 * 1024)],
         "stop_on_entry": True})

@@ -1,7 +1,7 @@
 """Session tokens on the DAP tunnel: scope decides the role, revocation and the session's
 end close the tunnel, and a token opens no other session's tunnel.
 
-Real jupyter_server and real debugpy sessions, as in test_tokens.py and test_dap_tunnel.py.
+Real jupyter_server and real debugpy sessions, as in test_tokens.py and test_tunnel.py.
 """
 
 from __future__ import annotations

@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from jupyter_debug_server.client import TOKEN_ENV, URL_ENV, DebugServerClient
-from jupyter_debug_server.runner.debuggers.lldb_adapter import find_lldb_dap
 
 from ..support.native import marker_line, targets_server
 from ..support.server_process import ServerProcess
@@ -78,22 +77,23 @@ def _run_debugclient(server: ServerProcess, spec: dict[str, object], source: Pat
         client.terminate(sid)
 
 
-def test_debugclient_through_forward_on_debugpy(server: ServerProcess) -> None:
-    source = server.root / "targets" / "loop.py"
-    # Line 13 is `result = add(result, v)`; `next` goes back to the `for` line with
-    # result == 1 after the first pass.
-    _run_debugclient(server, {"debugger": "debugpy", "program": "targets/loop.py"}, source,
-                     13, 12, ["result=1", "v=1"], token_on_argv=True)
-
-
-@pytest.mark.parametrize("debugger", ["gdb", "lldb"])
-def test_debugclient_through_forward_on_native(server: ServerProcess, debugger: str) -> None:
-    if debugger == "gdb" and shutil.which("gdb") is None:
-        pytest.fail(f"gdb is not installed; {SETUP_HINT}")
-    if debugger == "lldb" and find_lldb_dap() is None:
-        pytest.fail(f"lldb-dap is not installed; {SETUP_HINT}")
-    source = server.root / "native" / "points.c"
+def _plan(debugger: str, root: Path) -> tuple[dict[str, object], Path, int, int, list[str]]:
+    """(launch spec, source, breakpoint line, where `next` goes, what the variables then
+    say) for `debugger`'s program under `root`."""
+    if debugger == "debugpy":
+        # Line 13 is `result = add(result, v)`; `next` goes back to the `for` line with
+        # result == 1 after the first pass.
+        return ({"program": "targets/loop.py"}, root / "targets" / "loop.py", 13, 12,
+                ["result=1", "v=1"])
+    source = root / "native" / "points.c"
     line = marker_line(source, "AFTER-RECURSE")
     # total = 0 + 4 + 16 + 36 + 64; recurse(40) returns 40
-    _run_debugclient(server, {"debugger": debugger, "program": "native/points"}, source,
-                     line, line + 1, ["total=120", "levels=40"], token_on_argv=False)
+    return {"program": "native/points"}, source, line, line + 1, ["total=120", "levels=40"]
+
+
+def test_debugclient_through_forward(server: ServerProcess, debugger: str) -> None:
+    spec, source, line, next_line, expect = _plan(debugger, server.root)
+    # The token on forward's command line (debugpy) or in its environment, the way to
+    # keep a secret out of `ps` (gdb, lldb): each way in every run.
+    _run_debugclient(server, {"debugger": debugger, **spec}, source, line, next_line, expect,
+                     token_on_argv=debugger == "debugpy")

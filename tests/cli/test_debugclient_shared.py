@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from jupyter_debug_server.client import DebugServerClient
-from jupyter_debug_server.runner.debuggers.lldb_adapter import find_lldb_dap
 
-from ..support.native import marker_line, targets_server
+from ..support.debuggers import debuggee
+from ..support.native import targets_server
 from ..support.server_process import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,18 +40,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         yield srv
 
 
-def _program(debugger: str, root: Path) -> tuple[dict[str, object], Path, int, int]:
-    if debugger == "debugpy":
-        return {"program": "targets/loop.py"}, root / "targets" / "loop.py", 13, 5
-    if debugger == "gdb" and shutil.which("gdb") is None:
-        pytest.fail(f"gdb is not installed; {SETUP_HINT}")
-    if debugger == "lldb" and find_lldb_dap() is None:
-        pytest.fail(f"lldb-dap is not installed; {SETUP_HINT}")
-    source = root / "native" / "points.c"
-    return ({"program": "native/points"}, source, marker_line(source, "LOOP-BODY"),
-            marker_line(source, "SQUARE-BODY"))
-
-
 def _audit(server: ServerProcess, sid: str) -> list[tuple[str, str, dict[str, object]]]:
     """The session's audit records, read from the server's database file."""
     db = next(server.state.rglob("*.db"))
@@ -61,13 +49,14 @@ def _audit(server: ServerProcess, sid: str) -> list[tuple[str, str, dict[str, ob
     return [(a, u, json.loads(d) if d else {}) for a, u, d in rows]
 
 
-@pytest.mark.parametrize("debugger", ["debugpy", "gdb", "lldb"])
 def test_two_debugclients_share_a_session_and_one_terminates_it(
         server: ServerProcess, debugger: str) -> None:
     node = shutil.which("node")
     if node is None or not TESTSUPPORT.is_dir():
         pytest.fail(f"node or {TESTSUPPORT.relative_to(ROOT)} is missing; {SETUP_HINT}")
-    spec, source, line_a, line_b = _program(debugger, server.root)
+    program = debuggee(debugger, server.root)
+    spec, source = {"program": program.program}, program.source
+    line_a, line_b = program.line, program.callee_line
     url = f"http://127.0.0.1:{server.port}/"
     with DebugServerClient(url, server.token) as client:
         model = client.create_session({"debugger": debugger, **spec, "stop_on_entry": True})

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from jupyter_debug_server.cli import build_parser
 from jupyter_debug_server.client import TOKEN_ENV, URL_ENV, DebugServerClient
 from jupyter_debug_server.client.forward import open_tunnel
 from jupyter_debug_server.client.peer_owner import owner_in_table, parse_address, socket_owner
@@ -419,8 +420,6 @@ def test_stdio_on_a_regular_file_is_refused_clearly(
 
 def test_port_without_a_value_is_an_os_chosen_port_and_no_fixed_port_is_suggested(
         capsys: pytest.CaptureFixture[str]) -> None:
-    from jupyter_debug_server.cli import build_parser
-
     parser = build_parser()
     assert parser.parse_args(["forward", "3f2a", "--port"]).port == 0
     assert parser.parse_args(["forward", "3f2a", "--port", "0"]).port == 0

@@ -12,6 +12,7 @@ import pytest
 from jupyter_debug_server.dap.arguments import MAX_INT, REQUESTS, ArgumentError, check_request
 
 from ..support.dap_client import start_worker
+from ..support.debuggers import WORKERS
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -151,13 +152,7 @@ def test_the_table_holds_the_requests_of_the_specification() -> None:
     assert set(REQUESTS) == spec
 
 
-WORKERS = {"debugpy": "jupyter_debug_server.runner.debuggers.debugpy_adapter",
-           "gdb": "jupyter_debug_server.runner.debuggers.gdb_adapter",
-           "lldb": "jupyter_debug_server.runner.debuggers.lldb_adapter"}
-
-
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("debugger", sorted(WORKERS))
 def test_every_worker_refuses_wrong_types_before_its_debugger(debugger: str) -> None:
     """A real worker of each debugger answers ill-typed requests with the sentence
     (pydevd dropped its connection on threadId 1.0, `pause` with a list raised a

@@ -7,12 +7,15 @@ output ("a=84 b=168 x=3") is in there too.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
+import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,8 @@ from typing import Any
 import psutil
 import pytest
 
+from jupyter_debug_server.dap import DapChannel
+from jupyter_debug_server.runner.debuggers.gdb.console import ConsoleFilter
 from jupyter_debug_server.runner.debuggers.gdb.mi import (
     GdbExited,
     MIConnection,
@@ -30,6 +35,9 @@ from jupyter_debug_server.runner.debuggers.gdb.mi import (
     quote,
 )
 from jupyter_debug_server.runner.debuggers.gdb.mi_values import exit_code, mi_bool, mi_int, mi_list
+
+# the worker's composition root: importing it registers the handlers
+from jupyter_debug_server.runner.debuggers.gdb_adapter import GdbAdapter
 
 DATA = Path(__file__).parent.parent / "data" / "gdb_mi"
 
@@ -466,15 +474,6 @@ for line in sys.stdin:
 def test_adapter_answers_next_before_the_stop_gdb_reported_in_the_same_read(
         tmp_path: Path) -> None:
     """DAP: the response to `next` comes first, then `continued` and `stopped`."""
-    import argparse
-    import socket
-    import sys
-
-    from jupyter_debug_server.dap import DapChannel
-    from jupyter_debug_server.runner.debuggers.gdb_adapter import (
-        GdbAdapter,  # the worker's composition root: importing it registers the handlers
-    )
-
     fake = tmp_path / "gdb"
     fake.write_text(f"#!{sys.executable}\n{REPLAYING_GDB}")
     fake.chmod(0o755)
@@ -520,8 +519,6 @@ def test_adapter_answers_next_before_the_stop_gdb_reported_in_the_same_read(
 
 
 def test_console_filter_drops_the_stop_report_and_keeps_gdb_notices() -> None:
-    from jupyter_debug_server.runner.debuggers.gdb.console import ConsoleFilter
-
     shown: list[str] = []
     for name in sorted(p.name for p in DATA.glob("*.txt")):
         console = ConsoleFilter()

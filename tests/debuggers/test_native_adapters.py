@@ -9,32 +9,26 @@ feature, its capabilities say so and the test checks the clean refusal.
 from __future__ import annotations
 
 import asyncio
+import base64
+import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from jupyter_debug_server.runner.debuggers.lldb_adapter import find_lldb_dap
-
 from ..support.dap_client import start_worker
+from ..support.debuggers import NATIVE
 from ..support.native import SOURCES, WORKERS, NativeSession, compile_targets, marker_line
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120),
+              pytest.mark.parametrize("debugger", NATIVE, indirect=True)]
 POINTS = SOURCES / "points.c"
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return compile_targets(tmp_path_factory.mktemp("native"))
-
-
-@pytest.fixture(params=["gdb", "lldb"])
-def debugger(request: pytest.FixtureRequest) -> str:
-    """The debugger under test; both are installed by scripts/setup.sh test."""
-    if request.param == "lldb" and find_lldb_dap() is None:
-        pytest.fail("lldb-dap is not installed; run bash scripts/setup.sh test")
-    return str(request.param)
 
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:
@@ -343,8 +337,6 @@ def test_attach_to_a_running_process_then_detach(debugger: str, built: dict[str,
 
 def test_core_file_made_with_gcore(debugger: str, built: dict[str, Path], tmp_path: Path) -> None:
     async def scenario() -> None:
-        import shutil
-
         gcore = shutil.which("gcore")
         assert gcore, "gcore comes with gdb; install gdb"
         proc = await _start_waiter(built["waiter"])
@@ -381,8 +373,6 @@ def test_core_file_made_with_gcore(debugger: str, built: dict[str, Path], tmp_pa
 
 def test_disassemble_and_read_memory(debugger: str, built: dict[str, Path]) -> None:
     async def scenario() -> None:
-        import base64
-
         s = await NativeSession.launch(debugger, built["points"], stop_on_entry=True)
         stop = await s.stopped()
         frame = (await s.frames(stop["threadId"]))[0]
@@ -483,40 +473,10 @@ def test_pause_step_in_out_instruction_step_and_terminate(
     run(scenario)
 
 
-def test_standalone_stdio_adapter_with_binary_and_args_from_its_command_line(
-        debugger: str, built: dict[str, Path]) -> None:
-    async def scenario() -> None:
-        import sys
-
-        from jupyter_debug_server.dap import DapChannel
-
-        from ..support.dap_client import DapTestClient
-
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", WORKERS[debugger], "--session", "456", "--binary",
-            str(built["points"]), "--", "first arg", "$HOME",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-        assert proc.stdin is not None and proc.stdout is not None
-        client = DapTestClient(DapChannel(proc.stdout, proc.stdin, name="ide"))
-        await client.request("initialize", {"adapterID": debugger})
-        await client.request("launch", {})
-        await client.wait_event("initialized")
-        await client.request("configurationDone")
-        exited = await client.wait_event("exited")
-        assert exited["body"]["exitCode"] == 123
-        assert client.output("stdout").startswith("arg[1]=first arg\narg[2]=$HOME\n")
-        proc.stdin.close()
-        assert await asyncio.wait_for(proc.wait(), 30) == 0
-
-    run(scenario)
-
-
 def test_no_init_file_of_the_targets_folder_is_read(
         debugger: str, built: dict[str, Path], tmp_path: Path) -> None:
     """A `.gdbinit`/`.lldbinit` beside the program (or in its cwd) is never loaded: it could
     run anything as the user, and here it would stop the program in main."""
-    import shutil
-
     program = tmp_path / "points"
     shutil.copy(built["points"], program)
     (tmp_path / ".gdbinit").write_text("echo INIT-RAN\\n\nbreak main\n")

@@ -16,38 +16,63 @@ from typing import Any
 import pytest
 
 from jupyter_debug_server.dap import DapChannel, FrameDecoder, encode
-from jupyter_debug_server.runner.debuggers.lldb_adapter import find_lldb_dap
 
-from ..support.dap_client import WORKER, DapTestClient
+from ..support.dap_client import DapTestClient, start_worker
+from ..support.debuggers import WORKERS
+from ..support.native import compile_targets, marker_line
 
 TARGET = Path(__file__).parent.parent / "targets" / "loop.py"
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(120)
 
 
-def test_stdio_worker_with_program_from_its_command_line() -> None:
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return compile_targets(tmp_path_factory.mktemp("native"))
+
+
+def _command_line(debugger: str, request: pytest.FixtureRequest) -> tuple[
+        list[str], Path, int, int, str]:
+    """What the worker's command line names (a script for debugpy, a binary for gdb and
+    lldb, then the program's arguments), a breakpoint's source and line, and the exit code
+    and stdout that follow from those arguments."""
+    if debugger == "debugpy":
+        # loop.py exits with 6 - 6 + argv[1]; line 5 is in add()
+        return ["--program", str(TARGET), "4"], TARGET, 5, 4, "result 6\n"
+    points = request.getfixturevalue("built")["points"]
+    source = points.parent / "points.c"
+    return (["--binary", str(points), "--", "first arg", "$HOME"], source,
+            marker_line(source, "SQUARE-BODY"), 123,
+            "arg[1]=first arg\narg[2]=$HOME\ntotal 120 levels 40 x 3\n")
+
+
+def test_stdio_worker_with_program_and_arguments_from_its_command_line(
+        debugger: str, request: pytest.FixtureRequest) -> None:
+    argv, source, line, exit_code, stdout = _command_line(debugger, request)
+
     async def scenario() -> None:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", WORKER, "--session", "123", "--program", str(TARGET), "4",
+            sys.executable, "-m", WORKERS[debugger], "--session", "123", *argv,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         assert proc.stdin is not None and proc.stdout is not None
         client = DapTestClient(DapChannel(proc.stdout, proc.stdin, name="ide"))
-        caps = await client.request("initialize", {"adapterID": "ide"})
+        caps = await client.request("initialize", {"adapterID": debugger})
         assert caps["supportsConfigurationDoneRequest"] is True
         launch = client.send("launch", {})
         await client.wait_event("initialized")
-        bp = await client.request("setBreakpoints", {"source": {"path": str(TARGET)},
-                                                     "breakpoints": [{"line": 5}]})
+        bp = await client.request("setBreakpoints", {"source": {"path": str(source)},
+                                                     "breakpoints": [{"line": line}]})
         assert bp["breakpoints"][0]["verified"] is True
         await client.request("configurationDone")
         assert (await asyncio.wait_for(launch, 30))["success"] is True
         stopped = await client.wait_event("stopped")
-        await client.request("setBreakpoints", {"source": {"path": str(TARGET)},
+        assert stopped["body"]["reason"] == "breakpoint"
+        await client.request("setBreakpoints", {"source": {"path": str(source)},
                                                 "breakpoints": []})
         await client.request("continue", {"threadId": stopped["body"]["threadId"]})
         exited = await client.wait_event("exited")
-        assert exited["body"]["exitCode"] == 4
+        assert exited["body"]["exitCode"] == exit_code
         await client.wait_event("terminated")
-        assert client.output("stdout") == "result 6\n"
+        assert client.output("stdout") == stdout  # the arguments arrived verbatim
         proc.stdin.close()
         assert await asyncio.wait_for(proc.wait(), 30) == 0
 
@@ -59,8 +84,6 @@ def test_launch_of_a_crashing_program_reports_its_error_output(tmp_path: Path) -
     bad.write_text("import no_such_module_here\n")
 
     async def scenario() -> None:
-        from ..support.dap_client import start_worker
-
         client, proc = await start_worker()
         await client.request("initialize", {})
         launch = client.send("launch", {"program": str(bad)})
@@ -82,11 +105,6 @@ def test_launch_of_a_crashing_program_reports_its_error_output(tmp_path: Path) -
 
 # -- any stdin/stdout (issue 12, item 7) ----------------------------------------------
 
-ADAPTERS = {
-    "debugpy": "jupyter_debug_server.runner.debuggers.debugpy_adapter",
-    "gdb": "jupyter_debug_server.runner.debuggers.gdb_adapter",
-    "lldb": "jupyter_debug_server.runner.debuggers.lldb_adapter",
-}
 HELLO_C = '#include <stdio.h>\nint main(void) { puts("hello from a file"); return 3; }\n'
 HELLO_PY = 'import sys\nprint("hello from a file")\nsys.exit(3)\n'
 
@@ -97,8 +115,6 @@ def _program(debugger: str, folder: Path) -> Path:
         program = folder / "hello.py"
         program.write_text(HELLO_PY)
         return program
-    if debugger == "lldb" and find_lldb_dap() is None:
-        pytest.fail("lldb-dap is not installed; run bash scripts/setup.sh test")
     source = folder / "hello.c"
     source.write_text(HELLO_C)
     subprocess.run(["gcc", "-g", "-O0", "-o", str(folder / "hello"), str(source)],
@@ -113,7 +129,6 @@ def _frames(*requests: tuple[str, dict[str, Any]]) -> bytes:
                     for seq, (command, arguments) in enumerate(requests, start=1))
 
 
-@pytest.mark.parametrize("debugger", list(ADAPTERS))
 def test_a_conversation_from_a_file_answered_into_a_file(debugger: str, tmp_path: Path) -> None:
     """stdin and stdout are regular files (asyncio's pipe transports refuse them): the
     requests are taken one at a time, as an IDE would send them, and every answer lands
@@ -129,7 +144,7 @@ def test_a_conversation_from_a_file_answered_into_a_file(debugger: str, tmp_path
     ))
     answers = tmp_path / "answers.dap"
     with requests.open("rb") as stdin, answers.open("wb") as stdout:
-        done = subprocess.run([sys.executable, "-m", ADAPTERS[debugger], "--session", "123"],
+        done = subprocess.run([sys.executable, "-m", WORKERS[debugger], "--session", "123"],
                               stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
                               cwd=tmp_path, timeout=60, check=False)
     stderr = done.stderr.decode(errors="replace")
@@ -149,14 +164,13 @@ def test_a_conversation_from_a_file_answered_into_a_file(debugger: str, tmp_path
     assert "hello from a file" in printed
 
 
-@pytest.mark.parametrize("debugger", list(ADAPTERS))
 def test_on_a_terminal_it_says_what_it_is_for_and_keeps_serving(debugger: str) -> None:
     """stdin a terminal (a pty in raw mode, so DAP bytes pass as they are): the usage
     paragraph on stderr, then DAP as usual."""
     master, slave = pty.openpty()
     tty.setraw(slave)
     try:
-        proc = subprocess.Popen([sys.executable, "-m", ADAPTERS[debugger]], stdin=slave,
+        proc = subprocess.Popen([sys.executable, "-m", WORKERS[debugger]], stdin=slave,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     finally:
         os.close(slave)
@@ -164,7 +178,7 @@ def test_on_a_terminal_it_says_what_it_is_for_and_keeps_serving(debugger: str) -
     try:
         usage = _read_until(proc.stderr.fileno(), b"to quit.\n", 30).decode()
         assert "Debug Adapter Protocol adapter" in usage
-        assert f"-m {ADAPTERS[debugger]}" in usage
+        assert f"-m {WORKERS[debugger]}" in usage
         assert "forward SESSION --port" in usage and "debugServer" in usage
         os.write(master, _frames(("initialize", {"adapterID": "tty"})))
         answer = _read_until(proc.stdout.fileno(), b"}", 30)

@@ -1,7 +1,7 @@
 """Attach refusals for all three debuggers: every cause named, with its fix, nothing started.
 
-The attaches that succeed are in test_debugpy_attach.py, test_native_adapters.py and
-test_native_rest.py; here are the processes a session must not or cannot attach to.
+The attaches that succeed are in test_sessions.py and debuggers/test_native_adapters.py;
+here are the processes a session must not or cannot attach to.
 """
 
 from __future__ import annotations
@@ -22,13 +22,11 @@ import pytest
 from jupyter_debug_server.runner.debuggers import attachable
 
 from ..support.dap_client import start_worker
-from ..support.native import WORKERS
+from ..support.debuggers import WORKERS
+from ..support.native import SOURCES
 
 pytestmark = pytest.mark.timeout(120)
 TARGETS = Path(__file__).parent.parent / "targets"
-DEBUGGERS = ["debugpy", "gdb", "lldb"]
-WORKER_MODULES = {"debugpy": "jupyter_debug_server.runner.debuggers.debugpy_adapter",
-                  **WORKERS}
 OTHER_USER = "jds-intruder"
 
 
@@ -84,15 +82,14 @@ async def _refused(api: Any, manager: Any, body: dict[str, Any], reason: str,
     return str(error["message"])
 
 
-@pytest.mark.parametrize("debugger", DEBUGGERS)
 async def test_attach_refusals_name_the_cause(
         api: Any, manager: Any, debugger: str, foreign_pid: tuple[int, str],
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     spec = {"debugger": debugger, "request": "attach"}
     gone = await asyncio.create_subprocess_exec("true")
     await gone.wait()  # a pid that existed and is now gone
-    await _refused(api, manager, {**spec, "pid": gone.pid}, "not-found",
-                   f"there is no process with pid {gone.pid} to attach to")
+    message = await _refused(api, manager, {**spec, "pid": gone.pid}, "not-found")
+    assert message == f"there is no process with pid {gone.pid} to attach to"
 
     pid, owner = foreign_pid
     await _refused(api, manager, {**spec, "pid": pid}, "not-permitted",
@@ -117,13 +114,12 @@ async def test_attach_refusals_name_the_cause(
         await waiter.wait()
 
 
-@pytest.mark.parametrize("debugger", DEBUGGERS)
 def test_standalone_workers_refuse_the_same_way(debugger: str) -> None:
     async def scenario() -> None:
         async with _traced_waiter() as (traced, tracer):
             for pid, needle in ((traced, f"traced by process {tracer}"),
                                 (2**22 + 7, "there is no process with pid")):
-                client, worker = await start_worker(WORKER_MODULES[debugger])
+                client, worker = await start_worker(WORKERS[debugger])
                 await client.request("initialize", {"adapterID": debugger})
                 with pytest.raises(Exception, match=needle):
                     await client.request("attach", {"processId": pid})
@@ -147,3 +143,53 @@ def test_ptrace_hint_names_yama_scope_1_and_its_fixes(
         assert fix in message
     assert attachable.explain_attach_failure(4242, "no such file") == (
         "cannot attach to process 4242: no such file")
+
+
+# -- the server's own processes and its sessions' ----------------------------------------
+
+
+@pytest.fixture
+def waiter(jp_root_dir: Path) -> str:
+    """The native waiter target, compiled into root_dir (relative path for the spec)."""
+    subprocess.run(["gcc", "-g", "-O0", "-pthread", "-o", str(jp_root_dir / "waiter"),
+                    str(SOURCES / "waiter.c")], check=True, capture_output=True)
+    return "waiter"
+
+
+@pytest.mark.parametrize("which", ["init", "server", "server-parent"])
+def test_attach_refuses_init_and_the_server(which: str) -> None:
+    """Refused by the check itself, before any ptrace, whatever our uid (CI runs as root,
+    where the uid comparison lets every process through)."""
+    pid = {"init": 1, "server": os.getpid(), "server-parent": os.getppid()}[which]
+    with pytest.raises(attachable.AttachRefused) as refused:
+        attachable.check_attachable(pid)
+    assert refused.value.reason == "not-permitted"
+    assert f"process {pid} (" in refused.value.message
+
+
+async def test_attach_to_init_is_refused(api: Any, debugger: str) -> None:
+    status, body = await api("POST", "sessions", {"debugger": debugger, "request": "attach",
+                                                  "pid": 1})
+    assert status == 400, body
+    assert body["reason"] == "not-permitted"
+    assert "process 1" in body["message"] and "init" in body["message"]
+
+
+async def test_attach_to_a_sessions_processes_is_refused(api: Any, manager: Any,
+                                                         waiter: str) -> None:
+    status, model = await api("POST", "sessions", {
+        "debugger": "gdb", "program": waiter, "stop_on_entry": True})
+    assert status == 201, model
+    session = manager.get(model["id"])
+    assert await session.wait_for(lambda: session.state == "stopped", 60), session.error
+    gdb = [p for p in psutil.Process(session.worker.pid).children(recursive=True)
+           if p.name().startswith("gdb")]
+    assert len(gdb) == 1, gdb
+    ours = {"worker": session.worker.pid, "gdb": gdb[0].pid, "program": session.pid}
+    for what, pid in ours.items():
+        status, body = await api("POST", "sessions", {"debugger": "gdb", "request": "attach",
+                                                      "pid": pid})
+        assert status == 400, (what, body)
+        assert body["reason"] == "not-permitted", (what, body)
+        assert "belongs to a debug session" in body["message"], (what, body)
+    await api("DELETE", f"sessions/{session.id}")

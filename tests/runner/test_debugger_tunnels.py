@@ -1,45 +1,153 @@
-"""gdb sessions shared by IDEs: what real DAP clients (nvim-dap, VS Code, LLVM's
-dap_server.py) rely on, on a real gdb through a real server and its DAP tunnel."""
+"""Sessions of every debugger driven through the DAP tunnel, as IDEs (nvim-dap, VS Code,
+LLVM's dap_server.py) drive them: the same round on debugpy, gdb and lldb (join, the stop
+replayed, stack, variables, a watch, a step, the run to the end; terminate), what the
+native debuggers' consoles answer, and what gdb needs when clients join between its steps.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+import re
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
-from ..support.native import compile_targets, marker_line
-from ..support.ws_dap import TunnelClient
+from ..support.debuggers import NATIVE, Debuggee
+from ..support.native import marker_line
+from ..support.ws_dap import Tunnel, TunnelClient
 
 pytestmark = pytest.mark.timeout(300)
 
 STEPS = 200
 
-Tunnel = Callable[[str], Awaitable[TunnelClient]]
+
+def _output(client: TunnelClient, category: str) -> str:
+    return "".join(e["body"]["output"] for e in client.events if e["event"] == "output"
+                   and e["body"].get("category") == category)
 
 
-@pytest.fixture
-def native(jp_root_dir: Path) -> dict[str, Path]:
-    dest = jp_root_dir / "native"
-    dest.mkdir()
-    return compile_targets(dest)
+async def test_join_inspect_step_and_run_to_the_end(
+        api: Any, manager: Any, tunnel: Tunnel, debugger: str, program: Debuggee) -> None:
+    """An IDE's round on a session stopped at its breakpoint: the stop replayed to it, the
+    stack, a local and a watch, one step, then the run to the end with the program's
+    output and exit code."""
+    status, model = await api("POST", "sessions", {
+        "debugger": debugger, "program": program.program,
+        "breakpoints": [{"path": program.source_path, "line": program.line}]})
+    assert status == 201, model
+    session = manager.get(model["id"])
+    assert await session.wait_for(lambda: session.state == "stopped", 60), session.error
+    client = await tunnel(session.id)
+    assert await client.join() == session.capabilities
+    stop = await client.event("stopped")  # the current state, replayed
+    assert stop["body"]["reason"] == "breakpoint"
+    thread = stop["body"]["threadId"]
+    assert thread == session.stopped["thread_id"]
+    assert stop["body"]["allThreadsStopped"] is True
+    frames = (await client.body("stackTrace", {"threadId": thread}))["stackFrames"]
+    assert (frames[0]["name"], frames[0]["line"]) == (program.frame, program.line)
+    assert frames[0]["source"]["path"] == str(program.source)
+    scopes = (await client.body("scopes", {"frameId": frames[0]["id"]}))["scopes"]
+    variables = (await client.body("variables", {
+        "variablesReference": scopes[0]["variablesReference"]}))["variables"]
+    name, value = program.local
+    assert {v["name"]: v["value"] for v in variables}[name] == value, variables
+    expression, result = program.watch
+    body = await client.body("evaluate", {"expression": expression, "context": "watch",
+                                          "frameId": frames[0]["id"]})
+    assert body["result"] == result, body
+
+    mark = len(client.messages)
+    await client.body("next", {"threadId": thread})
+    assert (await client.event("stopped", after=mark))["body"]["reason"] == "step"
+    frames = (await client.body("stackTrace", {"threadId": thread}))["stackFrames"]
+    assert (frames[0]["name"], frames[0]["line"]) == (program.frame, program.next_line)
+    status, model = await api("GET", f"sessions/{session.id}")  # REST sees the new stop
+    assert status == 200 and model["stopped"]["line"] == program.next_line, model
+
+    # The launch spec's breakpoint is the session's, not this client's: REST clears it.
+    status, _ = await api("PUT", f"sessions/{session.id}/breakpoints",
+                          {"path": program.source_path, "breakpoints": []})
+    assert status == 200
+    await client.body("continue", {"threadId": thread})
+    exited = await client.event("exited")
+    assert exited["body"]["exitCode"] == program.exit_code
+    await client.event("terminated")
+    assert _output(client, "stdout") == program.stdout  # the program's output reached it
+    assert _output(client, "stderr") == program.stderr
+    assert await session.wait_for(lambda: session.state == "exited", 30), session.state
+    assert session.exit_code == program.exit_code
 
 
-@pytest.fixture
-def tunnel(jp_ws_fetch: Any) -> Iterator[Tunnel]:
-    """Open a control client on a session's DAP tunnel: `await tunnel(sid)`."""
-    opened: list[TunnelClient] = []
+async def test_terminate_ends_the_program_and_every_process_of_the_session(
+        api: Any, manager: Any, tunnel: Tunnel, debugger: str, program: Debuggee) -> None:
+    """A control client's `terminate` ends the program; the session ends with it and
+    leaves no process behind (the worker, the program and, native, the debugger)."""
+    status, model = await api("POST", "sessions", {
+        "debugger": debugger, "program": program.program, "stop_on_entry": True})
+    assert status == 201 and model["state"] == "stopped", model
+    session = manager.get(model["id"])
+    worker = psutil.Process(session.worker.pid)
+    procs = [worker, *worker.children(recursive=True)]
+    assert session.pid in {p.pid for p in procs}
+    client = await tunnel(session.id)
+    await client.join()
+    await client.event("stopped")
+    reply = await client.request("terminate")
+    assert reply["success"], reply
+    await client.event("terminated")
+    assert await session.wait_for(lambda: not session.active, 30), session.state
+    _, alive = psutil.wait_procs(procs, timeout=10)
+    assert not alive, [p.cmdline() for p in alive]
+    status, model = await api("GET", f"sessions/{session.id}")
+    assert status == 200 and model["state"] == session.state, model
 
-    async def connect(session_id: str) -> TunnelClient:
-        conn = await jp_ws_fetch("api", "debug", "sessions", session_id, "dap")
-        client = TunnelClient(conn)
-        opened.append(client)
-        return client
 
-    yield connect
-    for client in opened:
-        client.conn.close()
+@pytest.mark.parametrize("debugger", NATIVE, indirect=True)
+async def test_rest_evaluate_answers_the_value_and_the_console_keeps_its_form(
+        api: Any, manager: Any, jp_ws_fetch: Any, debugger: str,
+        native: dict[str, Path]) -> None:
+    source = native["points"].parent / "points.c"
+    status, model = await api("POST", "sessions", {
+        "debugger": debugger, "program": "native/points",
+        "breakpoints": [{"path": "native/points.c",
+                         "line": marker_line(source, "AFTER-RECURSE")}]})
+    assert status == 201, model
+    session = manager.get(model["id"])
+    assert await session.wait_for(lambda: session.state == "stopped", 30), session.error
+    status, result = await api("POST", f"sessions/{session.id}/evaluate",
+                               {"expression": "total + 1"})
+    assert status == 200 and result["result"] == "121", result  # not lldb's `(int) $0 = 121`
+    status, result = await api("POST", f"sessions/{session.id}/evaluate",
+                               {"expression": "total = 7"})  # the REPL may change things
+    assert status == 200 and result["result"] == "7", result
+    client = TunnelClient(await jp_ws_fetch("api", "debug", "sessions", session.id, "dap"))
+    try:
+        await client.join()
+        stop = await client.event("stopped")
+        frames = await client.body("stackTrace", {"threadId": stop["body"]["threadId"]})
+        body = await client.body("evaluate", {"expression": "total", "context": "repl",
+                                              "frameId": frames["stackFrames"][0]["id"]})
+        # An IDE's console shows what the debugger's console shows.
+        expected = {"gdb": r"7", "lldb": r"\(int\) \$\d+ = 7"}[debugger]
+        assert re.fullmatch(expected, body["result"]), body
+        # A lone surrogate (valid JSON, no UTF-8 bytes) cannot go on gdb's command line:
+        # it was left pending with a traceback in the log; now the answer says why.
+        response = await client.request("evaluate", {"expression": "total\ud800",
+                                                     "context": "watch"})
+        if debugger == "gdb":  # (lldb-dap's JSON reader takes it as U+FFFD)
+            assert not response["success"] and "lone surrogate" in response["message"], \
+                response
+        # lldb-dap 19 crashed (SIGSEGV) on completions at a column or line outside the text.
+        for position in ({"column": 0}, {"column": 2**31 - 1}, {"column": 2, "line": 5}):
+            response = await client.request("completions", {"text": "tot", **position})
+            assert debugger == "gdb" or (not response["success"] and "outside" in \
+                response["message"]), response
+        assert (await client.body("threads"))["threads"]
+    finally:
+        await client.close()
+    await api("DELETE", f"sessions/{session.id}")
 
 
 async def _stopped_gdb_session(api: Any, manager: Any, program: str, source: str,

@@ -20,49 +20,16 @@ from jupyter_debug_server.app import EVENT_SCHEMA_ID
 from jupyter_debug_server.client import DebugServerClient
 from jupyter_debug_server.dap import FrameDecoder, encode
 
+from ..support.debuggers import NATIVE, Debuggee, debuggee
 from ..support.forward import ForwardProcess
 from ..support.jp_server import Server, bearer, issue
-from ..support.native import compile_targets, marker_line, targets_server
+from ..support.native import targets_server
 from ..support.server_process import ServerProcess
-from ..support.ws_dap import TunnelClient
+from ..support.ws_dap import Tunnel, TunnelClient
 
 pytestmark = pytest.mark.timeout(150)
 
 LOOP = "targets/loop.py"
-
-
-@pytest.fixture
-def tunnel(jp_ws_fetch: Any) -> Any:
-    """Open a tunnel client on a session: `await tunnel(sid, role=...)`."""
-    opened: list[TunnelClient] = []
-
-    async def connect(session_id: str, **params: str) -> TunnelClient:
-        conn = await jp_ws_fetch("api", "debug", "sessions", session_id, "dap",
-                                 params=params)
-        client = TunnelClient(conn)
-        opened.append(client)
-        return client
-
-    yield connect
-    for client in opened:
-        client.conn.close()
-
-
-@pytest.fixture
-def native(jp_root_dir: Path) -> dict[str, Path]:
-    dest = jp_root_dir / "native"
-    dest.mkdir()
-    return compile_targets(dest)
-
-
-def _program(debugger: str, root: Path) -> tuple[dict[str, Any], str, int, int]:
-    """(launch spec, source path, line A, line B): A is reached first, B next, and the
-    program passes A, then B, then A again more than once."""
-    if debugger == "debugpy":
-        return {"program": LOOP}, str(root / LOOP), 13, 5
-    source = root / "native" / "points.c"
-    return ({"program": "native/points"}, str(source), marker_line(source, "LOOP-BODY"),
-            marker_line(source, "SQUARE-BODY"))
 
 
 async def _launch(api: Any, manager: Any, debugger: str, **spec: Any) -> Any:
@@ -99,13 +66,11 @@ async def _resume_and_stop(driver: TunnelClient, others: list[TunnelClient], thr
     return stops
 
 
-@pytest.mark.parametrize("debugger", ["debugpy", "gdb", "lldb"])
-@pytest.mark.usefixtures("targets")
 async def test_two_clients_keep_their_own_breakpoints_in_one_file(
-        api: Any, manager: Any, tunnel: Any, native: dict[str, Path], jp_root_dir: Path,
-        debugger: str) -> None:
-    spec, path, line_a, line_b = _program(debugger, jp_root_dir)
-    session = await _launch(api, manager, debugger, stop_on_entry=True, **spec)
+        api: Any, manager: Any, tunnel: Tunnel, debugger: str, program: Debuggee) -> None:
+    path, line_a, line_b = str(program.source), program.line, program.callee_line
+    session = await _launch(api, manager, debugger, program=program.program,
+                            stop_on_entry=True)
     a, b = await tunnel(session.id), await tunnel(session.id)
     for client in (a, b):
         await client.join()
@@ -154,9 +119,10 @@ async def test_two_clients_keep_their_own_breakpoints_in_one_file(
     assert status == 200
 
 
-@pytest.mark.parametrize("debugger", ["gdb", "lldb"])
+@pytest.mark.parametrize("debugger", NATIVE, indirect=True)
+@pytest.mark.usefixtures("native")
 async def test_two_clients_keep_their_own_function_breakpoints(
-        api: Any, manager: Any, tunnel: Any, native: dict[str, Path], debugger: str) -> None:
+        api: Any, manager: Any, tunnel: Tunnel, debugger: str) -> None:
     session = await _launch(api, manager, debugger, program="native/points",
                             stop_on_entry=True)
     a, b = await tunnel(session.id), await tunnel(session.id)
@@ -199,7 +165,7 @@ async def test_two_clients_keep_their_own_function_breakpoints(
 
 @pytest.mark.usefixtures("targets")
 async def test_the_rest_routes_breakpoints_stay_when_clients_come_and_go(
-        api: Any, manager: Any, tunnel: Any) -> None:
+        api: Any, manager: Any, tunnel: Tunnel) -> None:
     session = await _launch(api, manager, "debugpy", program=LOOP,
                             breakpoints=[{"path": LOOP, "line": 13}])
     status, own = await api("GET", f"sessions/{session.id}/breakpoints")
@@ -274,7 +240,7 @@ async def test_a_control_client_ends_the_session_and_is_recorded(
 
 @pytest.mark.usefixtures("targets")
 async def test_an_observer_can_leave_but_never_end_the_session(
-        api: Any, manager: Any, tunnel: Any) -> None:
+        api: Any, manager: Any, tunnel: Tunnel) -> None:
     session = await _launch(api, manager, "debugpy", program=LOOP, stop_on_entry=True)
     watcher = await tunnel(session.id, role="observe")
     capabilities = await watcher.join()
@@ -375,14 +341,15 @@ class RawIde:
 
 
 @pytest.mark.parametrize("mode", ["--stdio", "--port"])
-@pytest.mark.parametrize("debugger", ["debugpy", "gdb", "lldb"])
 def test_an_ide_numbering_from_zero_pipelines_and_quits_with_terminate(
         server_process: ServerProcess, debugger: str, mode: str) -> None:
     srv = server_process
-    spec, path, line_a, _ = _program(debugger, srv.root)
+    program = debuggee(debugger, srv.root)
+    path, line_a = str(program.source), program.line
     url = f"http://127.0.0.1:{srv.port}/"
     with DebugServerClient(url, srv.token) as client:
-        model = client.create_session({"debugger": debugger, **spec, "stop_on_entry": True})
+        model = client.create_session({"debugger": debugger, "program": program.program,
+                                       "stop_on_entry": True})
         model = client.wait_settled(model["id"], 60)
         assert model["state"] == "stopped", model
         sid = str(model["id"])

@@ -25,9 +25,9 @@ from jupyter_debug_server.runner.manager import SessionManager
 from jupyter_debug_server.runner.processes import boot_id, process_start_time
 from jupyter_debug_server.store import Store
 
-from ..conftest import _Watchdog
 from ..support.native import GDB_WORKER
 from ..support.openapi import check
+from ..support.watchdog import Watchdog
 from ..support.ws_dap import TunnelClient
 
 pytestmark = pytest.mark.timeout(120)
@@ -75,7 +75,7 @@ done = True  # BREAK
 
 def _gate(allowed: tuple[str, ...]) -> Iterator[None]:
     """The traceback gate of conftest.py with some expected lines allowed."""
-    watchdog = _Watchdog()
+    watchdog = Watchdog()
     loggers = [logging.getLogger(), logging.getLogger("ServerApp"),
                logging.getLogger("tornado.application")]
     for logger in loggers:

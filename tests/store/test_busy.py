@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ..conftest import Api
+from ..support.jp_server import Api
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from jupyter_server.auth import Authorizer
@@ -16,6 +16,9 @@ from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 LOOP = "targets/loop.py"
 UNKNOWN_ID = "0123456789ab"
+
+# tests/conftest.py's `api` fixture: `await api("POST", "sessions", body)` -> (status, JSON).
+Api = Callable[..., Awaitable[tuple[int, Any]]]
 
 # Bodies that would do real work if a request got through.
 BODIES: dict[str, Any] = {
