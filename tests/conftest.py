@@ -1,42 +1,31 @@
-"""Shared fixtures: a real jupyter_server with the extension, and a log watchdog."""
+"""Shared fixtures: a real jupyter_server with the extension, a log watchdog, the debugger
+under test, and WebSocket tunnel clients."""
 
 from __future__ import annotations
 
 import json
 import logging
 import shutil
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from .support.debuggers import DEBUGGERS, require_installed
+from .support.jp_server import Api
+from .support.watchdog import Watchdog
+from .support.ws_dap import Tunnel, TunnelClient
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 TARGETS = Path(__file__).parent / "targets"
 
 
-class _Watchdog(logging.Handler):
-    """Collects log records that mean something went wrong unexpectedly."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.bad: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if "To access the server" in message:
-            return  # jupyter_server prints its URL at CRITICAL level
-        if record.exc_info or "Traceback (most recent call last)" in message or (
-            record.levelno >= logging.ERROR
-        ):
-            self.bad.append(f"{record.name} {record.levelname}: {message[:2000]}")
-
-
 @pytest.fixture(autouse=True)
 def fail_on_traceback(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fail any test during which something logged a traceback or an ERROR."""
-    watchdog = _Watchdog()
+    watchdog = Watchdog()
     loggers = [logging.getLogger(), logging.getLogger("ServerApp"),
                logging.getLogger("tornado.application")]
     for lg in loggers:
@@ -71,8 +60,6 @@ def targets(jp_root_dir: Path) -> Path:
     return dest
 
 
-Api = Callable[..., Awaitable[tuple[int, Any]]]
-
 
 @pytest.fixture
 def api(jp_fetch: Any) -> Api:
@@ -105,3 +92,33 @@ class _LazyManager:
 def manager(jp_serverapp: Any) -> Any:
     """The running extension's SessionManager (after the first API call)."""
     return _LazyManager(jp_serverapp.web_app.settings["debug_app"])
+
+
+@pytest.fixture(params=DEBUGGERS)
+def debugger(request: pytest.FixtureRequest) -> str:
+    """The debugger under test: debugpy, gdb or lldb, all installed by scripts/setup.sh test.
+
+    Narrow it with `@pytest.mark.parametrize("debugger", NATIVE, indirect=True)` where a
+    scenario is native only; skip a part one debugger lacks with `skip_unless` (both in
+    tests/support/debuggers.py)."""
+    name = str(request.param)
+    require_installed(name)
+    return name
+
+
+
+@pytest.fixture
+def tunnel(jp_ws_fetch: Any) -> Iterator[Tunnel]:
+    """Open a client on a session's DAP tunnel: `await tunnel(sid, role=...)`."""
+    opened: list[TunnelClient] = []
+
+    async def connect(session_id: str, **params: str) -> TunnelClient:
+        conn = await jp_ws_fetch("api", "debug", "sessions", session_id, "dap",
+                                 params=params)
+        client = TunnelClient(conn)
+        opened.append(client)
+        return client
+
+    yield connect
+    for client in opened:
+        client.conn.close()

@@ -13,16 +13,11 @@ from tornado.websocket import websocket_connect
 
 from jupyter_debug_server.api import events, session_ws, tunnel
 
-from ..test_api_auth import Server
-from ..test_tokens import issue, launch_stopped
+from ..support.jp_server import Server, issue, launch_stopped
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("targets")]
 SOCKETS = ("dap", "events")
 
-
-@pytest.fixture
-def server(jp_serverapp: Any, jp_http_port: int, jp_base_url: str) -> Server:
-    return Server(jp_http_port, jp_base_url, jp_serverapp.identity_provider.token)
 
 
 async def _refusal(server: Server, path: str, query: str, origin: str) -> dict[str, Any]:

@@ -79,7 +79,7 @@ def _text_frames(rng: random.Random, kind: str, text: str, outcome: str) -> Fram
 
 #: The largest message both sockets take: the events socket closes a larger one with 1009 by
 #: design (its clients only listen; SessionSocket.max_client_frame). The tunnel's large
-#: messages are tested in tests/test_websocket_frames.py and tests/websocket/.
+#: messages are tested in tests/websocket/test_frames.py and tests/websocket/.
 ANSWERABLE_MAX = 64 * 1024
 
 

@@ -197,7 +197,7 @@ def pid_escapes(p: Places) -> list[tuple[str, Any]]:
     """Attach to processes the server must refuse (or may take: only the decoy)."""
     cases: list[tuple[str, Any]] = [
         # pid 1 is refused by attachable.py before any ptrace, whatever the debugger and
-        # even as root (test_process_tree.py proves it without a debugger first).
+        # even as root (tests/runner/test_attach.py proves it without a debugger first).
         ("pid-1-debugpy", {"request": "attach", "pid": 1}),
         ("pid-1-gdb", {"debugger": "gdb", "request": "attach", "pid": 1}),
         ("pid-1-lldb", {"debugger": "lldb", "request": "attach", "pid": 1}),

@@ -8,7 +8,7 @@
 //   -> next -> stopped (step) at the next line -> scopes -> variables -> disconnect
 //   -> the forward exits 0 (the session carries on)
 //
-// Usage (tests/test_debugclient_forward.py runs it; the session is stopped on entry):
+// Usage (tests/cli/test_debugclient_forward.py runs it; the session is stopped on entry):
 //   JDS_PYTHON=/path/to/python PYTHONPATH=<repo root> node debugclient_forward.mjs \
 //     --source /srv/loop.py --line 13 --next-line 12 --expect result=1 \
 //     --arg forward --arg SESSION --arg --stdio --arg --url --arg URL [--timeout 90]

@@ -6,7 +6,7 @@
 //   -> next -> stopped (step) at the next line -> stackTrace -> scopes -> variables
 //   -> disconnect -> the adapter exits 0
 //
-// Usage (tests/test_debugclient_gdb.py runs it):
+// Usage (tests/debuggers/test_debugclient_gdb.py runs it):
 //   JDS_PYTHON=/path/to/python PYTHONPATH=<repo root> node debugclient_gdb.mjs \
 //     --program ./points --source ./points.c --line 37 --next-line 38 \
 //     --expect total=120 --expect levels=40 [--timeout 90]

@@ -11,7 +11,7 @@
 //   B disconnects (leaves: A is told its breakpoint was removed) -> A continue twice ->
 //   line-a both times -> A terminate (the quit of nvim-dap): `terminated`
 //
-// Usage (tests/test_debugclient_shared.py runs it; the session is stopped on entry):
+// Usage (tests/cli/test_debugclient_shared.py runs it; the session is stopped on entry):
 //   node debugclient_shared.mjs --port PORT --source FILE --line-a N --line-b M
 //
 // Prints one "ok - ..." line per check and, last, "N passed, 0 failed"; a failure prints

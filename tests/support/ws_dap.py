@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tornado.websocket import WebSocketClientConnection
@@ -107,3 +107,7 @@ class TunnelClient:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(self.closed), 10)
         self._reader.cancel()
+
+
+# tests/conftest.py's `tunnel` fixture: `await tunnel(session_id, role=...)`.
+Tunnel = Callable[..., Awaitable[TunnelClient]]
