@@ -8,8 +8,9 @@ callback (no task wake-up per read: every hop of a step passes here); channels o
 a StreamReader (a subprocess's pipes) by a read task.
 
 A request whose arguments are a client's own JSON bytes (large.py, `send_raw_request`)
-is written a batch at a time, waiting for the peer to read in between, so no single
-write of it takes long; whatever is sent meanwhile waits behind it, in order.
+is written a piece at a time as the peer reads it, at most 1 MiB per step of the event
+loop, so no single write of it takes long; whatever is sent meanwhile waits behind it,
+in order.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Message], None]
 
 _READ_CHUNK = 256 * 1024
-_RAW_BATCH = 1024 * 1024  # bytes of a raw request written between waits for the peer
+_RAW_BATCH = 1024 * 1024  # bytes of a raw request written in one step of the event loop
 
 
 class ChannelClosed(ConnectionError):
@@ -232,14 +233,18 @@ class DapChannel:
         return seq
 
     async def _write_backlog(self) -> None:
-        """Write the backlog a batch at a time, waiting for the peer to read each."""
+        """Write the backlog, a piece whenever the peer has taken what was written (so
+        the transport's buffer, which a write may copy whole, stays small), and at most
+        _RAW_BATCH bytes before the loop serves others."""
         try:
+            batch = 0
             while self._backlog and not self.is_closed:
-                batch = 0
-                while self._backlog and batch < _RAW_BATCH:
-                    item = self._backlog.popleft()
-                    self._writer.write(item)
-                    batch += len(item)
+                item = self._backlog.popleft()
+                self._writer.write(item)
+                batch += len(item)
+                if batch >= _RAW_BATCH:
+                    batch = 0
+                    await asyncio.sleep(0)
                 await self._writer.drain()
         except (ConnectionError, OSError) as exc:
             self.close(f"{self.name}: {exc}")

@@ -5,8 +5,9 @@ A client's message of at least LARGE_MESSAGE bytes reaches the server as chunks 
 single calls of the json module over all of it (for 64 MiB about 70 ms and 250 ms here),
 during which the server's event loop serves no other session. A thread would not help:
 json's C decoder holds the GIL. So that work runs in a small helper process,
-`python -m jupyter_debug_server.dap.large`, started on first use and reused, fed through
-a pipe a chunk at a time (asyncio streams, drained as the helper reads). It does what the
+`python -m jupyter_debug_server.dap.large`, started on first use and reused (10 nicer
+than the server, which serves every session), fed through a pipe a chunk at a time
+(asyncio streams, each written once the helper took the last). It does what the
 small path does, with the same sentences, and reports what routing needs:
 
 - the checks: UTF-8, `from_json` (bad JSON, NaN, overflowing numbers, nesting too deep),
@@ -28,6 +29,7 @@ module is both ends: `LargeMessages` (the server's) and `main` (the helper's).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -48,10 +50,10 @@ MAX_DEPTH = 512
 MAX_COMMAND = 1024
 _SCALAR_BUDGET = 16 * 1024  # characters of scalar fields kept in the envelope
 _LONGEST_SCALAR = 1024  # characters of one scalar (key or string value) kept
-_BATCH = 1024 * 1024  # bytes written to the helper between waits for it to read
+_BATCH = 1024 * 1024  # bytes written to the helper in one step of the event loop
 _LINE_LIMIT = 8 * 1024 * 1024  # longest answer line read from the helper
 _CLOSE_TIMEOUT = 5.0
-_NICE = 10  # the helper's niceness, added to the server's
+_NICE = 10  # added to the server's niceness for the helper
 _SPACE = re.compile(r"[ \t\n\r]*")  # JSON's whitespace
 _DECODER = json.JSONDecoder()  # the text is valid JSON already when it is used
 _ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
@@ -183,8 +185,6 @@ def _scalars(arguments: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     """The helper: `<size>\\n` and that many bytes in, one JSON line out, until EOF."""
-    # Background work: on a busy machine, the server (serving every session) goes first.
-    os.nice(_NICE)
     read, write = sys.stdin.buffer, sys.stdout.buffer
     while True:
         line = read.readline(64)
@@ -264,6 +264,11 @@ class LargeMessages:
                 *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 cwd=self._cwd, limit=_LINE_LIMIT, start_new_session=True,
                 env=None if self._environment is None else dict(self._environment()))
+            # Background work: on a busy machine the server, which serves every session,
+            # goes first (set from here, so that the helper's start-up is nice too).
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, process.pid,
+                               min(os.getpriority(os.PRIO_PROCESS, 0) + _NICE, 19))
         return process
 
     @staticmethod
@@ -278,10 +283,12 @@ class LargeMessages:
         for chunk in chunks:
             stdin.write(chunk)
             batch += len(chunk)
-            if batch >= _BATCH:  # a batch at a time: what waits in our buffer is bounded
+            if batch >= _BATCH:  # at most this much before the loop serves others
                 batch = 0
-                await stdin.drain()
-        await stdin.drain()
+                await asyncio.sleep(0)
+            # Then only once the helper took it: the pipe transport's buffer, which a
+            # write may copy whole, stays small.
+            await stdin.drain()
         line = await stdout.readline()
         if not line.endswith(b"\n"):
             raise asyncio.IncompleteReadError(line, None)
