@@ -3,6 +3,10 @@
 The same path answers POST with one raw request (api/control.py); tornado routes a
 path to one class, so the tunnel is a base of that handler and owns GET.
 Each connection is one client of the session's DapMux (dap/mux.py).
+
+A message of LARGE_MESSAGE bytes or more arrives as chunks of bytes (websocket/large.py)
+and is checked by the manager's helper process (dap/large.py), not parsed on the event
+loop; its refusals are the small path's, in the same words.
 """
 
 from __future__ import annotations
@@ -17,10 +21,13 @@ from tornado.websocket import WebSocketHandler
 
 from ..dap import CONTROL, ROLES, FramingError, MuxClient
 from ..dap.framing import check_message, from_json, to_json
+from ..dap.messages import LARGE_MESSAGE, Message, RawArguments
 from ..dap.mux import BadMessage
+from ..websocket import NOT_UTF8, LargeMessage
 from .base import DebugAPIHandler
 from .session_ws import CLOSE_INVALID, SessionSocket, close_reason, internal_error
 
+_NOT_BINARY = "send each DAP message as one JSON text frame, not binary"
 # Frames up to this much over c.DebugServerApp.max_dap_message are read and refused with
 # an error response naming the limit; larger ones are cut off (close 1009).
 _FRAME_HEADROOM = 1024 * 1024
@@ -44,6 +51,8 @@ class DapTunnel(SessionSocket, WebSocketMixin, WebSocketHandler, DebugAPIHandler
     log_name = "DAP tunnel to session"
     _client: MuxClient | None = None
     _max_frame = 64 * 1024 * 1024
+    #: Messages this large come to on_large_message (see the module's text).
+    large_message_threshold = LARGE_MESSAGE
 
     async def prepare(self) -> None:  # type: ignore[override]
         """The WebSocket authenticates as SessionSocket says; POST as a REST route."""
@@ -120,7 +129,7 @@ class DapTunnel(SessionSocket, WebSocketMixin, WebSocketHandler, DebugAPIHandler
     def _receive(self, message: str | bytes) -> None:
         assert self._client is not None
         if isinstance(message, bytes):
-            self.cut_off(1003, "send each DAP message as one JSON text frame, not binary")
+            self.cut_off(1003, _NOT_BINARY)
             return
         size = len(message) if message.isascii() else len(message.encode())
         try:
@@ -133,6 +142,38 @@ class DapTunnel(SessionSocket, WebSocketMixin, WebSocketHandler, DebugAPIHandler
             self.cut_off(CLOSE_INVALID, "frame is not a DAP message this server reads: its "
                          "JSON is nested too deeply")
             return
+        self._admit(parsed, size)
+
+    async def on_large_message(self, message: LargeMessage) -> None:
+        """A message of large_message_threshold bytes or more: checked by the helper
+        process, forwarded without being parsed here. Nothing raises out of here."""
+        if self._client is None or self._client.closed:
+            return
+        try:
+            await self._receive_large(message)
+        except Exception as exc:  # a bug of ours, or no helper: logged redacted, 1011
+            internal_error(self, exc)
+
+    async def _receive_large(self, message: LargeMessage) -> None:
+        if message.binary:
+            self.cut_off(1003, _NOT_BINARY)
+            return
+        found = await self.manager.large_messages.inspect(message.chunks, message.size)
+        if self._client is None or self._client.closed:
+            return  # gone meanwhile
+        if found.not_utf8:
+            self.cut_off(CLOSE_INVALID, NOT_UTF8)
+        elif found.refused is not None:
+            self.cut_off(CLOSE_INVALID, f"frame is not a DAP message: {found.refused}")
+        elif found.message is None:
+            self.cut_off(CLOSE_INVALID, "frame is not a DAP message this server reads: "
+                         f"{found.unreadable}")
+        else:
+            self._admit(found.message, message.size, found.raw)
+
+    def _admit(self, parsed: Message, size: int, raw: RawArguments | None = None) -> None:
+        """A DAP message of `size` bytes for the mux, unless it is over the limit."""
+        assert self._client is not None
         if size > self._max_frame:
             text = (f"a DAP message of {size} bytes exceeds the limit of {self._max_frame} "
                     "bytes (c.DebugServerApp.max_dap_message)")
@@ -142,7 +183,10 @@ class DapTunnel(SessionSocket, WebSocketMixin, WebSocketHandler, DebugAPIHandler
                 self._client.respond(parsed, success=False, message=text)
             return
         try:
-            self._client.receive(parsed)
+            if raw is None:
+                self._client.receive(parsed)
+            else:
+                self._client.receive(parsed, raw)
         except BadMessage as exc:
             self.cut_off(CLOSE_INVALID, str(exc))
 

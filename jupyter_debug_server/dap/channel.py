@@ -6,6 +6,11 @@ its callbacks never reorders a response and the events that follow it. Channels 
 sockets and stdio are fed by an asyncio Protocol straight from the loop's read
 callback (no task wake-up per read: every hop of a step passes here); channels on
 a StreamReader (a subprocess's pipes) by a read task.
+
+A request whose arguments are a client's own JSON bytes (large.py, `send_raw_request`)
+is written a piece at a time as the peer reads it, at most 1 MiB per step of the event
+loop, so no single write of it takes long; whatever is sent meanwhile waits behind it,
+in order.
 """
 
 from __future__ import annotations
@@ -16,17 +21,19 @@ import itertools
 import logging
 import socket
 import sys
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from .framing import DEFAULT_MAX_MESSAGE, FrameDecoder, FramingError, encode
-from .messages import Message
+from .framing import DEFAULT_MAX_MESSAGE, FrameDecoder, FramingError, encode, to_json
+from .messages import Data, Message
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Message], None]
 
 _READ_CHUNK = 256 * 1024
+_RAW_BATCH = 1024 * 1024  # bytes of a raw request written in one step of the event loop
 
 
 class ChannelClosed(ConnectionError):
@@ -83,6 +90,9 @@ class DapChannel:
         self._task: asyncio.Task[None] | None = None
         self._feeder: _Feeder | None = None  # set when a Protocol feeds this channel
         self._started = False
+        # While a raw request is being written: what is still to write, in order.
+        self._backlog: deque[Data] | None = None
+        self._pump: asyncio.Task[None] | None = None
         self.closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         set_nodelay(writer.get_extra_info("socket"))
 
@@ -196,8 +206,51 @@ class DapChannel:
             raise ChannelClosed(self.closed.result())
         seq = next(self._seq)
         message["seq"] = seq
-        self._writer.write(encode(message))
+        if self._backlog is None:
+            self._writer.write(encode(message))
+        else:
+            self._backlog.append(encode(message))
         return seq
+
+    def send_raw_request(self, command: str, arguments: Sequence[Data],
+                         on_response: Handler) -> int:
+        """Send a request whose `arguments` are JSON text already, in pieces (a client's
+        own bytes: they are not parsed or copied here). As send_request otherwise."""
+        if self.is_closed:
+            raise ChannelClosed(self.closed.result())
+        seq = next(self._seq)
+        head = b'{"type":"request","command":%b,"seq":%d,"arguments":' % (
+            to_json(command).encode(), seq)
+        size = len(head) + sum(len(piece) for piece in arguments) + 1
+        items = [b"Content-Length: %d\r\n\r\n%b" % (size, head), *arguments, b"}"]
+        if self._backlog is None:
+            self._backlog = deque(items)
+            self._pump = asyncio.get_running_loop().create_task(
+                self._write_backlog(), name=f"dap-write-{self.name}")
+        else:
+            self._backlog.extend(items)
+        self._pending[seq] = (command, on_response)
+        return seq
+
+    async def _write_backlog(self) -> None:
+        """Write the backlog, a piece whenever the peer has taken what was written (so
+        the transport's buffer, which a write may copy whole, stays small), and at most
+        _RAW_BATCH bytes before the loop serves others."""
+        try:
+            batch = 0
+            while self._backlog and not self.is_closed:
+                item = self._backlog.popleft()
+                self._writer.write(item)
+                batch += len(item)
+                if batch >= _RAW_BATCH:
+                    batch = 0
+                    await asyncio.sleep(0)
+                await self._writer.drain()
+        except (ConnectionError, OSError) as exc:
+            self.close(f"{self.name}: {exc}")
+        finally:
+            self._backlog = None
+            self._pump = None
 
     def send_request(self, command: str, arguments: Any, on_response: Handler) -> int:
         """Send a request; `on_response` runs in the read loop when its answer arrives."""
@@ -320,6 +373,8 @@ class DapChannel:
             self._feeder.close()
         if self._task is not None and self._task is not asyncio.current_task():
             self._task.cancel()
+        if self._pump is not None and self._pump is not asyncio.current_task():
+            self._pump.cancel()
 
     async def wait_closed(self) -> str:
         """Wait for the channel to close; return why."""

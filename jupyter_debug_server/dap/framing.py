@@ -19,6 +19,10 @@ _STRICT_DIGITS = 10
 _STRICT_TAILS = (b"", b"\r", b"\r\n", b"\r\n\r")
 
 
+#: Why JSON nested too deeply to parse is refused (from_json's ValueError).
+TOO_DEEP = "the JSON text is nested too deeply to parse"
+
+
 class FramingError(ValueError):
     """The byte stream is not valid DAP framing; the connection must be dropped."""
 
@@ -93,7 +97,7 @@ def from_json(text: str | bytes) -> Any:
     except RecursionError:
         # The parsers recurse once per level: ~1000 levels end the stack. Not a bug of
         # ours, a hostile message: it gets the ValueError path like any other bad JSON.
-        raise ValueError("the JSON text is nested too deeply to parse") from None
+        raise ValueError(TOO_DEEP) from None
 
 
 def _parse(text: str) -> Any:

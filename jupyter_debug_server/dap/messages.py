@@ -12,15 +12,32 @@ from here instead of defining its own.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
-__all__ = ["Breakpoint", "Event", "Message", "Request", "Response", "Send", "Source",
-           "SourceBreakpoint", "StackFrame"]
+__all__ = ["LARGE_MESSAGE", "Breakpoint", "Data", "Event", "Message", "RawArguments",
+           "Request", "Response", "Send", "Source", "SourceBreakpoint", "StackFrame"]
 
 #: One DAP message (request, response or event) as decoded JSON.
 Message = dict[str, Any]
 #: Hands one message to a transport (it must not block).
 Send = Callable[[Message], None]
+#: Bytes as they come off a socket or go to one.
+Data = bytes | bytearray | memoryview
+
+#: A client's message of this many bytes or more is large: the server reads it in a helper
+#: process, not on its event loop (large.py); smaller ones parse in about a millisecond.
+LARGE_MESSAGE = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RawArguments:
+    """A large request's arguments as its client sent them: pieces of its bytes (JSON
+    text, checked by large.py's helper), passed to the debugger without being parsed."""
+
+    pieces: list[Data]
+    size: int
+    wrong: str | None  # why the mux cannot take them (arguments.argument_error), or None
 
 
 class Request(TypedDict, total=False):

@@ -14,6 +14,11 @@ Ending the shared program is one rule: a control client may end the session, by
 asks the owner through `on_end`); an observer never can (an error response); a plain
 `disconnect` only leaves.
 
+A large request (large.py) comes with its arguments as the client's own bytes: the same
+rules apply (the helper checked what `argument_error` checks), it is forwarded without
+being parsed or encoded here, and the requests the mux answers itself read the scalar
+fields the helper kept. Breakpoint requests, which the mux merges, are refused when large.
+
 Owned by one event loop; every method runs on it and none blocks.
 """
 
@@ -27,7 +32,7 @@ from typing import Any
 from .arguments import MAX_SEQ, BadMessage, argument_error, is_int, shown
 from .breakpoints import Owner
 from .channel import ChannelClosed, DapChannel
-from .messages import Message, Send
+from .messages import LARGE_MESSAGE, Message, RawArguments, Send
 from .policy import (
     CONFIGURATION_COMMANDS,
     CONTROL,
@@ -92,8 +97,9 @@ class MuxClient:
 
     # -- from the client -------------------------------------------------------
 
-    def receive(self, message: Message) -> None:
-        """Handle one message from the client (already checked to be DAP-shaped).
+    def receive(self, message: Message, raw: RawArguments | None = None) -> None:
+        """Handle one message from the client (already checked to be DAP-shaped); `raw`:
+        the arguments of a large request, as its client sent them (see the module's text).
 
         Raises BadMessage when it cannot be answered (its `seq` is unusable); a request
         with bad arguments is answered with an error response instead.
@@ -114,7 +120,8 @@ class MuxClient:
                 f"this client observes session {self.mux.name}; {shown(command)} is not a "
                 "read request and could change the program; ask for a control connection"))
             return
-        wrong = argument_error(command, message.get("arguments"))
+        wrong = (argument_error(command, message.get("arguments")) if raw is None
+                 else raw.wrong)
         if wrong is not None:
             self.respond(message, success=False, message=wrong)
             return
@@ -122,12 +129,17 @@ class MuxClient:
             # A client that skipped configurationDone still learns where things are.
             self._replay()
         handler = _LOCAL.get(command)
-        if handler is not None:
-            handler(self, message)
+        if handler is None:
+            self._forward(message, raw)
+        elif raw is not None and command in _MERGED:
+            self.respond(message, success=False, message=(
+                f"{shown(command)} with {raw.size} bytes of arguments is more than session "
+                f"{self.mux.name} merges with other clients' breakpoints; send them in "
+                f"requests under {LARGE_MESSAGE} bytes"))
         else:
-            self._forward(message)
+            handler(self, message)
 
-    def _forward(self, request: Message) -> None:
+    def _forward(self, request: Message, raw: RawArguments | None = None) -> None:
         seq = int(request.get("seq", 0))
         command = str(request["command"])
         arguments = request.get("arguments")
@@ -157,7 +169,11 @@ class MuxClient:
                 f"{shown(command)} cannot be answered"))
             return
         try:
-            self._pending[seq] = upstream.send_request(command, arguments, on_response)
+            if raw is None:
+                self._pending[seq] = upstream.send_request(command, arguments, on_response)
+            else:
+                self._pending[seq] = upstream.send_raw_request(command, raw.pieces,
+                                                               on_response)
         except ChannelClosed:
             self.respond(request, success=False, message=(
                 f"session {self.mux.name} ended; {shown(command)} cannot be answered"))
@@ -294,6 +310,8 @@ _LOCAL: dict[str, Callable[[MuxClient, Message], None]] = {
     "setBreakpoints": MuxClient._set_breakpoints,
     "setFunctionBreakpoints": MuxClient._set_breakpoints,
 }
+#: The requests the mux merges across clients: it must read all of their arguments.
+_MERGED = frozenset({"setBreakpoints", "setFunctionBreakpoints"})
 
 class DapMux:
     """One upstream, many clients: renumbers requests, routes responses, shares events."""

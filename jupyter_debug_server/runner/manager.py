@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from ..dap.large import LargeMessages
 from ..store import Store
 from .config import RunnerConfig
 from .discovery import DEBUGGERS
@@ -30,10 +31,12 @@ from .processes import boot_id, kill_group, process_start_time
 from .session import Session, new_session_id
 from .state import ACTIVE_STATES, FINAL_STATES
 from .tokens import TokenRegistry
+from .worker_process import WORKER_CWD, worker_command, worker_environment
 
 log = logging.getLogger(__name__)
 
 EventSink = Callable[[str, dict[str, Any]], None]
+LARGE_MESSAGE_HELPER = "jupyter_debug_server.dap.large"
 T = TypeVar("T")
 
 
@@ -53,6 +56,11 @@ class SessionManager:
         self.tokens = TokenRegistry(store, default_ttl=config.token_default_ttl,
                                     max_ttl=config.token_max_ttl,
                                     session_active=self.is_active)
+        # The helper process that reads large DAP messages of tunnel clients (dap/large.py),
+        # started as the workers are: isolated, neutral cwd, no server credentials.
+        self.large_messages = LargeMessages(
+            lambda: self._off_loop(worker_command, LARGE_MESSAGE_HELPER), cwd=WORKER_CWD,
+            environment=worker_environment)
 
     async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.blocking, fn, *args)
@@ -82,6 +90,7 @@ class SessionManager:
         active = [s for s in self.sessions.values() if s.active or s.worker is not None]
         await asyncio.gather(*(s.terminate() for s in active), return_exceptions=True)
         await self.tokens.drain()
+        await self.large_messages.close()
         self.blocking.shutdown(wait=False)
 
     # -- debuggers -------------------------------------------------------------

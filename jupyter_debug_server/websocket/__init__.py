@@ -10,6 +10,12 @@ wire.py), and its frames are parsed, unmasked, UTF-8-checked and close-coded by 
 `websockets` library's Sans-I/O protocol (connection.py). The gain of the take-over is
 measured by bench/tunnel_latency.py (bench/README.md has the numbers).
 
+Large messages (large.py): for a handler that asks (`large_message_threshold`, the DAP
+tunnel), the payload of a frame of at least that size is split off the byte stream as it
+arrives, a read at a time, and the message is handed over as chunks of bytes
+(`on_large_message(LargeMessage)`): websockets would take a 64 MiB payload whole, and copy,
+unmask and decode it in single calls of tens of milliseconds each on the event loop.
+
 Which tornado: the take-over uses only public tornado names (`RequestHandler.detach`,
 `IOStream.read_bytes`/`write`/`socket`, `IOLoop.remove_handler`) and is checked against
 tornado 6.6 (`seam.TORNADO_CHECKED`, the range pyproject.toml pins);
@@ -22,8 +28,9 @@ Layering: imports tornado and websockets, nothing else of ours; api/ builds on i
 
 from __future__ import annotations
 
-from .connection import ServerConnection, send_text
+from .connection import NOT_UTF8, ServerConnection, send_text
+from .large import LargeMessage
 from .seam import TORNADO_CHECKED, TakeOverError, check_tornado
 
-__all__ = ["TORNADO_CHECKED", "ServerConnection", "TakeOverError", "check_tornado",
-           "send_text"]
+__all__ = ["NOT_UTF8", "TORNADO_CHECKED", "LargeMessage", "ServerConnection",
+           "TakeOverError", "check_tornado", "send_text"]

@@ -11,6 +11,10 @@ reason that is not UTF-8 (1007), a message over the handler's `max_message_size`
 Text that is not UTF-8 closes with 1007 here, as the message is decoded. A bug of ours closes
 with 1011, logged by the handler's `log_exception`, never out of the loop's read callback.
 
+A handler that sets `large_message_threshold` gets messages of at least that many bytes
+through `on_large_message(LargeMessage)` instead, their payload split off the stream as it
+arrives (large.py): never joined, unmasked or decoded in one call on the event loop.
+
 Bounded: while a handler's `on_message` awaits, reading stops; a client that sends pings and
 does not read gets at most one pong waiting at a time (the latest ping's, RFC 6455 §5.5.3).
 Keep-alive pings are jupyter_server's `WebSocketMixin`'s (it calls `write_ping`).
@@ -33,6 +37,7 @@ from websockets.protocol import Protocol, Side, State
 from websockets.utils import accept_key
 
 from . import seam
+from .large import FrameSplitter, LargeMessage
 from .wire import SocketWire, StreamWire, Wire
 
 if TYPE_CHECKING:
@@ -47,7 +52,11 @@ TAKE_OVER = True
 #: How long the client may take to answer our close frame before the connection is dropped.
 CLOSE_TIMEOUT = 5.0
 
-CLOSE_PROTOCOL_ERROR, CLOSE_INVALID_DATA, CLOSE_INTERNAL_ERROR = 1002, 1007, 1011
+CLOSE_PROTOCOL_ERROR, CLOSE_INVALID_DATA, CLOSE_MESSAGE_TOO_BIG, CLOSE_INTERNAL_ERROR = (
+    1002, 1007, 1009, 1011)
+#: Why a text message that is not UTF-8 fails the connection (with CLOSE_INVALID_DATA); a
+#: handler that checks large messages itself closes with the same words.
+NOT_UTF8 = "a text frame is not valid UTF-8"
 Data = bytes | bytearray | memoryview  # a frame's payload, as websockets gives it
 _PONG_HEAD = 0x80 | Opcode.PONG  # the first byte of a pong websockets wrote (final, no rsv)
 _REQUIRED = ("Host", "Sec-Websocket-Key", "Sec-Websocket-Version")
@@ -72,7 +81,11 @@ class ServerConnection:
         self._events: deque[Frame] = deque()  # parsed, not yet handed to the handler
         self._busy = True  # the handler is not ready for the next frame (open, or awaiting)
         self._parts: list[Data] = []  # a fragmented message so far
-        self._binary = False  # ...and whether it is binary
+        self._binary = False  # ...whether it is binary
+        self._size = 0  # ...and its bytes
+        threshold = getattr(handler, "large_message_threshold", None)
+        self._splitter = (None if threshold is None else
+                          FrameSplitter(threshold, handler.max_message_size))
         self._pong_unsent = False
         self._pending_pong: bytes | None = None
         self._close_timer: asyncio.TimerHandle | None = None
@@ -143,7 +156,16 @@ class ServerConnection:
         try:
             if self.client_terminated:
                 return
-            self.protocol.receive_data(data)
+            splitter = self._splitter
+            if splitter is not None and self.protocol.state is State.OPEN:
+                data = splitter.split(data)
+                self.protocol.receive_data(data)
+                if splitter.too_big is not None and self.protocol.state is State.OPEN:
+                    # Failed as websockets fails a message too big (what came before it
+                    # is still handed over, the close frame follows).
+                    self.protocol.fail(CLOSE_MESSAGE_TOO_BIG, splitter.too_big)
+            else:
+                self.protocol.receive_data(data)
             # (a protocol in OPEN state has only frames to tell)
             self._events.extend(cast("list[Frame]", self.protocol.events_received()))
             self._flush()  # pongs, the echo of a close, a failure's close frame
@@ -187,16 +209,12 @@ class ServerConnection:
         """One frame for the handler; what it returned, if it must be awaited."""
         opcode = frame.opcode
         if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
-            if not frame.fin:
-                self._parts, self._binary = [frame.data], opcode is Opcode.BINARY
-                return None
-            return self._message(frame.data, opcode is Opcode.BINARY)
+            if frame.fin and (frame.data or self._splitter is None):
+                return self._message(frame.data, opcode is Opcode.BINARY)
+            self._parts, self._binary, self._size = [], opcode is Opcode.BINARY, 0
+            return self._fragment(frame)
         if opcode is Opcode.CONT:
-            self._parts.append(frame.data)
-            if not frame.fin:
-                return None
-            data, self._parts = b"".join(self._parts), []
-            return self._message(data, self._binary)
+            return self._fragment(frame)
         if opcode is Opcode.PING:
             return self._call(self.handler.on_ping, bytes(frame.data))
         if opcode is Opcode.PONG:
@@ -209,13 +227,33 @@ class ServerConnection:
         self._events.clear()
         return None
 
+    def _fragment(self, frame: Frame) -> Awaitable[Any] | None:
+        """A frame of a message that is fragmented, empty, or split off (large.py)."""
+        chunks = None
+        if not frame.data and self._splitter is not None:
+            chunks = self._splitter.take()  # the payload split off in its place, if any
+        if chunks is None:
+            self._parts.append(frame.data)
+            self._size += len(frame.data)
+        else:
+            self._parts.extend(chunks)
+            self._size += sum(len(chunk) for chunk in chunks)
+        if not frame.fin:
+            return None
+        parts, self._parts = self._parts, []
+        if self._splitter is not None and self._size >= self._splitter.threshold:
+            return self._call(cast(Any, self.handler).on_large_message,
+                              LargeMessage(cast("list[bytes]", parts), self._size,
+                                           self._binary))
+        return self._message(b"".join(parts), self._binary)
+
     def _message(self, data: Data, binary: bool) -> Awaitable[Any] | None:
         if binary:
             return self._call(self.handler.on_message, bytes(data))
         try:
             text = str(data, "utf-8")
         except UnicodeDecodeError:
-            self._fail(CLOSE_INVALID_DATA, "a text frame is not valid UTF-8")
+            self._fail(CLOSE_INVALID_DATA, NOT_UTF8)
             return None
         return self._call(self.handler.on_message, text)
 

@@ -114,11 +114,6 @@ def _time_rest(port: int, token: str, sid: str, until: threading.Event,
         conn.close()
 
 
-@pytest.mark.xfail(reason=(
-    "not met: the tunnel parses the request (dap.framing.from_json) and the mux re-encodes it "
-    "for the worker's channel (dap.framing.encode) on the event loop, each one call over "
-    "64 MiB that no other request can interleave with; passing large requests through as "
-    "bytes with only the envelope's seq rewritten is dap/'s to do"), strict=False)
 def test_a_64_mib_request_does_not_stall_other_sessions_rest_calls(
         server: ServerProcess) -> None:
     with DebugServerClient(f"http://127.0.0.1:{server.port}/", server.token) as client:
