@@ -218,8 +218,9 @@ class SessionManager:
         if await self.store.get_session(session_id) is None:
             raise SessionNotFound(f"no debug session with id {session_id!r}")
         items = await self.store.read_output(session_id, since, limit)
+        # (A live session's OutputLog knows whether it trimmed; after a restart, the store.)
         return {"items": items, "next": items[-1]["seq"] if items else since,
-                "truncated": False}
+                "truncated": await self.store.output_trimmed(session_id)}
 
 
 def stored_model(row: dict[str, Any], base_url: str) -> dict[str, Any]:
