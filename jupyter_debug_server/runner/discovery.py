@@ -157,7 +157,8 @@ def _lldb(configured: str = "") -> dict[str, Any]:
 
 def _initialize(path: str) -> subprocess.Popen[bytes]:
     """Start lldb-dap and send it `initialize` (as the lldb worker starts it: cwd "/", the
-    server's environment without its credentials)."""
+    server's environment without its credentials). It lives at most _LLDB_DAP_TIMEOUT;
+    should the server die meanwhile, its stdin closes and it exits."""
     proc = subprocess.Popen([path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, cwd="/", env=worker_environment(),
                             start_new_session=True)
