@@ -8,7 +8,7 @@ import pwd
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
 from jupyter_server.base.handlers import APIHandler
@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from ..runner.manager import SessionManager
     from ..runner.tokens import Grant
 
-__all__ = ["AUTH_RESOURCE", "DebugAPIHandler", "body_int", "body_str", "mapped_errors"]
+__all__ = ["ALWAYS_ACCEPTED", "AUTH_RESOURCE", "DebugAPIHandler", "body_int", "body_str",
+           "check_query_arguments", "mapped_errors"]
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
@@ -39,6 +40,41 @@ def _server_user() -> str:
         return pwd.getpwuid(os.getuid()).pw_name
     except KeyError:
         return f"uid {os.getuid()}"
+
+
+#: Query arguments every route takes besides its own: Jupyter's authentication reads
+#: `token`, tornado's XSRF check `_xsrf`.
+ALWAYS_ACCEPTED = frozenset({"token", "_xsrf"})
+
+
+def check_query_arguments(handler: web.RequestHandler,
+                          accepted: dict[str, tuple[str, ...]]) -> None:
+    """Refuse (400 `unknown-argument`) a query argument the route does not take for this
+    request's method, naming it and the ones it takes.
+
+    `accepted` is the handler's `query_arguments` (HTTP method → names). Called after
+    authentication only: an unauthenticated caller learns nothing about a route. A CORS
+    preflight (OPTIONS, anonymous) carries the real request's query and is not checked.
+    """
+    method = handler.request.method or ""
+    if method == "OPTIONS":
+        return
+    names = accepted.get(method, ())
+    unknown = sorted(set(handler.request.query_arguments) - ALWAYS_ACCEPTED - set(names))
+    if not unknown:
+        return
+    shown = ", ".join(repr(_clip(name, 60)) for name in unknown[:5])
+    more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+    plural = "s" if len(unknown) > 1 else ""
+    takes = (f"it takes {', '.join(sorted(names))} (and token)" if names
+             else "it takes none but token")
+    raise web.HTTPError(400, f"unknown query argument{plural} {shown}{more} for {method} "
+                        f"{_clip(handler.request.path, 200)}; {takes}",
+                        reason="unknown-argument")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}…"
 
 
 def mapped_errors(method: F) -> F:
@@ -67,6 +103,9 @@ class DebugAPIHandler(APIHandler):
 
     auth_resource = AUTH_RESOURCE
     manager: SessionManager
+    #: The query arguments each HTTP method of the route takes (besides ALWAYS_ACCEPTED);
+    #: any other is a 400 naming it (checked in `prepare`, after authentication).
+    query_arguments: ClassVar[dict[str, tuple[str, ...]]] = {}
     #: Whether a session token of the session in the URL authenticates (session routes).
     accepts_session_tokens = False
     #: Set when the request was authenticated by a session token.
@@ -89,6 +128,7 @@ class DebugAPIHandler(APIHandler):
             # Every route needs a user (@web.authenticated): say so before the body,
             # even where Jupyter allows unauthenticated access to other handlers.
             raise web.HTTPError(403)
+        check_query_arguments(self, self.query_arguments)
         limit = int(self.settings.get("debug_max_request_body", 1024 * 1024))
         announced = _content_length(self.request.headers.get("Content-Length"))
         if announced is not None and announced > limit:

@@ -6,7 +6,7 @@ from typing import Any
 
 from tornado import web
 
-from ..runner.breakpoints import parse_route_breakpoints
+from ..runner.breakpoints import check_route_body, parse_route_breakpoints
 from ..runner.session import LIFECYCLE_COMMANDS, Session
 from .base import DebugAPIHandler, body_int, body_str, mapped_errors
 from .session_auth import session_authorized
@@ -37,6 +37,8 @@ class DapHandler(DapTunnel, SessionRoute):
     GET with `Upgrade: websocket` is the DAP tunnel (api/tunnel.py).
     """
 
+    query_arguments = {"GET": ("role",), "POST": ()}
+
     @web.authenticated
     @session_authorized("execute")
     @mapped_errors
@@ -66,6 +68,8 @@ class DapHandler(DapTunnel, SessionRoute):
 class ContinueHandler(SessionRoute):
     """POST …/continue: resume; return after the next stop or exit (bounded)."""
 
+    query_arguments = {"POST": ()}
+
     @web.authenticated
     @session_authorized("execute")
     @mapped_errors
@@ -78,6 +82,8 @@ class ContinueHandler(SessionRoute):
 
 class StepHandler(SessionRoute):
     """POST …/step {"kind": over|in|out}: step; return the new location."""
+
+    query_arguments = {"POST": ()}
 
     @web.authenticated
     @session_authorized("execute")
@@ -96,6 +102,8 @@ class StepHandler(SessionRoute):
 class PauseHandler(SessionRoute):
     """POST …/pause: interrupt the target; return once it has stopped (bounded)."""
 
+    query_arguments = {"POST": ()}
+
     @web.authenticated
     @session_authorized("execute")
     @mapped_errors
@@ -107,6 +115,8 @@ class PauseHandler(SessionRoute):
 
 class StackHandler(SessionRoute):
     """GET …/stack?thread_id=&start=&levels=: frames of a stopped thread."""
+
+    query_arguments = {"GET": ("thread_id", "start", "levels")}
 
     @web.authenticated
     @session_authorized("read")
@@ -123,6 +133,8 @@ class StackHandler(SessionRoute):
 class VariablesHandler(SessionRoute):
     """GET …/variables?frame_id=|reference=&start=&count=: variables, paged."""
 
+    query_arguments = {"GET": ("frame_id", "reference", "start", "count")}
+
     @web.authenticated
     @session_authorized("read")
     @mapped_errors
@@ -138,6 +150,8 @@ class VariablesHandler(SessionRoute):
 
 class EvaluateHandler(SessionRoute):
     """POST …/evaluate {"expression", "frame_id"?, "context"?}."""
+
+    query_arguments = {"POST": ()}
 
     @web.authenticated
     @session_authorized("execute")
@@ -157,6 +171,8 @@ class EvaluateHandler(SessionRoute):
 class BreakpointsHandler(SessionRoute):
     """PUT, GET …/breakpoints: replace or list the breakpoints of a source file."""
 
+    query_arguments = {"GET": ("path",), "PUT": ()}
+
     @web.authenticated
     @session_authorized("read")
     @mapped_errors
@@ -175,6 +191,7 @@ class BreakpointsHandler(SessionRoute):
     async def put(self, session_id: str) -> None:
         session = await self.session(session_id)
         body = self.json_body()
+        check_route_body(body)
         path = body_str(body, "path", required=True)
         assert path is not None
         resolved = await self.manager.resolve_path(path, "path")
@@ -187,6 +204,7 @@ class OutputHandler(DebugAPIHandler):
     """GET …/output?since=&limit=: captured output, also after the session ended."""
 
     accepts_session_tokens = True
+    query_arguments = {"GET": ("since", "limit")}
 
     @web.authenticated
     @session_authorized("read")

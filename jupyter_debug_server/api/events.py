@@ -28,6 +28,7 @@ class SessionEventsHandler(SessionSocket, WebSocketMixin, WebSocketHandler, Jupy
     _unsubscribe: Any = None
     _counted = False  # in the session's `clients`
     only_end = False
+    query_arguments = {"GET": ("only",)}
 
     def check_arguments(self) -> None:
         only = self.get_query_argument("only", None)

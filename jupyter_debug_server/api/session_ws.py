@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 from urllib.parse import urlparse
 
 from jupyter_server.auth.decorator import ws_authenticated
@@ -20,7 +20,7 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from ..runner.errors import DebugServerError
 from ..websocket import ServerConnection, send_text
-from .base import DebugAPIHandler
+from .base import DebugAPIHandler, check_query_arguments
 from .redaction import (
     log_exception,
     redact_text,
@@ -206,6 +206,9 @@ class SessionSocket:
     log_name = "a WebSocket of session"
     #: Largest message a client may send (clients of the events socket only listen).
     max_client_frame = 64 * 1024
+    #: The query arguments of the upgrade request (GET), besides `token`: any other is a
+    #: 400 naming it, after authorization and before the upgrade.
+    query_arguments: ClassVar[dict[str, tuple[str, ...]]] = {}
     _unwatch: Callable[[], None] | None = None
     _max_backlog = 16 * 1024 * 1024
     _unsent = 0
@@ -232,6 +235,7 @@ class SessionSocket:
         if refusal is not None:
             raise web.HTTPError(403, refusal, reason="foreign-origin")
         self.principal = await session_principal(handler, session_id, "stream")
+        check_query_arguments(handler, self.query_arguments)
         self.check_arguments()
         app = self.settings["debug_app"]
         self.manager = await app.ready()

@@ -12,6 +12,8 @@ from .session_auth import session_authorized
 class DebuggersHandler(DebugAPIHandler):
     """GET /api/debug/debuggers: which debuggers work here, and why not."""
 
+    query_arguments = {"GET": ("refresh",)}
+
     @web.authenticated
     @authorized("read")
     @mapped_errors
@@ -22,6 +24,8 @@ class DebuggersHandler(DebugAPIHandler):
 
 class SessionsHandler(DebugAPIHandler):
     """GET, POST /api/debug/sessions: list sessions; launch one."""
+
+    query_arguments = {"GET": (), "POST": ()}
 
     @web.authenticated
     @authorized("read")
@@ -43,6 +47,7 @@ class SessionHandler(DebugAPIHandler):
     """GET, DELETE /api/debug/sessions/{id}: one session; end it."""
 
     accepts_session_tokens = True
+    query_arguments = {"GET": (), "DELETE": ()}
 
     @web.authenticated
     @session_authorized("read")

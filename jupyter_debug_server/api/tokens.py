@@ -16,6 +16,8 @@ class TokensHandler(DebugAPIHandler):
     cannot mint or revoke tokens.
     """
 
+    query_arguments = {"GET": (), "POST": ()}
+
     @web.authenticated
     @authorized("read")
     @mapped_errors
@@ -44,6 +46,8 @@ class TokensHandler(DebugAPIHandler):
 
 class TokenHandler(DebugAPIHandler):
     """DELETE /api/debug/sessions/{id}/tokens/{token_id}: revoke, effective at once."""
+
+    query_arguments = {"DELETE": ()}
 
     @web.authenticated
     @authorized("execute")

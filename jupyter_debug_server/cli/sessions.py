@@ -34,6 +34,18 @@ def parse_breakpoint(spec: str) -> Json:
     return out
 
 
+def parse_exceptions(value: str) -> list[str]:
+    """`--exceptions`: `none` → [] (no exception stops), else comma-separated filter ids."""
+    if value.strip() == "none":
+        return []
+    names = [name.strip() for name in value.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(
+            f"exception filters {value!r} are not FILTER[,FILTER…] or none (`debuggers` "
+            "lists each debugger's filters)")
+    return names
+
+
 def parse_env(item: str) -> tuple[str, str]:
     """`KEY=VALUE` → (key, value)."""
     match = _ENV.match(item)
@@ -103,6 +115,8 @@ def _common_spec(o: argparse.Namespace, spec: Json) -> None:
         spec["breakpoints"] = o.breakpoints
     if o.functions:
         spec["function_breakpoints"] = o.functions
+    if o.exceptions is not None:
+        spec["exception_breakpoints"] = o.exceptions
 
 
 def run_list(ctx: Context) -> int:
@@ -326,6 +340,10 @@ def _add_spec_options(p: argparse.ArgumentParser) -> None:
                    help="a breakpoint set before the target runs on (repeatable)")
     p.add_argument("--function", dest="functions", action="append", default=[],
                    metavar="NAME", help="a function breakpoint (repeatable)")
+    p.add_argument("--exceptions", type=parse_exceptions, metavar="FILTER[,FILTER…]|none",
+                   help="where the program stops on exceptions: the debugger's exception "
+                   "filters (`debuggers` lists them, e.g. uncaught,raised for debugpy), or "
+                   "none for no exception stops (default: the debugger's defaults)")
     p.add_argument("--cwd", help="working directory on the server (default: its root_dir)")
     p.add_argument("--name", help="display name of the session")
     p.add_argument("--wait", action="store_true",

@@ -84,10 +84,18 @@ def session_details(model: Json) -> str:
 
 
 def debuggers_table(items: Sequence[Json]) -> str:
-    """The `debuggers` table; an unavailable debugger shows why instead of its path."""
-    return table(["NAME", "AVAILABLE", "VERSION", "PATH OR REASON"], [
+    """The `debuggers` table (an unavailable debugger shows why instead of its path), then
+    each available debugger's exception filters."""
+    text = table(["NAME", "AVAILABLE", "VERSION", "PATH OR REASON"], [
         [d["name"], "yes" if d["available"] else "no", d.get("version") or "",
          d.get("path") if d["available"] else d.get("reason")] for d in items])
+    rows = [[d["name"], ", ".join(f["id"] + ("*" if f.get("default") else "")
+                                  for f in d["exception_filters"])]
+            for d in items if d.get("exception_filters")]
+    if not rows:
+        return text
+    filters = "\n".join("  " + line for line in table(["", ""], rows).splitlines()[1:])
+    return f"{text}\n\nexception filters (launch --exceptions; * marks the defaults):\n{filters}"
 
 
 def stack_table(stack: Json) -> str:

@@ -3,7 +3,8 @@ one place.
 
 A launch spec's `breakpoints` (each with its `path`) and the body of `PUT
 …/breakpoints` (one path for all) use the same fields: `line`, `condition`,
-`hit_condition`, `log_message`. They are checked here, turned into DAP
+`hit_condition`, `log_message`; both refuse any other field with the same sentence.
+They are checked here, turned into DAP
 `SourceBreakpoint`s with the one snake_case → camelCase map below, and the debugger's
 answers are described back in the same names for the breakpoints route. Sharing them
 with DAP clients is the mux's book (dap/breakpoints.py). Pure, except that a
@@ -19,8 +20,9 @@ from typing import Any
 from .errors import LaunchSpecError, type_error
 from .paths import PathPolicy
 
-__all__ = ["MAX_BREAKPOINTS", "Breakpoint", "check_count", "describe_breakpoints",
-           "parse_route_breakpoints", "parse_spec_breakpoints"]
+__all__ = ["MAX_BREAKPOINTS", "ROUTE_FIELDS", "Breakpoint", "check_count",
+           "check_route_body", "describe_breakpoints", "parse_route_breakpoints",
+           "parse_spec_breakpoints"]
 
 #: Breakpoints of one launch spec or one source: far more than anyone sets by hand, and
 #: a bound on the work (and the debugger's) that one request can ask for.
@@ -28,8 +30,11 @@ MAX_BREAKPOINTS = 1000
 #: Our optional fields and DAP's names for them (SourceBreakpoint).
 _TO_DAP = {"condition": "condition", "hit_condition": "hitCondition",
            "log_message": "logMessage"}
-#: A launch spec's breakpoint: a source path and the fields of one breakpoint.
-_SPEC_FIELDS = {"path", "line", *_TO_DAP}
+#: A breakpoint of the route (its body names the source once), and of a launch spec.
+_ROUTE_ITEM_FIELDS = frozenset({"line", *_TO_DAP})
+_SPEC_FIELDS = frozenset({"path", *_ROUTE_ITEM_FIELDS})
+#: The body of `PUT …/breakpoints`.
+ROUTE_FIELDS = frozenset({"path", "breakpoints"})
 
 
 @dataclass(frozen=True)
@@ -70,11 +75,22 @@ def _check_list(value: Any, field: str, expected: str, reason: str | None) -> li
     return value
 
 
-def _check_item(item: Any, where: str, expected: str,
-                reason: str | None) -> dict[str, Any]:
-    """One breakpoint's `line` and optional fields (our names), checked."""
+def _check_fields(value: dict[str, Any], known: frozenset[str], where: str,
+                  reason: str | None) -> None:
+    """Refuse a field of `value` that is not `known`, naming it and the known ones."""
+    unknown = set(value) - known
+    if unknown:
+        raise LaunchSpecError(f"{where} has unknown field {sorted(unknown)[0]!r:.80}; known "
+                              f"fields are {', '.join(sorted(known))}", reason=reason)
+
+
+def _check_item(item: Any, where: str, expected: str, reason: str | None,
+                known: frozenset[str] = _ROUTE_ITEM_FIELDS) -> dict[str, Any]:
+    """One breakpoint's `line` and optional fields (our names), checked; any other
+    field than `known` refused."""
     if not isinstance(item, dict):
         raise type_error(where, expected, item, reason=reason)
+    _check_fields(item, known, where, reason)
     line = item.get("line")
     if not isinstance(line, int) or isinstance(line, bool) or line < 1:
         raise type_error(f"{where}.line", "a positive integer", line, reason=reason)
@@ -96,18 +112,20 @@ def parse_spec_breakpoints(value: Any, policy: PathPolicy,
     for i, item in enumerate(_check_list(value, "breakpoints",
                                          "a list of {path, line} objects", None)):
         where = f"breakpoints[{i}]"
-        if isinstance(item, dict):
-            unknown = set(item) - _SPEC_FIELDS
-            if unknown:
-                raise LaunchSpecError(f"{where} has unknown field {sorted(unknown)[0]!r}; "
-                                      f"known fields are {', '.join(sorted(_SPEC_FIELDS))}")
-            path = item.get("path")
-            if not isinstance(path, str) or not path:
-                raise type_error(f"{where}.path", "a non-empty string", path)
-        checked = _check_item(item, where, "an object with 'path' and 'line'", None)
-        resolved = policy.resolve(item["path"], f"{where}.path", base)
+        checked = _check_item(item, where, "an object with 'path' and 'line'", None,
+                              _SPEC_FIELDS)
+        path = item.get("path")
+        if not isinstance(path, str) or not path:
+            raise type_error(f"{where}.path", "a non-empty string", path)
+        resolved = policy.resolve(path, f"{where}.path", base)
         out.append(Breakpoint(str(resolved), **checked))
     return tuple(out)
+
+
+def check_route_body(body: dict[str, Any]) -> None:
+    """Refuse a field of the body of `PUT …/breakpoints` other than `path` and
+    `breakpoints` (400 `bad-argument`), as a launch spec refuses one of its own."""
+    _check_fields(body, ROUTE_FIELDS, "the body of PUT …/breakpoints", "bad-argument")
 
 
 def parse_route_breakpoints(value: Any) -> list[dict[str, Any]]:

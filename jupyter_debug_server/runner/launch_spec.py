@@ -18,11 +18,13 @@ from .paths import PathPolicy, readable_file, show
 
 _FIELDS = {
     "debugger", "request", "program", "module", "pid", "core", "args", "cwd", "env",
-    "stop_on_entry", "breakpoints", "function_breakpoints", "name",
+    "stop_on_entry", "breakpoints", "function_breakpoints", "exception_breakpoints", "name",
 }
 _MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MAX_NAME = 200
+#: Exception filters of one launch spec: debuggers offer a handful.
+_MAX_FILTERS = 100
 
 @dataclass(frozen=True)
 class LaunchSpec:
@@ -40,6 +42,8 @@ class LaunchSpec:
     stop_on_entry: bool = False
     breakpoints: tuple[Breakpoint, ...] = ()
     function_breakpoints: tuple[str, ...] = ()
+    #: Exception filter ids; None: the debugger's default filters; (): no exception stops.
+    exception_breakpoints: tuple[str, ...] | None = None
     name: str = ""
 
     def public(self) -> dict[str, Any]:
@@ -56,6 +60,8 @@ class LaunchSpec:
             {k: v for k, v in vars(bp).items() if v is not None} for bp in self.breakpoints
         ]
         out["function_breakpoints"] = list(self.function_breakpoints)
+        out["exception_breakpoints"] = (None if self.exception_breakpoints is None
+                                        else list(self.exception_breakpoints))
         return out
 
     def dap_arguments(self) -> dict[str, Any]:
@@ -155,8 +161,38 @@ def parse_launch_spec(body: Any, policy: PathPolicy, known_debuggers: set[str]) 
         stop_on_entry=stop_on_entry,
         breakpoints=parse_spec_breakpoints(body.get("breakpoints"), policy, cwd),
         function_breakpoints=tuple(functions),
+        exception_breakpoints=_parse_exception_breakpoints(body.get("exception_breakpoints")),
         name=name or default_name,
     )
+
+
+def _parse_exception_breakpoints(value: Any) -> tuple[str, ...] | None:
+    """A launch spec's `exception_breakpoints`: None (absent or null: the debugger's
+    defaults), or the filter ids in order, without repeats. Whether the debugger offers
+    them is `check_exception_filters`'s question."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(f, str) and f for f in value):
+        raise type_error("exception_breakpoints", "a list of exception filter ids (GET "
+                         "/api/debug/debuggers lists each debugger's)", value)
+    if len(value) > _MAX_FILTERS:
+        raise LaunchSpecError(f"'exception_breakpoints' has {len(value)} items; at most "
+                              f"{_MAX_FILTERS} exception filters may be named")
+    return tuple(dict.fromkeys(value))
+
+
+def check_exception_filters(spec: LaunchSpec, offered: list[dict[str, Any]]) -> None:
+    """Refuse an exception filter id the spec's debugger does not offer (`offered`: its
+    probe's `exception_filters`), naming it and the valid ones."""
+    valid = [str(f["id"]) for f in offered]
+    for name in spec.exception_breakpoints or ():
+        if name not in valid:
+            choices = (f"its filters are {', '.join(valid)}" if valid
+                       else "it offers no exception filters")
+            raise LaunchSpecError(
+                f"exception filter {name!r:.80} is not one debugger {spec.debugger!r} offers; "
+                f"{choices} (or [] for no exception stops)",
+                reason="unknown-exception-filter")
 
 
 def _parse_options(body: dict[str, Any]) -> tuple[

@@ -25,7 +25,7 @@ from .errors import (
     SessionStateError,
     without_traceback,
 )
-from .launch_spec import LaunchSpec, parse_launch_spec
+from .launch_spec import LaunchSpec, check_exception_filters, parse_launch_spec
 from .paths import PathPolicy
 from .processes import boot_id, kill_group, process_start_time
 from .session import Session, new_session_id
@@ -115,7 +115,10 @@ class SessionManager:
             if not probe["available"]:
                 raise DebuggerUnavailable(f"debugger {name!r} is not available: "
                                           f"{probe['reason']}")
-        return await self._off_loop(parse_launch_spec, body, self.policy, set(DEBUGGERS))
+        spec = await self._off_loop(parse_launch_spec, body, self.policy, set(DEBUGGERS))
+        probe = {p["name"]: p for p in await self.debuggers()}[spec.debugger]
+        check_exception_filters(spec, probe["exception_filters"])
+        return spec
 
     async def resolve_path(self, value: str, what: str) -> str:
         """A client's path resolved by the path policy, off the loop (it stats files):
@@ -224,8 +227,9 @@ class SessionManager:
         if await self.store.get_session(session_id) is None:
             raise SessionNotFound(f"no debug session with id {session_id!r}")
         items = await self.store.read_output(session_id, since, limit)
+        # (A live session's OutputLog knows whether it trimmed; after a restart, the store.)
         return {"items": items, "next": items[-1]["seq"] if items else since,
-                "truncated": False}
+                "truncated": await self.store.output_trimmed(session_id)}
 
 
 def stored_model(row: dict[str, Any], base_url: str) -> dict[str, Any]:

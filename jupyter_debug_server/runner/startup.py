@@ -1,5 +1,5 @@
 """The DAP start sequence of a session's debugger: `initialize`, `launch` or `attach`,
-the session's own breakpoints and the default exception filters, `configurationDone`.
+the session's own breakpoints and exception filters, `configurationDone`.
 
 Owned by the server's event loop; run by `Session.start` (session.py) on the channel
 of a worker that has just started.
@@ -47,7 +47,18 @@ async def _configure(channel: DapChannel, spec: LaunchSpec, upstream: Upstream) 
     if spec.function_breakpoints:
         await upstream.own_request("setFunctionBreakpoints", {
             "breakpoints": [{"name": n} for n in spec.function_breakpoints]})
-    filters = upstream.capabilities.get("exceptionBreakpointFilters", [])
-    if any(f.get("default") for f in filters):
-        await channel.request("setExceptionBreakpoints", {"filters": [
-            f["filter"] for f in filters if f.get("default")]})
+    await _exception_filters(channel, spec, upstream)
+
+
+async def _exception_filters(channel: DapChannel, spec: LaunchSpec,
+                             upstream: Upstream) -> None:
+    """The spec's exception filters (checked against the debugger's when it was parsed);
+    without any, the debugger's defaults, as a DAP client would set them."""
+    if spec.exception_breakpoints is None:
+        offered = upstream.capabilities.get("exceptionBreakpointFilters", [])
+        filters = [f["filter"] for f in offered if f.get("default")]
+        if not filters:
+            return
+    else:
+        filters = list(spec.exception_breakpoints)  # [] clears: no exception stops
+    await channel.request("setExceptionBreakpoints", {"filters": filters})

@@ -195,6 +195,10 @@ class Store:
         """Return the number of characters of output stored for a session."""
         return await self._call(queries.output_size, session_id)
 
+    async def output_trimmed(self, session_id: str) -> bool:
+        """Whether some of a session's output was deleted to stay within retention."""
+        return await self._call(queries.output_trimmed, session_id)
+
     async def trim_output(self, session_id: str, max_chars: int) -> int:
         """Delete a session's oldest output until at most max_chars remain; return rows deleted."""
         if max_chars < 0:

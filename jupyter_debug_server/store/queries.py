@@ -329,6 +329,20 @@ def output_size(conn: sqlite3.Connection, session_id: str) -> int:
     return int(row[0])
 
 
+def output_trimmed(conn: sqlite3.Connection, session_id: str) -> bool:
+    """Whether trimming deleted some of a session's output.
+
+    Seqs are handed out from 1 without gaps and only trimming deletes rows (the oldest):
+    output was dropped when the first row kept is past 1, or none is kept of some handed
+    out. Two index lookups, however long the output.
+    """
+    last, first = conn.execute(
+        "SELECT (SELECT last_seq FROM output_seq WHERE session_id = ?),"
+        " (SELECT MIN(seq) FROM output WHERE session_id = ?)", (session_id, session_id)
+    ).fetchone()
+    return bool(last) and (first is None or first > 1)
+
+
 def trim_output(conn: sqlite3.Connection, session_id: str, max_chars: int) -> int:
     """Delete the oldest chunks until at most max_chars remain; return rows deleted."""
     with transaction(conn):

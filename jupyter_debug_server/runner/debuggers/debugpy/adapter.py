@@ -18,6 +18,7 @@ from typing import Any
 from ....dap import ChannelClosed, DapChannel, DapRequestError
 from ....dap.messages import Message
 from ..base import AdapterBase, spawn_task
+from ..exception_filters import DEBUGPY_FILTERS
 from ..registry import AdapterError, Registry, Relay
 
 log = logging.getLogger(__name__)
@@ -72,11 +73,7 @@ CAPABILITIES: dict[str, Any] = {
     "supportsFunctionBreakpoints": True,
     "supportsStepInTargetsRequest": True,
     "supportsClipboardContext": True,
-    "exceptionBreakpointFilters": [
-        {"filter": "raised", "label": "Raised Exceptions", "default": False},
-        {"filter": "uncaught", "label": "Uncaught Exceptions", "default": True},
-        {"filter": "userUnhandled", "label": "User Uncaught Exceptions", "default": False},
-    ],
+    "exceptionBreakpointFilters": [dict(f) for f in DEBUGPY_FILTERS],
 }
 
 

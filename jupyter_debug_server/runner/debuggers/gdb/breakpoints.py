@@ -6,16 +6,15 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+from ..exception_filters import GDB_FILTERS
 from ..native.checks import ignore_count
 from ..registry import AdapterError, request
 from .adapter import GdbAdapter
 from .mi import MIConnection, MIError
 from .mi_values import breakpoint_to_dap
 
-EXCEPTION_FILTERS = [
-    {"filter": "throw", "label": "C++: on throw", "default": False},
-    {"filter": "catch", "label": "C++: on catch", "default": False},
-]
+EXCEPTION_FILTERS = [dict(f) for f in GDB_FILTERS]
+_FILTER_IDS = frozenset(f["filter"] for f in GDB_FILTERS)
 
 
 async def _insert(mi: MIConnection, location: str, item: dict[str, Any]) -> tuple[
@@ -100,7 +99,7 @@ async def set_exception_breakpoints(adapter: GdbAdapter, *,
     await _delete(mi, adapter.breakpoints.pop("exceptions", []))
     numbers, answers = [], []
     for name in filters:
-        if name not in ("throw", "catch"):
+        if name not in _FILTER_IDS:
             answers.append({"verified": False, "message": f"unknown filter {name!r}"})
             continue
         try:
