@@ -8,7 +8,7 @@ import pwd
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
 from jupyter_server.base.handlers import APIHandler
@@ -67,6 +67,8 @@ class DebugAPIHandler(APIHandler):
 
     auth_resource = AUTH_RESOURCE
     manager: SessionManager
+    #: The query arguments each method accepts (`token` always is): method -> names.
+    query_arguments: ClassVar[dict[str, tuple[str, ...]]] = {}
     #: Whether a session token of the session in the URL authenticates (session routes).
     accepts_session_tokens = False
     #: Set when the request was authenticated by a session token.

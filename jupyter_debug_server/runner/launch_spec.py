@@ -15,10 +15,11 @@ from .breakpoints import Breakpoint, check_count, parse_spec_breakpoints
 from .debuggers.attachable import AttachRefused, check_attachable
 from .errors import LaunchSpecError, type_error
 from .paths import PathPolicy, readable_file, show
+from .watches import parse_watches
 
 _FIELDS = {
     "debugger", "request", "program", "module", "pid", "core", "args", "cwd", "env",
-    "stop_on_entry", "breakpoints", "function_breakpoints", "name",
+    "stop_on_entry", "breakpoints", "function_breakpoints", "name", "watches", "snapshots",
 }
 _MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -41,6 +42,8 @@ class LaunchSpec:
     breakpoints: tuple[Breakpoint, ...] = ()
     function_breakpoints: tuple[str, ...] = ()
     name: str = ""
+    watches: tuple[str, ...] = ()  # evaluated at every stop, for its snapshot
+    snapshots: bool = True  # a snapshot at every stop (if the server takes them)
 
     def public(self) -> dict[str, Any]:
         """The spec as shown in the session model (env values hidden: they may be secrets)."""
@@ -56,6 +59,8 @@ class LaunchSpec:
             {k: v for k, v in vars(bp).items() if v is not None} for bp in self.breakpoints
         ]
         out["function_breakpoints"] = list(self.function_breakpoints)
+        out["watches"] = list(self.watches)
+        out["snapshots"] = self.snapshots
         return out
 
     def dap_arguments(self) -> dict[str, Any]:
@@ -156,7 +161,15 @@ def parse_launch_spec(body: Any, policy: PathPolicy, known_debuggers: set[str]) 
         breakpoints=parse_spec_breakpoints(body.get("breakpoints"), policy, cwd),
         function_breakpoints=tuple(functions),
         name=name or default_name,
+        watches=parse_watches(body.get("watches")),
+        snapshots=_snapshots(body.get("snapshots", True)),
     )
+
+
+def _snapshots(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise type_error("snapshots", "true or false", value)
+    return value
 
 
 def _parse_options(body: dict[str, Any]) -> tuple[
