@@ -144,8 +144,8 @@ class TestServerSwitch:
         status, model = await api("POST", "sessions", _spec(jp_root_dir, watches=["i"]))
         assert status == 201, model
         sid = model["id"]
+        session = manager.get(sid)
         for _ in range(5):
-            session = manager.get(sid)
             assert await session.wait_for(lambda: session.state == "stopped", 60)
             status, model = await api("POST", f"sessions/{sid}/continue", {})
             assert status == 200, model
