@@ -103,6 +103,8 @@ def _common_spec(o: argparse.Namespace, spec: Json) -> None:
         spec["breakpoints"] = o.breakpoints
     if o.functions:
         spec["function_breakpoints"] = o.functions
+    if o.watches:
+        spec["watches"] = o.watches
 
 
 def run_list(ctx: Context) -> int:
@@ -326,6 +328,9 @@ def _add_spec_options(p: argparse.ArgumentParser) -> None:
                    help="a breakpoint set before the target runs on (repeatable)")
     p.add_argument("--function", dest="functions", action="append", default=[],
                    metavar="NAME", help="a function breakpoint (repeatable)")
+    p.add_argument("--watch", dest="watches", action="append", default=[], metavar="EXPR",
+                   help="an expression evaluated at every stop, for the stop history "
+                   "(repeatable; see `history`)")
     p.add_argument("--cwd", help="working directory on the server (default: its root_dir)")
     p.add_argument("--name", help="display name of the session")
     p.add_argument("--wait", action="store_true",
