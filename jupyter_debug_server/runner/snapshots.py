@@ -237,7 +237,9 @@ class Snapshots:
         try:
             await self._gather(snapshot, frames)
         except Interrupted:
-            return  # finished (incomplete) by whoever interrupted it
+            # Finished (incomplete) by whoever interrupted it; or the channel closed.
+            self._finish(snapshot, complete=False)
+            return
         except Exception:
             # A bug of ours: the snapshot keeps what it had, the session goes on.
             log.exception("session %s: snapshot %s failed", self.state.id,
@@ -354,8 +356,10 @@ class Snapshots:
                 return_exceptions=True)
             waits: set[asyncio.Future[Any]] = {batch, snapshot.interrupted}
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            if not batch.done():
-                # (Its answers still come, and are dropped: gather keeps their errors.)
+            if snapshot.done or not batch.done():
+                # Finished meanwhile: it is published and queued for the store, and must
+                # not change any more. (Answers still to come are dropped: gather keeps
+                # their errors.)
                 raise Interrupted
             results = batch.result()
             if any(isinstance(r, BaseException) and not isinstance(r, DapRequestError)

@@ -224,3 +224,39 @@ async def test_snapshots_false_records_none(
     assert manager.get(sid).snapshots.log.last_seq == 0
     status, watches = await api("GET", f"sessions/{sid}/watches")
     assert status == 200 and watches == {"watches": ["i"], "snapshots": False}
+
+
+@pytest.mark.parametrize("debugger", ["debugpy"], indirect=True)
+@pytest.mark.parametrize("via", ["rest", "tunnel"])
+async def test_a_step_stops_the_snapshot_at_a_batch_and_keeps_what_it_had(
+        api: Any, manager: Any, history: History, tunnel: Any, via: str) -> None:
+    # Twelve slow watches: four batches of the snapshot's requests (scopes with three
+    # watches, then four, four and one), about 0.9 s each.
+    status, model = await api("POST", "sessions", history.spec(watches=["slow_watch()"] * 12))
+    assert status == 201, model
+    sid = model["id"]
+    session = manager.get(sid)
+    if via == "rest":
+        assert await session.wait_for(lambda: session.state == "stopped", 60)
+        status, model = await api("POST", f"sessions/{sid}/step", {"kind": "over"})
+        assert status == 200 and model["completed"], model
+    else:
+        client = await tunnel(sid)
+        await client.join()
+        stopped = await client.event("stopped")  # (replayed, or live)
+        mark = len(client.messages)
+        await client.body("next", {"threadId": stopped["body"]["threadId"]})
+        await client.event("stopped", after=mark)
+    await _snapshots(manager, sid, 2)
+    status, page = await api("GET", f"sessions/{sid}/snapshots")
+    assert status == 200, page
+    first, second = page["items"]
+    assert first["complete"] is False and first["reason"] == "breakpoint", first
+    assert second["complete"] is True and len(second["watches"]) == 12, second
+    # The second stop's watches count on from the evaluations the first one got: fewer
+    # than all twelve, ended at a batch's end (the batch in the debugger was answered
+    # before the step, the rest never asked).
+    before = int(second["watches"][0]["value"]) - 1
+    assert before in (0, 3, 7, 11), before
+    assert len(first["watches"]) in (0, before), first["watches"]
+    await api("DELETE", f"sessions/{sid}")

@@ -1,6 +1,17 @@
 """The stop history's program (tests/runner/test_snapshots.py): a loop that passes its
 breakpoint five times, then a frame with a very large list and string."""
 
+import time
+
+CALLS = []
+
+
+def slow_watch():
+    """A watch that takes a while, and counts how often it was evaluated."""
+    time.sleep(0.3)
+    CALLS.append(1)
+    return len(CALLS)
+
 
 def main():
     data = {"name": "point", "coords": [3, 4]}
