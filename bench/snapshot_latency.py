@@ -17,7 +17,12 @@ gives on/off (target <= 1.15x), and the time from each stop's ``state`` frame to
 ``snapshot`` frame on the events socket (p50, p90), for ``on-settled`` (complete
 snapshots) and ``on``.
 
-Usage: ``python bench/snapshot_latency.py [--steps 600] [--modes off,on,on-settled]``
+With ``--no-events`` no events WebSocket is opened (an IDE alone on the tunnel): the
+server then asks nothing for ``off``, and for ``on`` the snapshot fetches the stack itself;
+``on-settled`` needs the events socket and is skipped.
+
+Usage: ``python bench/snapshot_latency.py [--steps 600] [--modes off,on,on-settled]
+[--no-events]``
 """
 
 from __future__ import annotations
@@ -101,6 +106,9 @@ class SnapshotMode(WsMode):
     """`ws` of tunnel_latency.py on a session with (or without) snapshots, with an events
     WebSocket open on it."""
 
+    #: Whether an events WebSocket is open on the session (--no-events: none).
+    with_events = True
+
     def __init__(self, ctx: Context, name: str) -> None:
         super().__init__(ctx)
         self.name = name
@@ -118,7 +126,12 @@ class SnapshotMode(WsMode):
                 "watches": ["total + x"]}
 
     def start(self) -> None:
+        if self.settled and not self.with_events:
+            raise Skip("on-settled waits for each snapshot on the events socket: "
+                       "run it without --no-events")
         super().start()
+        if not self.with_events:
+            return
         try:
             self.events = EventsReader(
                 f"ws://127.0.0.1:{self.port}{EVENTS_PATH.format(id=self.session_id)}",
@@ -127,7 +140,8 @@ class SnapshotMode(WsMode):
             raise Skip(f"the events WebSocket did not open: {exc}") from exc
 
     def step(self) -> float:
-        assert self.events is not None
+        if self.events is None:
+            return super().step()
         before = len(self.events.snapshots)
         elapsed = super().step()
         if self.settled:
@@ -168,7 +182,10 @@ def report_snapshots(modes: list[Mode]) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     parser = bench_parser(__doc__, ALL_MODES, "exit 1 if off failed or on/off was missed")
+    parser.add_argument("--no-events", action="store_true",
+                        help="open no events WebSocket (a DAP client alone on the session)")
     args: argparse.Namespace = parse_bench_args(parser, argv, ALL_MODES)
+    SnapshotMode.with_events = not args.no_events
     made: list[Mode] = []
 
     def make_mode(name: str, ctx: Context) -> Mode:
@@ -181,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         prefix="jds-snapshot-bench-",
         make_context=lambda workdir: python_context(workdir, args),
         make_mode=make_mode,
-        versions=lambda: {"debugpy": debugpy.__version__},
+        versions=lambda: {"debugpy": debugpy.__version__,
+                          "events socket": "no" if args.no_events else "yes"},
         ratios=RATIOS,
         baselines=("off",),
         extra_report=report_snapshots(made),

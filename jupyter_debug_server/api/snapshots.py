@@ -45,6 +45,7 @@ class SnapshotHandler(DebugAPIHandler):
     @mapped_errors
     async def get(self, session_id: str, seq: str) -> None:
         if not seq.isdigit() or len(seq) > 18:
+            await self.manager.require(session_id)  # an unknown session is a 404 first
             raise web.HTTPError(400, f"snapshot {seq[:40]!r} is not a snapshot number (1, "
                                 "2, …)", reason="bad-argument")
         self.write_json(await self.manager.snapshot(session_id, int(seq)))

@@ -219,13 +219,17 @@ class SessionManager:
         return {"items": items, "next": items[-1]["seq"] if items else since,
                 "truncated": False}
 
+    async def require(self, session_id: str) -> None:
+        """Raise SessionNotFound unless a session with this id is live or recorded."""
+        if session_id not in self.sessions and await self.store.get_session(session_id) is None:
+            raise SessionNotFound(f"no debug session with id {session_id!r}")
+
     async def read_snapshots(self, session_id: str, since: int, limit: int) -> dict[str, Any]:
         """A page of the stop history of a live or recorded session."""
         session = self.sessions.get(session_id)
         if session is not None:
             return await session.snapshots.log.read(since, limit)
-        if await self.store.get_session(session_id) is None:
-            raise SessionNotFound(f"no debug session with id {session_id!r}")
+        await self.require(session_id)
         return await read_stored(self.store, session_id, since, limit)
 
     async def snapshot(self, session_id: str, seq: int) -> dict[str, Any]:
@@ -233,8 +237,7 @@ class SessionManager:
         session = self.sessions.get(session_id)
         if session is not None:
             return await session.snapshots.log.get(seq)
-        if await self.store.get_session(session_id) is None:
-            raise SessionNotFound(f"no debug session with id {session_id!r}")
+        await self.require(session_id)
         return await get_stored(self.store, session_id, seq)
 
 

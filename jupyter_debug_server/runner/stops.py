@@ -6,7 +6,8 @@ debugger's `stopped` and `continued` events and its tunnel clients' stack answer
 REST and event clients are shown where it stopped with the stop itself. Tunnel clients
 ask for the stack on their own: a request of ours would queue in the debugger ahead of
 their next step, so the location is then learnt from their answer, or fetched when a
-route needs it (`ensure_location`).
+route needs it (`ensure_location`), or offered by the stop's snapshot (whose requests go
+in small batches and stop once a client resumes: snapshots.py).
 
 Once a stop is announced (its `stopped` state applied), `on_announce(stopped, frames)`
 is called: the session's snapshot of the stop (snapshots.py) starts from there, with the
