@@ -129,8 +129,43 @@ class DebugServerApp(ExtensionApp):
         5000, help="SQLite busy_timeout in milliseconds.",
     ).tag(config=True)
 
+    snapshots = Bool(
+        True, help="Take a snapshot at every stop of every session (where it stopped, the "
+        "top frames, the top frame's variables and the watch expressions), stream it on "
+        "the events WebSocket and keep it in the store. False: no session takes any, "
+        "whatever its launch spec says (a launch spec's `snapshots: false` turns them off "
+        "for one session).",
+    ).tag(config=True)
+
+    snapshot_frames = Int(
+        20, help="Top frames of the stopped thread a snapshot keeps (at least 1).",
+    ).tag(config=True)
+
+    snapshot_children = Int(
+        20, help="Children a snapshot keeps of each variable of the top frame that has any "
+        "(struct members, container items; one level deep); more are cut and the "
+        "snapshot says `truncated`. 0 means no children are asked for.",
+    ).tag(config=True)
+
+    snapshot_value_chars = Int(
+        1000, help="Characters a snapshot keeps of one value string (a variable's, a "
+        "watch's); a longer one is cut and marked `truncated` (at least 16).",
+    ).tag(config=True)
+
+    snapshot_max_chars = Int(
+        64 * 1024, help="Characters of one snapshot (about its JSON size): variables past "
+        "it are left out and the snapshot says `truncated` (at least 1024).",
+    ).tag(config=True)
+
+    snapshot_retention = Int(
+        1000, help="Snapshots kept per session, the newest; older ones are deleted (a "
+        "session's snapshots are deleted with it, after session_retention_days). 0 means "
+        "keep every one.",
+    ).tag(config=True)
+
     @validate("max_sessions_per_user", "output_retention_chars", "store_busy_timeout",
-              "max_connections_per_token", "max_connections_per_user")
+              "max_connections_per_token", "max_connections_per_user", "snapshot_children",
+              "snapshot_retention")
     def _non_negative_int(self, proposal: Any) -> int:
         if proposal["value"] < 0:
             raise ValueError(f"{proposal['trait'].name} must be >= 0, not {proposal['value']}")
@@ -147,6 +182,15 @@ class DebugServerApp(ExtensionApp):
     def _backlog_size(self, proposal: Any) -> int:
         if proposal["value"] < 65536:
             raise ValueError(f"max_client_backlog must be at least 65536 bytes, not "
+                             f"{proposal['value']}")
+        return int(proposal["value"])
+
+    @validate("snapshot_frames", "snapshot_value_chars", "snapshot_max_chars")
+    def _snapshot_minimum(self, proposal: Any) -> int:
+        least = {"snapshot_frames": 1, "snapshot_value_chars": 16,
+                 "snapshot_max_chars": 1024}[proposal["trait"].name]
+        if proposal["value"] < least:
+            raise ValueError(f"{proposal['trait'].name} must be at least {least}, not "
                              f"{proposal['value']}")
         return int(proposal["value"])
 
@@ -202,6 +246,12 @@ class DebugServerApp(ExtensionApp):
             lldb_dap_path=self.lldb_dap_path,
             token_default_ttl=self.token_default_ttl,
             token_max_ttl=self.token_max_ttl,
+            snapshots=self.snapshots,
+            snapshot_frames=self.snapshot_frames,
+            snapshot_children=self.snapshot_children,
+            snapshot_value_chars=self.snapshot_value_chars,
+            snapshot_max_chars=self.snapshot_max_chars,
+            snapshot_retention=self.snapshot_retention,
         )
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:

@@ -17,6 +17,7 @@ from .control import (
 )
 from .events import SessionEventsHandler
 from .sessions import DebuggersHandler, SessionHandler, SessionsHandler
+from .snapshots import SnapshotHandler, SnapshotsHandler, WatchesHandler
 from .tokens import TokenHandler, TokensHandler
 
 _SESSION = r"/api/debug/sessions/(?P<session_id>[^/]+)"
@@ -35,6 +36,9 @@ ROUTES: list[tuple[str, Any]] = [
     (_SESSION + r"/evaluate", EvaluateHandler),
     (_SESSION + r"/breakpoints", BreakpointsHandler),
     (_SESSION + r"/output", OutputHandler),
+    (_SESSION + r"/snapshots", SnapshotsHandler),
+    (_SESSION + r"/snapshots/(?P<seq>[^/]+)", SnapshotHandler),
+    (_SESSION + r"/watches", WatchesHandler),
     (_SESSION + r"/events", SessionEventsHandler),
     (_SESSION + r"/tokens", TokensHandler),
     (_SESSION + r"/tokens/(?P<token_id>[^/]+)", TokenHandler),

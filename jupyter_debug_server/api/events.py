@@ -11,15 +11,22 @@ from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web
 from tornado.websocket import WebSocketHandler
 
+from ..runner.state import FINAL_STATES
 from .redaction import redact_finished_request
 from .session_ws import SessionSocket, internal_error
+
+#: What `?only=` may select (comma-separated) between the current and the final state.
+_KINDS = ("end", "state", "dap", "snapshot")
 
 
 class SessionEventsHandler(SessionSocket, WebSocketMixin, WebSocketHandler, JupyterHandler):
     """Stream one session's events as JSON text frames (read-only for every client).
 
-    `?only=end` streams the current state and then only the final one: for a client that
-    waits for the end (the forward), without the cost of every stop's location and output.
+    The current state comes first and the final state last, whatever the filter.
+    `?only=KIND[,KIND…]` selects what comes between: `snapshot` (each stop's snapshot),
+    `state` (every state change), `dap` (the debugger's events, output among them), or
+    `end` (nothing: for a client that waits for the end, the forward, without the cost of
+    every stop's location and output).
     """
 
     socket_name = "a session's event stream"
@@ -29,13 +36,20 @@ class SessionEventsHandler(SessionSocket, WebSocketMixin, WebSocketHandler, Jupy
     _counted = False  # in the session's `clients`
     only_end = False
     query_arguments = {"GET": ("only",)}
+    kinds: frozenset[str] | None = None  # the message types `?only=` selects; None: all
 
     def check_arguments(self) -> None:
         only = self.get_query_argument("only", None)
-        if only not in (None, "end"):
-            raise web.HTTPError(400, f"only={only!r:.60} is not a filter of session events; "
-                                "use only=end, or no filter", reason="bad-argument")
-        self.only_end = only == "end"
+        if only is None:
+            return
+        kinds = frozenset(only.split(","))
+        wrong = sorted(kinds - set(_KINDS))
+        if wrong:
+            raise web.HTTPError(400, f"only={only!r:.60} is not a filter of session events: "
+                                f"{wrong[0]!r:.40} is none of {', '.join(_KINDS)} (comma-"
+                                "separated), or give no filter", reason="bad-argument")
+        self.kinds = kinds - {"end"}
+        self.only_end = not self.kinds
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         try:
@@ -52,8 +66,18 @@ class SessionEventsHandler(SessionSocket, WebSocketMixin, WebSocketHandler, Jupy
         if self.only_end:
             self._unsubscribe = session.when_ended(lambda ended: self._send(
                 {"type": "state", "session": ended.model(self.base_url)}))
+        elif self.kinds is not None:
+            self._unsubscribe = session.subscribe(self._send_selected)
         else:
             self._unsubscribe = session.subscribe(self._send)
+
+    def _send_selected(self, event: dict[str, Any]) -> None:
+        """`event`, if `?only=` selects it (a final state always is)."""
+        assert self.kinds is not None
+        kind = event.get("type")
+        if kind in self.kinds or (kind == "state" and event["session"]["state"] in
+                                  FINAL_STATES):
+            self._send(event)
 
     def _send(self, event: dict[str, Any]) -> None:
         if self.ws_connection is None or self.ws_connection.is_closing():

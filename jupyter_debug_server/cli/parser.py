@@ -1,7 +1,7 @@
 """`jupyter debug-server` / `jupyter-debug-server`: the parser and the entry point.
 
 `serve` (serve.py) starts a Jupyter server with the extension. The other commands
-(sessions.py, tokens.py, forward.py) are thin wrappers over the client library and find
+(sessions.py, history.py, tokens.py, forward.py) are thin wrappers over the client library and find
 the server by `--url`/`--token`, `JUPYTER_DEBUG_SERVER_URL`/`JUPYTER_DEBUG_SERVER_TOKEN`,
 or Jupyter's runtime files.
 """
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..client import TOKEN_ENV, URL_ENV, DebugServerClient, DebugServerClientError, discover
-from . import forward, serve, sessions, tokens
+from . import forward, history, serve, sessions, tokens
 from .context import run_command
 
 #: Adds command groups to the parser: `register(subparsers, common)`. A command that
@@ -24,6 +24,7 @@ from .context import run_command
 #: The mcp command plugs in here too.
 COMMAND_GROUPS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
     sessions.register,
+    history.register,
     tokens.register,
     forward.register,
 ]

@@ -117,6 +117,8 @@ def _common_spec(o: argparse.Namespace, spec: Json) -> None:
         spec["function_breakpoints"] = o.functions
     if o.exceptions is not None:
         spec["exception_breakpoints"] = o.exceptions
+    if o.watches:
+        spec["watches"] = o.watches
 
 
 def run_list(ctx: Context) -> int:
@@ -344,6 +346,9 @@ def _add_spec_options(p: argparse.ArgumentParser) -> None:
                    help="where the program stops on exceptions: the debugger's exception "
                    "filters (`debuggers` lists them, e.g. uncaught,raised for debugpy), or "
                    "none for no exception stops (default: the debugger's defaults)")
+    p.add_argument("--watch", dest="watches", action="append", default=[], metavar="EXPR",
+                   help="an expression evaluated at every stop, for the stop history "
+                   "(repeatable; see `history`)")
     p.add_argument("--cwd", help="working directory on the server (default: its root_dir)")
     p.add_argument("--name", help="display name of the session")
     p.add_argument("--wait", action="store_true",

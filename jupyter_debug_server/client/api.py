@@ -11,7 +11,7 @@ import ssl
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .events import follow_output, wait_settled
+from .events import follow_output, follow_snapshots, wait_settled
 from .models import FINAL_STATES, Json
 from .transport import Transport, quote_segment, session_route
 
@@ -149,6 +149,36 @@ class DebugServerClient:
                 return
             since = page["next"]
 
+    # -- the stop history and watches ------------------------------------------------
+
+    def snapshots(self, session_id: str, since: int = 0, limit: int = 100) -> Json:
+        """One page of the stop history after seq `since`: items, next, truncated, state."""
+        return dict(self._session("GET", session_id, "/snapshots", since=since,
+                                  limit=limit))
+
+    def snapshot(self, session_id: str, seq: int) -> Json:
+        """One snapshot (404 `no-such-snapshot` names the ones there are)."""
+        return dict(self._session("GET", session_id, f"/snapshots/{int(seq)}"))
+
+    def iter_snapshots(self, session_id: str, since: int = 0,
+                       limit: int = 100) -> Iterator[Json]:
+        """Every snapshot after `since`, page by page, up to what exists now."""
+        while True:
+            page = self.snapshots(session_id, since, limit)
+            yield from page["items"]
+            if len(page["items"]) < limit:
+                return
+            since = page["next"]
+
+    def watches(self, session_id: str) -> list[str]:
+        """The expressions evaluated at every stop."""
+        return list(self._session("GET", session_id, "/watches")["watches"])
+
+    def set_watches(self, session_id: str, expressions: list[str]) -> list[str]:
+        """Replace the watch expressions (from the next stop on); the new list."""
+        return list(self._session("PUT", session_id, "/watches",
+                                  {"watches": list(expressions)})["watches"])
+
     # -- events (blocking wrappers; async code uses `events` directly) ---------------
 
     def wait_settled(self, session_id: str, timeout: float) -> Json:
@@ -160,6 +190,12 @@ class DebugServerClient:
         """Pass every output chunk after `since` to `on_chunk`, live, until the session
         ends; the final model."""
         return asyncio.run(follow_output(self, session_id, on_chunk, since))
+
+    def follow_snapshots(self, session_id: str, on_snapshot: Callable[[Json], None],
+                         since: int = 0) -> Json:
+        """Pass every snapshot after `since` to `on_snapshot`, the stored ones and then
+        each stop's as it is taken, until the session ends; the final model."""
+        return asyncio.run(follow_snapshots(self, session_id, on_snapshot, since))
 
     # -- session tokens ------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """The events WebSocket of a session, and what clients build on it: waiting for a stop,
-following output live.
+following output and the stop history (snapshots) live.
 
 Coroutines here run on the caller's event loop (the CLI's own `asyncio.run`, or a
 kernel's loop for the magics); the blocking REST calls they make go to a thread so the
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from .errors import DebugServerClientError
@@ -18,8 +18,8 @@ from .models import FINAL_STATES, MOVING_STATES, Json
 from .transport import Transport, session_route
 from .websocket_client import WebSocketClient, connect_websocket
 
-__all__ = ["MOVING_STATES", "EventStream", "SessionClient", "follow_output", "open_websocket",
-           "wait_settled"]
+__all__ = ["MOVING_STATES", "EventStream", "SessionClient", "follow_output",
+           "follow_snapshots", "open_websocket", "wait_settled"]
 
 
 class SessionClient(Protocol):
@@ -33,6 +33,9 @@ class SessionClient(Protocol):
 
     def output(self, session_id: str, since: int = 0, limit: int = 1000) -> Json:
         """One page of captured output after seq `since`."""
+
+    def snapshots(self, session_id: str, since: int = 0, limit: int = 100) -> Json:
+        """One page of the stop history after seq `since`."""
 
 
 async def open_websocket(client: SessionClient, route: str,
@@ -55,7 +58,9 @@ class EventStream:
     @classmethod
     async def connect(cls, client: SessionClient, session_id: str,
                       timeout: float = 30, *, only: str | None = None) -> EventStream:
-        """Open the stream (`only="end"`: the current state, then only the final one)."""
+        """Open the stream. The current state comes first, the final state last; `only`
+        selects what comes between (comma-separated): "snapshot", "state", "dap", or
+        "end" for nothing."""
         route = session_route(session_id, "/events")
         if only is not None:
             route += f"?only={only}"
@@ -73,6 +78,15 @@ class EventStream:
     def close(self) -> None:
         """Close the stream (never ends the session)."""
         self.connection.close()
+
+    async def snapshots(self) -> AsyncIterator[Json]:
+        """Each snapshot frame's snapshot, live, until the session ends or the stream
+        closes (open it with `only="snapshot"` to be sent nothing else)."""
+        while (frame := await self.next()) is not None:
+            if frame.get("type") == "snapshot":
+                yield dict(frame["snapshot"])
+            elif frame.get("type") == "state" and frame["session"]["state"] in FINAL_STATES:
+                return
 
 
 async def wait_settled(client: SessionClient, session_id: str, timeout: float) -> Json:
@@ -172,3 +186,53 @@ async def _follow_stream(stream: EventStream,
                 return final[0] if final else None
     finally:
         listener.cancel()
+
+
+async def follow_snapshots(client: SessionClient, session_id: str,
+                           on_snapshot: Callable[[Json], None], since: int = 0) -> Json:
+    """Give `on_snapshot` every snapshot after seq `since`: the stored ones, then each
+    stop's as it is taken, until the session ends; return its final model.
+
+    The stream is opened before the history is read, and snapshots are numbered: one
+    taken meanwhile comes by both ways and is given once, none is missed between them.
+    """
+    cursor = since
+
+    def give(snapshot: Json) -> None:
+        nonlocal cursor
+        if snapshot["seq"] > cursor:
+            cursor = snapshot["seq"]
+            on_snapshot(snapshot)
+
+    async def history() -> None:
+        while True:
+            page = await asyncio.to_thread(client.snapshots, session_id, cursor, 100)
+            for item in page["items"]:
+                give(item)
+            if len(page["items"]) < 100:
+                return
+
+    while True:
+        model = await asyncio.to_thread(client.session, session_id)
+        if model["state"] in FINAL_STATES:
+            await history()
+            return model
+        try:
+            stream = await EventStream.connect(client, session_id, only="snapshot")
+        except DebugServerClientError as exc:
+            if exc.status == 409:  # a session of an earlier server run: it has ended
+                await history()
+                return await asyncio.to_thread(client.session, session_id)
+            raise
+        try:
+            await history()
+            while (frame := await stream.next()) is not None:
+                if frame.get("type") == "snapshot":
+                    give(frame["snapshot"])
+                elif frame.get("type") == "state" and frame["session"]["state"] in (
+                        FINAL_STATES):
+                    await history()  # (nothing is left, unless the stream fell behind)
+                    return dict(frame["session"])
+        finally:
+            stream.close()
+        # The stream closed before the end (a slow-client cut-off): look again, reconnect.

@@ -135,6 +135,52 @@ def _more(page: Json) -> str:
     return f"\n  … {left} more (use --start {shown})" if left > 0 else ""
 
 
+def snapshot_text(snapshot: Json) -> str:
+    """One block of `history`: where it stopped, the top frame's variables (children
+    indented under their parent), the watches, and whether anything is missing."""
+    frames = snapshot.get("frames") or []
+    place = "?"
+    if frames:
+        top = frames[0]
+        place = f"{top.get('path') or '?'}:{top.get('line') or '?'}"
+        if top.get("function"):
+            place += f" in {top['function']}"
+    when = str(snapshot.get("time") or "").replace("T", " ")[:19]
+    lines = [f"#{snapshot['seq']} stopped at {place} "
+             f"({snapshot.get('reason') or 'unknown reason'}), {when}"]
+    for scope in snapshot.get("variables") or []:
+        if scope["variables"]:
+            lines.append(f"  {scope['scope']}")
+            lines.append(_indent(table(["NAME", "TYPE", "VALUE"],
+                                       _snapshot_rows(scope["variables"])), 4))
+    if snapshot.get("watches"):
+        lines.append("  watches")
+        for watch in snapshot["watches"]:
+            if "error" in watch:
+                lines.append(f"    {watch['expression']}: error: {watch['error']}")
+            else:
+                lines.append(f"    {watch['expression']} = {watch.get('value')}")
+    if not snapshot.get("complete"):
+        lines.append("  (incomplete: the program ran on before every answer came)")
+    if snapshot.get("truncated"):
+        lines.append("  (truncated: some values, children or variables were cut)")
+    return "\n".join(lines)
+
+
+def _snapshot_rows(variables: Sequence[Json], depth: int = 0) -> list[list[Any]]:
+    rows: list[list[Any]] = []
+    for variable in variables:
+        more = " …" if variable.get("truncated") else ""
+        rows.append(["  " * depth + variable["name"], variable.get("type") or "",
+                     variable["value"] + more])
+        rows += _snapshot_rows(variable.get("children") or [], depth + 1)
+    return rows
+
+
+def _indent(text: str, spaces: int) -> str:
+    return "\n".join(" " * spaces + line for line in text.splitlines())
+
+
 def breakpoints_text(sources: Sequence[Json]) -> str:
     """Breakpoints per source, each with where it landed and whether it is verified."""
     rows = []

@@ -168,6 +168,8 @@ class MuxClient:
                 f"session {self.mux.name} has no debugger to talk to (it has ended); "
                 f"{shown(command)} cannot be answered"))
             return
+        if command in RESUMING_COMMANDS:
+            self.mux.resumes()  # before it is written: the owner's requests stop now
         try:
             if raw is None:
                 self._pending[seq] = upstream.send_request(command, arguments, on_response)
@@ -318,7 +320,8 @@ class DapMux:
 
     def __init__(self, name: str, *, capabilities: Callable[[], dict[str, Any]],
                  on_response: Callable[[Message, Message], None] | None = None,
-                 on_end: Callable[[MuxClient, str], None] | None = None) -> None:
+                 on_end: Callable[[MuxClient, str], None] | None = None,
+                 on_resume: Callable[[], None] | None = None) -> None:
         self.name = name
         self.upstream: DapChannel | None = None
         self.capabilities = capabilities
@@ -327,6 +330,10 @@ class DapMux:
         # Called (after the client's answer) when a control client ends the session:
         # `on_end(client, "terminate" | "disconnect")`; None: the session cannot be ended so.
         self.on_end = on_end
+        # Called when a client's request would run the program on (continue, a step),
+        # just before it goes upstream: the owner stops queueing requests of its own
+        # about the stop ahead of it.
+        self.on_resume = on_resume
         self.shared = SharedBreakpoints(lambda: self.upstream, lambda: self.clients)
         # Our breakpoint ids of the remembered stop's hitBreakpointIds (see for_client).
         self._stop_hits: list[int] = []
@@ -428,6 +435,14 @@ class DapMux:
         if hits:
             shown["hitBreakpointIds"] = hits
         return {**event, "body": shown}
+
+    def resumes(self) -> None:
+        """Tell the owner a client's request is about to run the program on."""
+        if self.on_resume is not None:
+            try:
+                self.on_resume()
+            except Exception:
+                log.exception("%s: resume hook failed", self.name)
 
     def responded(self, request: Message, response: Message) -> None:
         """Tell the owner about a forwarded request's answer (e.g. to track breakpoints)."""

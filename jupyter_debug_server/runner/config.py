@@ -30,3 +30,9 @@ class RunnerConfig:
     shutdown_timeout: float = 5.0
     token_default_ttl: int = 3600  # seconds a session token lives when no ttl is asked for
     token_max_ttl: int = 86400  # the longest ttl a client may ask for
+    snapshots: bool = True  # a snapshot at every stop of every session (runner/snapshots.py)
+    snapshot_frames: int = 20  # top frames a snapshot keeps
+    snapshot_children: int = 20  # children kept per variable (0: none are asked for)
+    snapshot_value_chars: int = 1000  # characters of one value (name, type, watch) kept
+    snapshot_max_chars: int = 64 * 1024  # characters of one whole snapshot, about
+    snapshot_retention: int = 1000  # snapshots kept per session, newest (0: all)

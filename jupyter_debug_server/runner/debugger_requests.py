@@ -12,6 +12,7 @@ from typing import Any
 
 from ..dap import ChannelClosed, DapChannel, DapRequestError, DapTimeout
 from ..dap.breakpoints import requested_breakpoints
+from ..dap.policy import RESUMING_COMMANDS
 from .config import RunnerConfig
 from .debuggers.native.checks import VALUE_FORM
 from .errors import DapError, DebuggerTimeout, SessionStateError, without_traceback
@@ -47,6 +48,8 @@ class DebuggerRequests:
     async def dap(self, command: str, arguments: Any = None) -> Any:
         """Send one DAP request to the debugger and return its response body."""
         channel = self._require_channel()
+        if command in RESUMING_COMMANDS:
+            self.upstream.on_resume()  # the stop's snapshot asks nothing more from now
         try:
             if command == "setBreakpoints" and isinstance(
                     ((arguments or {}).get("source") or {}).get("path"), str):

@@ -15,10 +15,12 @@ from .breakpoints import Breakpoint, check_count, parse_spec_breakpoints
 from .debuggers.attachable import AttachRefused, check_attachable
 from .errors import LaunchSpecError, type_error
 from .paths import PathPolicy, readable_file, show
+from .watches import parse_watches
 
 _FIELDS = {
     "debugger", "request", "program", "module", "pid", "core", "args", "cwd", "env",
     "stop_on_entry", "breakpoints", "function_breakpoints", "exception_breakpoints", "name",
+    "watches", "snapshots",
 }
 _MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -45,6 +47,8 @@ class LaunchSpec:
     #: Exception filter ids; None: the debugger's default filters; (): no exception stops.
     exception_breakpoints: tuple[str, ...] | None = None
     name: str = ""
+    watches: tuple[str, ...] = ()  # evaluated at every stop, for its snapshot
+    snapshots: bool = True  # a snapshot at every stop (if the server takes them)
 
     def public(self) -> dict[str, Any]:
         """The spec as shown in the session model (env values hidden: they may be secrets)."""
@@ -62,6 +66,8 @@ class LaunchSpec:
         out["function_breakpoints"] = list(self.function_breakpoints)
         out["exception_breakpoints"] = (None if self.exception_breakpoints is None
                                         else list(self.exception_breakpoints))
+        out["watches"] = list(self.watches)
+        out["snapshots"] = self.snapshots
         return out
 
     def dap_arguments(self) -> dict[str, Any]:
@@ -163,6 +169,8 @@ def parse_launch_spec(body: Any, policy: PathPolicy, known_debuggers: set[str]) 
         function_breakpoints=tuple(functions),
         exception_breakpoints=_parse_exception_breakpoints(body.get("exception_breakpoints")),
         name=name or default_name,
+        watches=parse_watches(body.get("watches")),
+        snapshots=_snapshots(body.get("snapshots", True)),
     )
 
 
@@ -193,6 +201,12 @@ def check_exception_filters(spec: LaunchSpec, offered: list[dict[str, Any]]) -> 
                 f"exception filter {name!r:.80} is not one debugger {spec.debugger!r} offers; "
                 f"{choices} (or [] for no exception stops)",
                 reason="unknown-exception-filter")
+
+
+def _snapshots(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise type_error("snapshots", "true or false", value)
+    return value
 
 
 def _parse_options(body: dict[str, Any]) -> tuple[

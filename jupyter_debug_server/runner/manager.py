@@ -29,6 +29,7 @@ from .launch_spec import LaunchSpec, check_exception_filters, parse_launch_spec
 from .paths import PathPolicy
 from .processes import boot_id, kill_group, process_start_time
 from .session import Session, new_session_id
+from .snapshot_log import get_stored, read_stored
 from .state import ACTIVE_STATES, FINAL_STATES
 from .tokens import TokenRegistry
 from .worker_process import WORKER_CWD, worker_command, worker_environment
@@ -231,6 +232,27 @@ class SessionManager:
         return {"items": items, "next": items[-1]["seq"] if items else since,
                 "truncated": await self.store.output_trimmed(session_id)}
 
+    async def require(self, session_id: str) -> None:
+        """Raise SessionNotFound unless a session with this id is live or recorded."""
+        if session_id not in self.sessions and await self.store.get_session(session_id) is None:
+            raise SessionNotFound(f"no debug session with id {session_id!r}")
+
+    async def read_snapshots(self, session_id: str, since: int, limit: int) -> dict[str, Any]:
+        """A page of the stop history of a live or recorded session."""
+        session = self.sessions.get(session_id)
+        if session is not None:
+            return await session.snapshots.log.read(since, limit)
+        await self.require(session_id)
+        return await read_stored(self.store, session_id, since, limit)
+
+    async def snapshot(self, session_id: str, seq: int) -> dict[str, Any]:
+        """One snapshot of a live or recorded session (404 naming the ones there are)."""
+        session = self.sessions.get(session_id)
+        if session is not None:
+            return await session.snapshots.log.get(seq)
+        await self.require(session_id)
+        return await get_stored(self.store, session_id, seq)
+
 
 def stored_model(row: dict[str, Any], base_url: str) -> dict[str, Any]:
     """A session model rebuilt from its stored row (a session of an earlier server)."""
@@ -243,7 +265,8 @@ def stored_model(row: dict[str, Any], base_url: str) -> dict[str, Any]:
         # (Rows of older versions may hold a worker's traceback: show its sentence only.)
         "error": without_traceback(row["error"]) if row.get("error") else None,
         "clients": 0, "spec": row.get("spec") or {},
-        "links": {"self": root, "output": f"{root}/output"},
+        "links": {"self": root, "output": f"{root}/output",
+                  "snapshots": f"{root}/snapshots"},
     }
 
 

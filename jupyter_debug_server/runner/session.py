@@ -10,7 +10,8 @@ wires them together:
   clients, the debugger's capabilities and the session's own breakpoints;
 - `StopTracker` (stops.py): where the target stopped;
 - `DebuggerRequests` (debugger_requests.py): the REST routes' debugger requests;
-- `OutputLog` (output.py): the target's captured output.
+- `OutputLog` (output.py): the target's captured output;
+- `Snapshots` (snapshots.py): the stop history, a snapshot of every stop.
 
 Here are the start (its DAP sequence is startup.py), the worker's DAP events, tunnel
 clients and the end.
@@ -32,6 +33,8 @@ from .debugger_requests import DebuggerRequests
 from .errors import without_traceback
 from .output import OutputLog
 from .processes import parent_pid, process_start_time
+from .snapshot_log import SnapshotLog
+from .snapshots import SnapshotLimits, Snapshots
 from .startup import start_debugger
 from .state import ACTIVE_STATES, FINAL_STATES, SessionState
 from .stops import StopTracker
@@ -80,6 +83,11 @@ class Session:
                                 pressure=self.upstream.output_pressure)
         self.stops = StopTracker(self.fields, self.upstream, self._spawn)
         self.requests = DebuggerRequests(self.fields, self.upstream, self.stops, config)
+        self.snapshots = Snapshots(
+            self.fields, self.upstream, self.stops,
+            SnapshotLog(self.fields, store, config.snapshot_retention),
+            SnapshotLimits.of(config), enabled=config.snapshots and spec.snapshots,
+            watches=spec.watches, request_timeout=config.request_timeout, spawn=self._spawn)
         self.worker_process = WorkerProcess(blocking=blocking,
                                             max_dap_message=config.max_dap_message,
                                             on_stderr=self._log_worker_line)
@@ -324,10 +332,13 @@ class Session:
             if self._initialized is not None and not self._initialized.done():
                 self._initialized.set_result(None)
         elif name == "stopped":
+            self.snapshots.on_stopped(body)  # (the previous stop's is finished first)
             self.stops.on_stopped(body)
         elif name == "continued":
+            self.snapshots.interrupt()  # the stop's snapshot before the `running` state
             self.stops.on_continued()
         elif name == "exited":
+            self.snapshots.interrupt()
             self.fields.exit_code = body.get("exitCode")
         elif name == "terminated":
             self._spawn(self._on_terminated())
@@ -357,7 +368,7 @@ class Session:
             self.id, process_groups=[list(g) for g in self.process_groups])
 
     async def _on_terminated(self) -> None:
-        await self.output.flush()
+        await self._flush_logs()
         # Ended on request (DELETE, shutdown) or detached: terminated; on its own: exited.
         ended_by_us = self._terminating or (self.spec.request == "attach"
                                             and self.exit_code is None)
@@ -411,7 +422,7 @@ class Session:
     async def _watch_worker(self) -> None:
         code = await self.worker_process.wait()
         await self._reap_target()
-        await self.output.flush()
+        await self._flush_logs()
         if self.active:
             if self._terminating:
                 await self.fields.set(state="terminated", stopped=None)
@@ -438,7 +449,14 @@ class Session:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._ended), self.config.shutdown_timeout)
         await self._reap_target()
+        await self._flush_logs()
+
+    async def _flush_logs(self) -> None:
+        """At the end: the last stop's snapshot keeps what it has; output and snapshots
+        are all stored."""
+        self.snapshots.interrupt()
         await self.output.flush()
+        await self.snapshots.flush()
 
     async def terminate(self) -> None:
         """End the session: DAP disconnect, then SIGTERM, then SIGKILL (idempotent)."""

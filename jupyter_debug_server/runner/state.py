@@ -34,7 +34,7 @@ _STEPPING_FIELDS = frozenset({"state", "stopped", "updated"})
 _LINKS = (("self", ""), ("dap", "/dap"), ("events", "/events"), ("output", "/output"),
           ("stack", "/stack"), ("variables", "/variables"), ("evaluate", "/evaluate"),
           ("breakpoints", "/breakpoints"), ("continue", "/continue"), ("pause", "/pause"),
-          ("step", "/step"))
+          ("step", "/step"), ("snapshots", "/snapshots"), ("watches", "/watches"))
 
 
 class SessionState:

@@ -6,7 +6,12 @@ debugger's `stopped` and `continued` events and its tunnel clients' stack answer
 REST and event clients are shown where it stopped with the stop itself. Tunnel clients
 ask for the stack on their own: a request of ours would queue in the debugger ahead of
 their next step, so the location is then learnt from their answer, or fetched when a
-route needs it (`ensure_location`).
+route needs it (`ensure_location`), or offered by the stop's snapshot (whose requests go
+in small batches and stop once a client resumes: snapshots.py).
+
+Once a stop is announced (its `stopped` state applied), `on_announce(stopped, frames)`
+is called: the session's snapshot of the stop (snapshots.py) starts from there, with the
+frames fetched for the location (`levels` of them), or None when none were.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from .upstream import Upstream
 log = logging.getLogger(__name__)
 
 Spawn = Callable[[Coroutine[Any, Any, None]], None]
+Announce = Callable[[dict[str, Any], "list[dict[str, Any]] | None"], None]
 
 
 class StopTracker:
@@ -35,6 +41,8 @@ class StopTracker:
         self.event_count = 0  # stops and resumes seen: a late location fetch is stale
         # The stop whose location has been asked for (found or not): asked once per stop.
         self._located: dict[str, Any] | None = None
+        self.levels = 1  # frames asked for a stop's location (a snapshot wants more)
+        self.on_announce: Announce = lambda stopped, frames: None
 
     def on_stopped(self, body: Message) -> None:
         """The debugger's `stopped` event (after tunnel clients got it)."""
@@ -50,6 +58,7 @@ class StopTracker:
             self.spawn(self._locate_then_stop(stopped))
         elif self.state.active:
             self.state.apply({"state": "stopped", "stopped": stopped})
+            self.on_announce(stopped, None)
 
     def on_continued(self) -> None:
         """The debugger's `continued` event: the program runs again."""
@@ -59,16 +68,17 @@ class StopTracker:
 
     async def _locate_then_stop(self, stopped: dict[str, Any]) -> None:
         seen = self.event_count
-        frames = await self._top_frames(stopped["thread_id"])
+        frames = await self._top_frames(stopped["thread_id"], self.levels)
         if seen != self.event_count or not self.state.active:
             return  # it ran (or stopped) again meanwhile: this stop is history
         _locate(stopped, frames)
         self._located = stopped
         self.state.apply({"state": "stopped", "stopped": stopped})
+        self.on_announce(stopped, frames)
 
-    async def _top_frames(self, thread_id: Any) -> list[dict[str, Any]]:
+    async def _top_frames(self, thread_id: Any, levels: int = 1) -> list[dict[str, Any]]:
         try:
-            return await self.upstream.top_frames(thread_id)
+            return await self.upstream.top_frames(thread_id, levels)
         except DapTimeout as exc:
             log.warning("session %s: %s; the stop's location stays unknown",
                         self.state.id, exc)
@@ -98,6 +108,11 @@ class StopTracker:
                 and arguments.get("threadId") == stopped["thread_id"]
                 and not arguments.get("startFrame")):
             self._fill_location((response.get("body") or {}).get("stackFrames") or [])
+
+    def offer_frames(self, generation: int, frames: list[dict[str, Any]]) -> None:
+        """Frames a snapshot of stop `generation` fetched: the location, if still missing."""
+        if frames and generation == self.state.stop_generation and self.location_missing():
+            self._fill_location(frames)
 
     def _fill_location(self, frames: list[dict[str, Any]]) -> None:
         """Complete the current stop's location (the same stop: no new generation)."""

@@ -33,9 +33,17 @@ class Upstream:
         self.capabilities: dict[str, Any] = {}
         # The session's own breakpoints per source, as the breakpoints route shows them.
         self.breakpoints: dict[str, list[dict[str, Any]]] = {}
+        # Told (synchronously) when a client asks the program to run on: a tunnel
+        # client's continue or step (through the mux) or a REST route's; the session's
+        # snapshot of the stop stops asking the debugger (snapshots.py).
+        self.on_resume: Callable[[], None] = lambda: None
         # Tunnel clients share the channel through the mux; REST requests use it directly.
         self.mux = DapMux(session_id, capabilities=lambda: self.capabilities,
-                          on_response=on_response, on_end=on_end)
+                          on_response=on_response, on_end=on_end,
+                          on_resume=self._resumes)
+
+    def _resumes(self) -> None:
+        self.on_resume()  # (looked up now: the session sets it after the mux is built)
 
     def attach(self, channel: DapChannel) -> None:
         """Talk to the debugger over `channel` (the worker's, once it started)."""
@@ -60,14 +68,14 @@ class Upstream:
             else:
                 self.channel.resume_reading()
 
-    async def top_frames(self, thread_id: Any) -> list[dict[str, Any]]:
-        """The top frame of a thread's stack ([] if there is none to ask for); raises
-        DapTimeout when the debugger does not answer in time."""
+    async def top_frames(self, thread_id: Any, levels: int = 1) -> list[dict[str, Any]]:
+        """The top `levels` frames of a thread's stack ([] if there is none to ask for);
+        raises DapTimeout when the debugger does not answer in time."""
         if thread_id is None or self.channel is None:
             return []
         try:
             return list((await self.channel.request(
-                "stackTrace", {"threadId": thread_id, "startFrame": 0, "levels": 1},
+                "stackTrace", {"threadId": thread_id, "startFrame": 0, "levels": levels},
                 timeout=self.request_timeout,
             )).get("stackFrames", []))
         except (DapRequestError, ChannelClosed):

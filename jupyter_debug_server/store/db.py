@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ..runner.errors import StoreBusy
-from . import queries
+from . import queries, snapshot_queries
 
 log = logging.getLogger("jupyter_debug_server.store")
 
@@ -167,7 +167,7 @@ class Store:
         return await self._call(queries.sessions_in_states, _states(states))
 
     async def delete_session(self, session_id: str) -> None:
-        """Delete a session with its output, audit records and tokens."""
+        """Delete a session with its output, snapshots, audit records and tokens."""
         await self._call(self._delete_session, session_id)
 
     async def delete_sessions_ended_before(self, iso_time: str, states: Iterable[str]) -> int:
@@ -204,6 +204,37 @@ class Store:
         if max_chars < 0:
             raise ValueError(f"max_chars must be 0 or more characters, not {max_chars}")
         return await self._call(queries.trim_output, session_id, max_chars)
+
+    # -- snapshots (the stop history) -------------------------------------------------------
+
+    async def append_snapshots(self, session_id: str,
+                               snapshots: Sequence[dict[str, Any]]) -> None:
+        """Store snapshots, each a JSON object with its `seq` and `time`."""
+        try:
+            await self._call(snapshot_queries.insert_snapshots, session_id, list(snapshots))
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(f"cannot store snapshots of session {session_id!r}: {exc}") from exc
+
+    async def read_snapshots(self, session_id: str, since: int = 0,
+                             limit: int = 100) -> tuple[list[dict[str, Any]], int]:
+        """Up to `limit` snapshots with seq > since, and the first seq kept (0: none)."""
+        if limit < 0:
+            raise ValueError(f"limit must be 0 or more snapshots, not {limit}")
+        return await self._call(self._read_snapshots, session_id, since, limit)
+
+    async def get_snapshot(self, session_id: str, seq: int) -> dict[str, Any] | None:
+        """One snapshot of a session, or None."""
+        return await self._call(snapshot_queries.get_snapshot, session_id, seq)
+
+    async def snapshot_range(self, session_id: str) -> tuple[int, int]:
+        """The first and last seq of a session's snapshots, (0, 0) if it has none."""
+        return await self._call(snapshot_queries.snapshot_range, session_id)
+
+    async def trim_snapshots(self, session_id: str, keep: int) -> int:
+        """Delete all but the newest `keep` snapshots of a session; return how many went."""
+        if keep < 0:
+            raise ValueError(f"keep must be 0 or more snapshots, not {keep}")
+        return await self._call(snapshot_queries.trim_snapshots, session_id, keep)
 
     # -- audit ----------------------------------------------------------------------------
 
@@ -394,6 +425,11 @@ class Store:
             raise
         self._last_seq[session_id] = last
         return last
+
+    def _read_snapshots(self, conn: sqlite3.Connection, session_id: str, since: int,
+                        limit: int) -> tuple[list[dict[str, Any]], int]:
+        items = snapshot_queries.read_snapshots(conn, session_id, since, limit)
+        return items, snapshot_queries.snapshot_range(conn, session_id)[0]
 
     def _delete_session(self, conn: sqlite3.Connection, session_id: str) -> None:
         queries.delete_session(conn, session_id)

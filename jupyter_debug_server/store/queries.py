@@ -93,6 +93,17 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE sessions ADD COLUMN process_groups TEXT;
     """,
+    # 4: the stop history (runner/snapshots.py): one snapshot per stop, as JSON, numbered
+    # per session from 1; its SQL is in snapshot_queries.py.
+    """
+    CREATE TABLE snapshots (
+        session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        time TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (session_id, seq)
+    ) WITHOUT ROWID;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -255,7 +266,7 @@ def sessions_in_states(conn: sqlite3.Connection, states: Sequence[str]) -> list[
 
 
 def delete_session(conn: sqlite3.Connection, session_id: str) -> bool:
-    """Delete one session and, by cascade, its output, audit and tokens."""
+    """Delete one session and, by cascade, its output, snapshots, audit and tokens."""
     return conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount > 0
 
 

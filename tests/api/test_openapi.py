@@ -72,7 +72,13 @@ async def test_real_responses_match_the_schemas(api: Any, manager: Any, targets:
     await call("PUT", one + "/breakpoints", f"sessions/{sid}/breakpoints",
                {"path": "targets/loop.py", "breakpoints": [{"line": 5, "log_message": "x"}]})
     await call("GET", one + "/breakpoints", f"sessions/{sid}/breakpoints")
+    watches = one + "/watches"
+    await call("PUT", watches, f"sessions/{sid}/watches", {"watches": ["v * 2", "nope"]})
+    await call("PUT", watches, f"sessions/{sid}/watches", {"watches": [1]})
+    await call("GET", watches, f"sessions/{sid}/watches")
     await call("POST", one + "/step", f"sessions/{sid}/step", {"kind": "over"})
+    # (the step's snapshot, with the watches, is finished before the program runs on)
+    assert await session.wait_for(lambda: session.snapshots.log.finished >= 2, 30)
     await call("POST", one + "/step", f"sessions/{sid}/step", {"kind": "up"})
     await call("PUT", one + "/breakpoints", f"sessions/{sid}/breakpoints",
                {"path": "targets/loop.py", "breakpoints": []})
@@ -81,4 +87,10 @@ async def test_real_responses_match_the_schemas(api: Any, manager: Any, targets:
     assert await session.wait_for(lambda: not session.active, 30)
     await call("POST", one + "/step", f"sessions/{sid}/step", {"kind": "over"})
     await call("GET", one + "/output", f"sessions/{sid}/output", limit=5)
+    snapshots = await call("GET", one + "/snapshots", f"sessions/{sid}/snapshots", limit=50)
+    assert snapshots["items"] and any(w.get("error") for s in snapshots["items"]
+                                      for w in s["watches"]), snapshots
+    for seq in (1, 999, "x"):
+        await call("GET", one + "/snapshots/{seq}", f"sessions/{sid}/snapshots/{seq}")
+    await call("GET", one + "/snapshots", f"sessions/{sid}/snapshots", since="x")
     await call("DELETE", one, f"sessions/{sid}")

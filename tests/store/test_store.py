@@ -216,7 +216,7 @@ def test_a_version_1_database_gains_the_boot_id_and_keeps_its_rows(
             assert row is not None and (row["boot_id"], row["worker_pid"]) == ("b-1", 7)
 
     run(body)
-    assert sqlite_pragma(path, "user_version") == queries.SCHEMA_VERSION == 3
+    assert sqlite_pragma(path, "user_version") == queries.SCHEMA_VERSION == 4
 
 
 def test_a_file_that_is_not_a_database_is_refused(tmp_path: pathlib.Path) -> None:
