@@ -136,7 +136,7 @@ class DebuggerRequests:
         if reference is not None:
             body = await self.dap("variables", {"variablesReference": reference,
                                                 "start": start, "count": count})
-            return _page(body.get("variables", []), start, count) | {"reference": reference}
+            return _window(body.get("variables", []), start, count) | {"reference": reference}
         if frame_id is None:
             await self.stops.ensure_location()
         stopped = self._require_stopped("read variables")
@@ -198,6 +198,20 @@ def _last_line(message: str) -> str:
 
 
 def _page(items: list[dict[str, Any]], start: int, count: int) -> dict[str, Any]:
-    # debugpy ignores DAP paging: page on our side so every debugger behaves alike.
+    """One page of a scope's variables (asked for whole: a scope is never long)."""
     window = items[start:start + count] if count else items[start:]
     return {"variables": window, "start": start, "total": len(items)}
+
+
+def _window(items: list[dict[str, Any]], start: int, count: int) -> dict[str, Any]:
+    """The page of a reference's children the debugger answered `start`/`count` with.
+
+    Every worker pages (gdb and lldb-dap themselves, debugpy's worker for pydevd), so the
+    answer is the page. A debugger that ignored paging answers more than `count`: paged
+    here. `total` is known when the page reached the end; a full page may have more after
+    it (null: the parent's `indexedVariables` and `namedVariables` say how many)."""
+    if count and len(items) > count:
+        return _page(items, start, count)
+    ended = not count or len(items) < count
+    return {"variables": items, "start": start,
+            "total": start + len(items) if ended and (items or not start) else None}
