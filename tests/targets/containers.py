@@ -37,7 +37,7 @@ def main():
     table = pandas.DataFrame({"n": range(2000), "twice": [2 * i for i in range(2000)]}) \
         if pandas else None
     series = table["twice"] if pandas else None
-    len = list = "shadowed"  # noqa: A001  (the debugger's expressions must not use these)
+    len = list = "shadowed"  # the debugger's expressions must not rely on these names
     print(big[0], len, list)  # PAGING-STOP
     return nested, mapping, numbers, pairs, queue, flaky, array, series
 
