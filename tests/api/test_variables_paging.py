@@ -74,6 +74,17 @@ async def test_rest_pages_each_container_to_its_last_item(
         if name != "array":
             assert named["len()"] == str(length)
 
+    # count=0, "all": every item and the named children of a list; of a 10**6-element
+    # array, a page of 10,000 (full: more may follow).
+    status, page = await api("GET", f"sessions/{sid}/variables",
+                             reference=local["big"]["variablesReference"], count=0)
+    assert len(page["variables"]) == page["total"] == 2003, page["total"]
+    if HAS_NUMPY:
+        status, page = await api("GET", f"sessions/{sid}/variables", start=10,
+                                 reference=local["array"]["variablesReference"], count=0)
+        assert (len(page["variables"]), page["total"]) == (10_000, None)
+        assert page["variables"][-1]["evaluateName"] == "array[10009]"
+
     # A nested item expands, by its own reference.
     status, page = await api("GET", f"sessions/{sid}/variables",
                              reference=local["nested"]["variablesReference"], start=1999,

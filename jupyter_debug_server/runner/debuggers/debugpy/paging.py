@@ -116,7 +116,8 @@ class Paging:
             window = named[first:first + many] if many else named[first:]
         else:
             window = await self._indexed(ref, container, first, many, format)
-            if filter != "indexed" and (not many or len(window) < many):
+            ended = first + len(window) >= container.length  # (not cut at MAX_PAGE)
+            if filter != "indexed" and ended and (not many or len(window) < many):
                 # Without a filter: the items, then the named children.
                 named = await self._named(ref, container, format)
                 skip = max(first - container.length, 0)
