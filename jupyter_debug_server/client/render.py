@@ -131,6 +131,8 @@ def variables_text(result: Json) -> str:
 
 def _more(page: Json) -> str:
     shown = page["start"] + len(page["variables"])
+    if page["total"] is None:  # a full page of a debugger that pages: more may follow
+        return f"\n  … more may follow (use --start {shown})"
     left = page["total"] - shown
     return f"\n  … {left} more (use --start {shown})" if left > 0 else ""
 

@@ -20,6 +20,8 @@ from .state import SessionState
 from .stops import StopTracker
 from .upstream import Upstream
 
+#: Most children of a reference in one answer (the REST route's `count` limit too).
+MAX_PAGE = 10_000
 _STEP_COMMANDS = {"over": "next", "in": "stepIn", "out": "stepOut", "continue": "continue"}
 
 
@@ -137,9 +139,12 @@ class DebuggerRequests:
         """Variables of one reference, or of every scope of a frame (top frame by default)."""
         self._require_stopped("read variables")
         if reference is not None:
+            # "All" of a reference is a page of at most MAX_PAGE: a NumPy array or a C
+            # array may have millions of items (a full page says more may follow).
+            count = count or MAX_PAGE
             body = await self.dap("variables", {"variablesReference": reference,
                                                 "start": start, "count": count})
-            return _page(body.get("variables", []), start, count) | {"reference": reference}
+            return _window(body.get("variables", []), start, count) | {"reference": reference}
         if frame_id is None:
             await self.stops.ensure_location()
         stopped = self._require_stopped("read variables")
@@ -201,6 +206,21 @@ def _last_line(message: str) -> str:
 
 
 def _page(items: list[dict[str, Any]], start: int, count: int) -> dict[str, Any]:
-    # debugpy ignores DAP paging: page on our side so every debugger behaves alike.
+    """One page of a scope's variables (asked for whole: a scope is never long)."""
     window = items[start:start + count] if count else items[start:]
     return {"variables": window, "start": start, "total": len(items)}
+
+
+def _window(items: list[dict[str, Any]], start: int, count: int) -> dict[str, Any]:
+    """The page of a reference's children the debugger answered `start`/`count` (> 0)
+    with.
+
+    Every worker pages (gdb and lldb-dap themselves, debugpy's worker for pydevd), so the
+    answer is the page. A debugger that ignored paging answers more than `count`: paged
+    here. `total` is known when the page reached the end; a full page may have more after
+    it (null: the parent's `indexedVariables` and `namedVariables` say how many)."""
+    if len(items) > count:
+        return _page(items, start, count)
+    ended = len(items) < count
+    return {"variables": items, "start": start,
+            "total": start + len(items) if ended and (items or not start) else None}

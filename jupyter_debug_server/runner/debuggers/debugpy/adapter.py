@@ -20,6 +20,7 @@ from ....dap.messages import Message
 from ..base import AdapterBase, spawn_task
 from ..exception_filters import DEBUGPY_FILTERS
 from ..registry import AdapterError, Registry, Relay
+from .paging import READS, RESUMED, Paging
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ _ON_THREAD = frozenset({"stackTrace", "variables", "evaluate", "setVariable",
 #: sourceReference, failed inside pydevd, which then dropped its connection).
 _BY_PATH = frozenset({"setBreakpoints", "gotoTargets"})
 HANDSHAKE_TIMEOUT = 60.0
+_RESUMED = "the program resumed before debugpy answered '%s'; ask again at the next stop"
 
 #: What we answer `initialize` with: pydevd's own capabilities (it answers the
 #: requests); the target is not running yet when the client asks.
@@ -98,6 +100,10 @@ class DebugpyAdapter(AdapterBase):
         self.exception_stops: set[int] = set()
         # A client's disconnect without terminateDebuggee: pydevd goes, the program stays.
         self.detaching = False
+        # The worker's own requests to pydevd from a stopped thread, not answered yet.
+        self.asking: dict[object, asyncio.Future[Any]] = {}
+        # Large containers, paged here (pydevd ignores `start`/`count`).
+        self.paging = Paging(self.ask, self.client)
 
     # -- requests pydevd answers -------------------------------------------------
 
@@ -128,9 +134,18 @@ class DebugpyAdapter(AdapterBase):
     def _to_pydevd(self, message: Message) -> None:
         command = message["command"]
         if command in _RESUMING:
-            self.stopped = False
-            self.exception_stops.clear()
+            self.leave_stop()
         pydevd = self.pydevd
+        reply = None
+        if command in READS and pydevd is not None and not pydevd.is_closed:
+            if self.paging.takes(message):
+                self.paging.answer(message)
+                return
+            reply = self.paging.relay
+            if command not in _ON_THREAD:  # scopes: read on its way for its frame
+                pydevd.send_request(command, message.get("arguments"),
+                                    lambda response: self.paging.relay(message, response))
+                return
         if command not in _ON_THREAD or pydevd is None or pydevd.is_closed:
             self.forward().send(message, self)
             return
@@ -138,25 +153,67 @@ class DebugpyAdapter(AdapterBase):
         self.on_thread[key] = message
 
         def relay(response: Message) -> None:
-            if self.on_thread.pop(key, None) is not None:
+            if self.on_thread.pop(key, None) is None:
+                return
+            if reply is not None:
+                reply(message, response)
+            else:
                 self.client.send_response(message, success=bool(response.get("success")),
                                           body=response.get("body"),
                                           message=response.get("message"))
 
         pydevd.send_request(command, message.get("arguments"), relay)
 
+    def ask(self, command: str, arguments: Message) -> asyncio.Future[Any]:
+        """Ask pydevd a request of the worker's own about the stop (paging): its body.
+        Fails with AdapterError when the program resumes first (pydevd would answer it
+        late or never), DapRequestError when pydevd refuses, ChannelClosed."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        pydevd = self.pydevd
+        if pydevd is None or pydevd.is_closed or not self.stopped:
+            future.set_exception(AdapterError(_RESUMED % command))
+            return future
+        key = object()
+        self.asking[key] = future
+
+        def done(response: Message) -> None:
+            if self.asking.pop(key, None) is None or future.done():
+                return
+            if response.get("closed"):
+                future.set_exception(ChannelClosed(str(response.get("message"))))
+            elif not response.get("success"):
+                future.set_exception(DapRequestError(
+                    command, str(response.get("message") or f"{command} failed"), response))
+            else:
+                body = response.get("body")
+                future.set_result(body if isinstance(body, dict) else {})
+
+        pydevd.send_request(command, arguments, done)
+        return future
+
+    def leave_stop(self) -> None:
+        """The program resumes (a step, continue or goto was sent, or pydevd said so):
+        what we knew about the stop is gone, and our own questions about it are
+        abandoned (pydevd would answer them late or never)."""
+        self.stopped = False
+        self.exception_stops.clear()
+        if self.asking:
+            asking, self.asking = self.asking, {}
+            for future in asking.values():
+                if not future.done():
+                    future.set_exception(AdapterError(RESUMED))
+        self.paging.resumed()
+
     def _resumed(self) -> None:
         """pydevd says the program resumed. What it was to answer from a stopped thread
         and has not answered by now, it answers late (at the next stop, about a frame
         long gone) or never (the frame fuzzer met both): we answer it now, and drop a
         late answer. (pydevd's responses come before its `continued`, in order.)"""
-        self.stopped = False
-        self.exception_stops.clear()
+        self.leave_stop()
         pending, self.on_thread = self.on_thread, {}
         for message in pending.values():
-            self.client.send_response(message, success=False, message=(
-                f"the program resumed before debugpy answered '{message['command']}'; "
-                "ask again at the next stop"))
+            self.client.send_response(message, success=False,
+                                      message=_RESUMED % message["command"])
 
     async def _to_known_thread(self, message: Message) -> None:
         """Forward a request for a thread we have not heard of if pydevd knows it now."""

@@ -112,8 +112,7 @@ async def configuration_done(adapter: DebugpyAdapter) -> Relay:
 async def continue_(adapter: DebugpyAdapter, **arguments: Any) -> Relay | dict[str, Any]:
     if not adapter.stopped:  # pydevd would never answer: the program already runs
         return {"allThreadsContinued": True}
-    adapter.stopped = False
-    adapter.exception_stops.clear()
+    adapter.leave_stop()
     # As debugpy does: DAP clients expect every thread to resume. pydevd answers only
     # once it resumes a suspended thread; when none was (our view of the stop was stale,
     # or the debuggee sent a `stopped` of its own) it never answers: then the program
