@@ -19,6 +19,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Seconds between two writes of one session's snapshots, at least. A stop is written at
+#: once; a program stepped as fast as it goes (a held "step" key, a script) has its
+#: snapshots written in batches instead of one transaction per stop, which cost its
+#: steps about 0.1 ms each (bench/tunnel_latency.py). Readers write what waits first.
+WRITE_INTERVAL = 0.1
+
 
 class SnapshotNotFound(DebugServerError):
     """No snapshot of this session has this seq."""
@@ -39,6 +45,8 @@ class SnapshotLog:
         self.finished = 0  # snapshots added (finished) so far
         self._pending: list[dict[str, Any]] = []
         self._flushing: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None  # the next write, when delayed
+        self._written = -WRITE_INTERVAL  # the loop's time of the last write
 
     def next_seq(self) -> int:
         """The number of the next snapshot."""
@@ -48,29 +56,54 @@ class SnapshotLog:
     def add(self, snapshot: dict[str, Any]) -> None:
         """Publish a finished snapshot and queue it for the store."""
         self._pending.append(snapshot)
-        if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.ensure_future(self._flush_loop())
+        self._schedule()
         self.finished += 1
         self.state.publish({"type": "snapshot", "snapshot": snapshot})
         self.state.notify()  # (wait_for callers may wait for a snapshot)
 
-    async def _flush_loop(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                await self.store.append_snapshots(self.session_id, batch)
-                if self.retention and batch[-1]["seq"] > self.retention:
-                    await self.store.trim_snapshots(self.session_id, self.retention)
-            except Exception:
-                log.exception("session %s: could not store %d snapshots", self.session_id,
-                              len(batch))
+    def _writing(self) -> bool:
+        return self._flushing is not None and not self._flushing.done()
+
+    def _schedule(self) -> None:
+        """Write what waits now, or WRITE_INTERVAL after the last write."""
+        if self._timer is not None or self._writing():
+            return  # (a write is due, or under way: what waits is written after it)
+        loop = asyncio.get_running_loop()
+        delay = self._written + WRITE_INTERVAL - loop.time()
+        if delay > 0:
+            self._timer = loop.call_later(delay, self._write_now)
+        else:
+            self._write_now()
+
+    def _write_now(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._pending and not self._writing():
+            self._flushing = asyncio.ensure_future(self._write())
+            self._flushing.add_done_callback(self._after_write)
+
+    def _after_write(self, _task: asyncio.Task[None]) -> None:
+        if self._pending:  # (added while it was written)
+            self._schedule()
+
+    async def _write(self) -> None:
+        batch, self._pending = self._pending, []
+        self._written = asyncio.get_running_loop().time()
+        try:
+            await self.store.append_snapshots(self.session_id, batch)
+            if self.retention and batch[-1]["seq"] > self.retention:
+                await self.store.trim_snapshots(self.session_id, self.retention)
+        except Exception:
+            log.exception("session %s: could not store %d snapshots", self.session_id,
+                          len(batch))
 
     async def flush(self) -> None:
         """Wait until every snapshot added so far is in the store."""
-        while self._flushing is not None and not self._flushing.done():
-            await asyncio.shield(self._flushing)
-        if self._pending:
-            self._flushing = asyncio.ensure_future(self._flush_loop())
+        while self._pending or self._writing():
+            if not self._writing():
+                self._write_now()
+            assert self._flushing is not None
             await asyncio.shield(self._flushing)
 
     async def read(self, since: int, limit: int) -> dict[str, Any]:

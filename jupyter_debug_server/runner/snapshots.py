@@ -45,6 +45,13 @@ log = logging.getLogger(__name__)
 
 #: Requests of ours in the debugger at once, at most: what a client's step may wait for.
 BATCH = 4
+#: Seconds a snapshot waits before asking anything while tunnel clients are attached.
+#: An IDE asks for the stack, scopes and variables the moment it sees a stop, and a user
+#: holding "step" sends the next step right after: requests of ours sent first would
+#: queue in the debugger ahead of both (measured: +0.25 ms, +25 %, on every step of
+#: bench/tunnel_latency.py). Its burst takes a few milliseconds; a human's next step
+#: comes later than this; a step sooner keeps the snapshot with the stop's location.
+CLIENT_GRACE = 0.05
 #: Variables whose children one snapshot asks for (one request each).
 MAX_EXPANDED = 16
 #: What a variable costs in a snapshot besides its strings: its JSON keys and punctuation.
@@ -235,6 +242,8 @@ class Snapshots:
 
     async def _take(self, snapshot: _Snapshot, frames: list[dict[str, Any]] | None) -> None:
         try:
+            if self.upstream.mux.clients:
+                await self._after_clients(snapshot)
             await self._gather(snapshot, frames)
         except Interrupted:
             # Finished (incomplete) by whoever interrupted it; or the channel closed.
@@ -247,6 +256,14 @@ class Snapshots:
             self._finish(snapshot, complete=False)
             return
         self._finish(snapshot, complete=snapshot.answered)
+
+    @staticmethod
+    async def _after_clients(snapshot: _Snapshot) -> None:
+        """Let tunnel clients ask about the stop first (CLIENT_GRACE says why); raises
+        Interrupted if one runs the program on meanwhile."""
+        await asyncio.wait({snapshot.interrupted}, timeout=CLIENT_GRACE)
+        if snapshot.done:
+            raise Interrupted
 
     async def _gather(self, snapshot: _Snapshot, frames: list[dict[str, Any]] | None) -> None:
         data = snapshot.data

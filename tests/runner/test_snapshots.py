@@ -260,3 +260,27 @@ async def test_a_step_stops_the_snapshot_at_a_batch_and_keeps_what_it_had(
     assert before in (0, 3, 7, 11), before
     assert len(first["watches"]) in (0, before), first["watches"]
     await api("DELETE", f"sessions/{sid}")
+
+
+@pytest.mark.parametrize("debugger", ["debugpy"], indirect=True)
+async def test_a_tunnel_client_asks_before_the_snapshot(
+        api: Any, manager: Any, history: History, tunnel: Any) -> None:
+    # An IDE inspects each stop at once; the snapshot's requests (three slow watches:
+    # about 0.9 s in the debugger) wait until it has, so its answers do not queue behind
+    # them, and the watches see the program as the IDE left it.
+    status, model = await api("POST", "sessions", history.spec(watches=["slow_watch()"] * 3))
+    assert status == 201, model
+    sid = model["id"]
+    client = await tunnel(sid)
+    await client.join()
+    stopped = await client.event("stopped")
+    trace = await client.body("stackTrace", {"threadId": stopped["body"]["threadId"]})
+    top = trace["stackFrames"][0]["id"]
+    calls = await client.body("evaluate", {"expression": "len(CALLS)", "frameId": top,
+                                           "context": "repl"})
+    assert calls["result"] == "0", calls  # no watch of the snapshot's ran before it
+    await _snapshots(manager, sid, 1)
+    status, first = await api("GET", f"sessions/{sid}/snapshots/1")
+    assert status == 200 and first["complete"] is True, first
+    assert [w["value"] for w in first["watches"]] == ["1", "2", "3"], first["watches"]
+    await api("DELETE", f"sessions/{sid}")
