@@ -10,7 +10,12 @@ driven as a DAP client over the WebSocket tunnel while an events WebSocket
                   the stop's snapshot is still being taken: the step may wait behind one
                   batch of the server's requests, and the snapshot ends incomplete;
 - ``on-settled``  the same, but each step waits (outside the timed section) until the
-                  stop's snapshot has arrived on the events socket before the next step.
+                  stop's snapshot has arrived on the events socket before the next step
+                  (with a tunnel client attached, a snapshot first lets it ask for 50 ms);
+- ``rest-settled`` no tunnel client: steps through REST ``…/step`` (a panel's or a
+                  notebook's way), each waiting for its snapshot like ``on-settled``.
+                  Informational: its time is a REST step's, not comparable to ``off``;
+                  its stop -> snapshot delay is what a panel sees.
 
 Timed: ``next`` frame written -> ``stopped`` frame complete, on the tunnel. The report
 gives on/off (target <= 1.15x), and the time from each stop's ``state`` frame to its
@@ -42,10 +47,11 @@ import websocket
 from lib.bench_context import Context, python_context
 from lib.bench_modes import Mode, Skip
 from lib.bench_run import bench_parser, parse_bench_args, run_bench
+from lib.bench_server import RestMode
 from lib.bench_tunnel import WsMode
 from lib.dapclient import DapError
 
-ALL_MODES = ("off", "on", "on-settled")
+ALL_MODES = ("off", "on", "on-settled", "rest-settled")
 EVENTS_PATH = "/api/debug/sessions/{id}/events?only=state,snapshot"
 # (numerator, denominator, target ratio or None for "informational")
 RATIOS: tuple[tuple[str, str, float | None], ...] = (
@@ -154,13 +160,58 @@ class SnapshotMode(WsMode):
         super().close()
 
 
+class RestSnapshotMode(RestMode):
+    """``rest-settled``: REST steps on a session with snapshots on and an events
+    WebSocket, each step waiting (untimed) for its stop's snapshot."""
+
+    snapshots_on = True
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.name = "rest-settled"
+        self.description = "REST step route, snapshots on, next after the snapshot"
+        self.events: EventsReader | None = None
+        self.port: int | None = None
+
+    def _start_server(self) -> int:
+        self.port = super()._start_server()
+        return self.port
+
+    def launch_spec(self) -> dict[str, Any]:
+        return {**super().launch_spec(), "watches": ["total + x"]}
+
+    def start(self) -> None:
+        if not SnapshotMode.with_events:
+            raise Skip("rest-settled waits for each snapshot on the events socket: "
+                       "run it without --no-events")
+        super().start()
+        try:
+            self.events = EventsReader(
+                f"ws://127.0.0.1:{self.port}{EVENTS_PATH.format(id=self.session_id)}",
+                self.token, self.ctx.setup_timeout)
+        except (OSError, websocket.WebSocketException) as exc:
+            raise Skip(f"the events WebSocket did not open: {exc}") from exc
+
+    def step(self) -> float:
+        assert self.events is not None
+        before = len(self.events.snapshots)
+        elapsed = super().step()
+        self.events.wait_snapshots(before + 1, self.ctx.step_timeout)
+        return elapsed
+
+    def close(self) -> None:
+        if self.events is not None:
+            self.events.close()
+        super().close()
+
+
 def report_snapshots(modes: list[Mode]) -> Any:
     def extra(result: dict[str, Any], requested: set[str]) -> bool:
         print()
         result["stop_to_snapshot"] = {}
         for mode in modes:
             events = getattr(mode, "events", None)
-            if not isinstance(mode, SnapshotMode) or not mode.snapshots_on or events is None:
+            if not getattr(mode, "snapshots_on", False) or events is None:
                 continue
             delays = [d * 1000 for d, _ in events.snapshots if d > 0]
             complete = sum(1 for _, s in events.snapshots if s["complete"])
@@ -189,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     made: list[Mode] = []
 
     def make_mode(name: str, ctx: Context) -> Mode:
-        mode = SnapshotMode(ctx, name)
+        mode: Mode = RestSnapshotMode(ctx) if name == "rest-settled" else SnapshotMode(ctx, name)
         made.append(mode)
         return mode
 

@@ -188,8 +188,9 @@ class Snapshots:
         self._current: _Snapshot | None = None
         if enabled:
             stops.levels = max(stops.levels, limits.frames)  # one stackTrace for both
+        self._finished: list[dict[str, Any]] = []  # to publish and store (`_finish`)
         stops.on_announce = self.on_announced
-        upstream.on_resume = self.interrupt
+        upstream.on_resume = self._resuming
 
     def set_watches(self, value: Any) -> tuple[str, ...]:
         """Replace the watch expressions (from the next stop on); LaunchSpecError (400)
@@ -223,13 +224,23 @@ class Snapshots:
         if snapshot is not None:
             self._finish(snapshot, complete=False)
 
+    def _resuming(self) -> None:
+        """A client's or a route's request is about to run the program on: nothing more
+        is asked from now, and the snapshot is published and stored once the request is
+        on its way (not ahead of it: this is on the path of every step). Whatever the
+        program does next comes in a later step of the loop, after it."""
+        snapshot, self._current = self._current, None
+        if snapshot is not None:
+            self._finish(snapshot, complete=False, later=True)
+
     async def flush(self) -> None:
         """Wait until every finished snapshot is in the store."""
+        self._publish()
         await self.log.flush()
 
     # -- taking one ------------------------------------------------------------------
 
-    def _finish(self, snapshot: _Snapshot, complete: bool) -> None:
+    def _finish(self, snapshot: _Snapshot, complete: bool, *, later: bool = False) -> None:
         if snapshot.done:
             return
         snapshot.done = True
@@ -238,7 +249,17 @@ class Snapshots:
             snapshot.interrupted.set_result(None)
         if self._current is snapshot:
             self._current = None
-        self.log.add(snapshot.data)
+        self._finished.append(snapshot.data)
+        if not later:
+            self._publish()
+        elif len(self._finished) == 1:
+            asyncio.get_running_loop().call_soon(self._publish)
+
+    def _publish(self) -> None:
+        """Publish and store the finished snapshots, in order."""
+        finished, self._finished = self._finished, []
+        for data in finished:
+            self.log.add(data)
 
     async def _take(self, snapshot: _Snapshot, frames: list[dict[str, Any]] | None) -> None:
         try:
