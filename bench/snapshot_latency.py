@@ -108,6 +108,15 @@ class EventsReader:
         self.thread.join(timeout=5)
 
 
+def open_events(port: int, session_id: str, token: str, timeout: float) -> EventsReader:
+    """The session's events WebSocket, read on a thread (Skip if it does not open)."""
+    try:
+        return EventsReader(f"ws://127.0.0.1:{port}{EVENTS_PATH.format(id=session_id)}",
+                            token, timeout)
+    except (OSError, websocket.WebSocketException) as exc:
+        raise Skip(f"the events WebSocket did not open: {exc}") from exc
+
+
 class SnapshotMode(WsMode):
     """`ws` of tunnel_latency.py on a session with (or without) snapshots, with an events
     WebSocket open on it."""
@@ -138,12 +147,9 @@ class SnapshotMode(WsMode):
         super().start()
         if not self.with_events:
             return
-        try:
-            self.events = EventsReader(
-                f"ws://127.0.0.1:{self.port}{EVENTS_PATH.format(id=self.session_id)}",
-                self.token, self.ctx.setup_timeout)
-        except (OSError, websocket.WebSocketException) as exc:
-            raise Skip(f"the events WebSocket did not open: {exc}") from exc
+        assert self.port is not None and self.session_id is not None
+        self.events = open_events(self.port, self.session_id, self.token,
+                                  self.ctx.setup_timeout)
 
     def step(self) -> float:
         if self.events is None:
@@ -185,12 +191,9 @@ class RestSnapshotMode(RestMode):
             raise Skip("rest-settled waits for each snapshot on the events socket: "
                        "run it without --no-events")
         super().start()
-        try:
-            self.events = EventsReader(
-                f"ws://127.0.0.1:{self.port}{EVENTS_PATH.format(id=self.session_id)}",
-                self.token, self.ctx.setup_timeout)
-        except (OSError, websocket.WebSocketException) as exc:
-            raise Skip(f"the events WebSocket did not open: {exc}") from exc
+        assert self.port is not None and self.session_id is not None
+        self.events = open_events(self.port, self.session_id, self.token,
+                                  self.ctx.setup_timeout)
 
     def step(self) -> float:
         assert self.events is not None

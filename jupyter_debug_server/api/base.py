@@ -228,6 +228,17 @@ class DebugAPIHandler(APIHandler):
                                 reason="bad-argument")
         return value
 
+    async def write_page(self, session_id: str,
+                         read: Callable[[str, int, int], Awaitable[dict[str, Any]]], *,
+                         limit: int, most: int) -> None:
+        """Answer a page of a session's log (`read(session_id, since, limit)`: its
+        output or its snapshots) from `?since=&limit=` (default `limit`, at most
+        `most`), with the session's state."""
+        page = await read(session_id, self.int_arg("since", 0) or 0,
+                          self.int_arg("limit", limit, minimum=1, maximum=most) or limit)
+        model = await self.manager.model(session_id, self.base_url)
+        self.write_json(page | {"state": model["state"]})
+
     def write_json(self, value: Any, status: int = 200) -> None:
         """Finish the request with a JSON document."""
         self.set_status(status)

@@ -210,10 +210,5 @@ class OutputHandler(DebugAPIHandler):
     @session_authorized("read")
     @mapped_errors
     async def get(self, session_id: str) -> None:
-        result = await self.manager.read_output(
-            session_id,
-            self.int_arg("since", 0) or 0,
-            self.int_arg("limit", 1000, minimum=1, maximum=_MAX_PAGE) or 1000,
-        )
-        model = await self.manager.model(session_id, self.base_url)
-        self.write_json(result | {"state": model["state"]})
+        await self.write_page(session_id, self.manager.read_output, limit=1000,
+                              most=_MAX_PAGE)

@@ -25,13 +25,8 @@ class SnapshotsHandler(DebugAPIHandler):
     @session_authorized("read")
     @mapped_errors
     async def get(self, session_id: str) -> None:
-        result = await self.manager.read_snapshots(
-            session_id,
-            self.int_arg("since", 0) or 0,
-            self.int_arg("limit", 100, minimum=1, maximum=_MAX_PAGE) or 100,
-        )
-        model = await self.manager.model(session_id, self.base_url)
-        self.write_json(result | {"state": model["state"]})
+        await self.write_page(session_id, self.manager.read_snapshots, limit=100,
+                              most=_MAX_PAGE)
 
 
 class SnapshotHandler(DebugAPIHandler):

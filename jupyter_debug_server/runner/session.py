@@ -159,6 +159,7 @@ class Session:
     @clients.setter
     def clients(self, value: int) -> None:
         self.fields.clients = value
+        self.fields.notify()  # (a wait_for on the count re-checks it)
 
     @property
     def channel(self) -> DapChannel | None:

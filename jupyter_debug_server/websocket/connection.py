@@ -310,7 +310,10 @@ class ServerConnection:
         for chunk in self.protocol.data_to_send():
             assert self.stream is not None
             if not chunk:  # websockets' "close the TCP connection" (a server's duty)
-                self.stream.close()
+                if self.protocol.close_rcvd is not None:
+                    self.stream.close()  # the closing handshake is complete
+                else:
+                    self._half_close()  # we failed it: the client may still be sending
             elif chunk[0] == _PONG_HEAD:
                 self._pong(chunk)
             else:
@@ -335,7 +338,7 @@ class ServerConnection:
 
     def is_closing(self) -> bool:
         return (self.stream is None or self.stream.closed() or self.client_terminated
-                or self.server_terminated)
+                or self.server_terminated or self.protocol.state is not State.OPEN)
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         """Start the closing handshake (the client has CLOSE_TIMEOUT to answer)."""
@@ -353,6 +356,17 @@ class ServerConnection:
         if self.client_terminated:
             self.stream.close()
         elif self._close_timer is None:
+            self._close_timer = asyncio.get_running_loop().call_later(
+                CLOSE_TIMEOUT, self._abort)
+
+    def _half_close(self) -> None:
+        """After failing the connection: send EOF and read on (discarding) until the
+        client closes its side, at most CLOSE_TIMEOUT. A full close with the client's
+        bytes still unread would reset the connection, and the client could lose our
+        close frame (the failure's code)."""
+        assert self.stream is not None
+        self.stream.write_eof()
+        if self._close_timer is None:
             self._close_timer = asyncio.get_running_loop().call_later(
                 CLOSE_TIMEOUT, self._abort)
 

@@ -13,11 +13,12 @@ Both are owned by the event loop that accepted the connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import Callable
 from typing import Protocol, cast
 
-from tornado.iostream import IOStream, StreamClosedError
+from tornado.iostream import IOStream, SSLIOStream, StreamClosedError
 
 _READ_BUFFER = 64 * 1024
 
@@ -46,6 +47,10 @@ class Wire(Protocol):
     def close(self) -> None:
         """Close once what is written has gone (dropped if the client stopped reading)."""
 
+    def write_eof(self) -> None:
+        """Half-close once what is written has gone: no more writes, but bytes are read
+        (and handed over) until the client closes its side, which ends the connection."""
+
     def abort(self) -> None:
         """Close now, dropping anything not sent."""
 
@@ -61,7 +66,10 @@ class Wire(Protocol):
 
 def _nodelay(sock: socket.socket | None, value: bool) -> None:
     if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if value else 0)
+        # (A connection closed already, by the client or by a failure of its first
+        # frames before the handler opened, has no socket to set: nothing to do.)
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if value else 0)
 
 
 def _failed(exc: BaseException | None) -> asyncio.Future[None]:
@@ -165,6 +173,15 @@ class SocketWire(asyncio.BufferedProtocol):
             if self.transport is not None:
                 self.transport.close()
 
+    def write_eof(self) -> None:
+        transport = self.transport
+        if transport is None or self.closed():
+            return
+        if transport.can_write_eof():
+            transport.write_eof()  # (after the buffered bytes; eof_received then closes)
+        else:
+            self.close()
+
     def abort(self) -> None:
         self._closed = True
         if self.transport is not None:
@@ -246,6 +263,23 @@ class StreamWire:
             last.add_done_callback(lambda _done: self.stream.close())
         else:
             self.stream.close()
+
+    def write_eof(self) -> None:
+        # A TLS stream cannot half-close (tornado would not read past it): close it.
+        if isinstance(self.stream, SSLIOStream) or self.stream.socket is None:
+            self.close()
+            return
+
+        def shut(_done: object = None) -> None:
+            if self.stream.socket is not None:
+                with contextlib.suppress(OSError):
+                    self.stream.socket.shutdown(socket.SHUT_WR)
+
+        last = self._last
+        if last is not None and not last.done():
+            last.add_done_callback(shut)
+        else:
+            shut()
 
     def abort(self) -> None:
         self.stream.close()

@@ -235,6 +235,44 @@ async def test_frames_that_break_rfc6455_are_closed_with_their_code(
     _assert_log_clean(server_log, server.token)
 
 
+@pytest.mark.parametrize("take_over", [True, False], ids=["own-socket", "tornado-stream"])
+async def test_a_failed_connection_reads_on_until_the_client_closes(
+        api: Any, manager: Any, server: Server, monkeypatch: pytest.MonkeyPatch,
+        take_over: bool) -> None:
+    # After a failure's close frame the server half-closes and discards what the client
+    # still sends: a full close with unread bytes resets the connection (RST), and a
+    # client then loses the close frame it was owed (seen as ConnectionResetError).
+    monkeypatch.setattr(connection, "TAKE_OVER", take_over)
+    sid = await launch_stopped(api, manager)
+    loop = asyncio.get_running_loop()
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    sock.setblocking(False)
+    try:
+        key = base64.b64encode(os.urandom(16)).decode()
+        path = f"api/debug/sessions/{sid}/dap"
+        target = server.url(path, query=f"token={server.token}").split(str(server.port), 1)[1]
+        await loop.sock_sendall(sock, (
+            f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n").encode())
+        await loop.sock_sendall(sock, VIOLATIONS["unmasked"][0])
+        received = b""
+        while True:  # the handshake's answer, the close frame, then our end of the stream
+            more = await asyncio.wait_for(loop.sock_recv(sock, 65536), 30)
+            if not more:
+                break
+            received += more
+        head = parse_head(received.split(b"\r\n\r\n", 1)[1])
+        assert head is not None and head.opcode == CLOSE, received
+        # The server reads on: what we send now is discarded, not answered with a reset.
+        await loop.sock_sendall(sock, os.urandom(256 * 1024))
+        sock.shutdown(socket.SHUT_WR)
+        assert await asyncio.wait_for(loop.sock_recv(sock, 65536), 30) == b""
+    finally:
+        sock.close()
+    await _still_answers(server, sid)
+
+
 # -- limits and origins --------------------------------------------------------------------
 
 async def test_connections_per_token_and_per_user_are_capped_before_the_upgrade(

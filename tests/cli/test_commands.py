@@ -26,7 +26,7 @@ from jupyter_debug_server.client import (
     discover,
 )
 
-from ..support.server_process import ServerProcess
+from ..support.server_process import ServerProcess, python_targets_server
 
 TARGETS = Path(__file__).parent.parent / "targets"
 NATIVE = TARGETS / "native"
@@ -39,13 +39,8 @@ def _line(path: Path, marker: str) -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    base = tmp_path_factory.mktemp("cli")
-    root = base / "root"
-    shutil.copytree(TARGETS, root / "targets")
-    srv = ServerProcess(root, base / "state")
-    srv.start()
-    yield srv
-    srv.stop()
+    with python_targets_server(tmp_path_factory.mktemp("cli")) as srv:
+        yield srv
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from jupyter_debug_server.dap import encode
 from ..support.dap_client import DapTestClient
 from ..support.forward import ForwardProcess, join, tcp_ide
 from ..support.os_users import other_user, system_python
-from ..support.server_process import ServerProcess
+from ..support.server_process import ServerProcess, python_targets_server
 
 TARGETS = Path(__file__).parent.parent / "targets"
 LOOP = "targets/loop.py"
@@ -39,12 +39,8 @@ pytestmark = pytest.mark.timeout(120)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    base = tmp_path_factory.mktemp("forward")
-    shutil.copytree(TARGETS, base / "root" / "targets")
-    srv = ServerProcess(base / "root", base / "state")
-    srv.start()
-    yield srv
-    srv.stop()
+    with python_targets_server(tmp_path_factory.mktemp("forward")) as srv:
+        yield srv
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import select
-import shutil
 import subprocess
 import sys
 import time
@@ -19,21 +18,16 @@ import pytest
 from jupyter_debug_server.client import TOKEN_ENV, URL_ENV
 
 from ..support.native import marker_line
-from ..support.server_process import ServerProcess
+from ..support.server_process import ServerProcess, python_targets_server
 
-TARGETS = Path(__file__).parent.parent / "targets"
 CLI = [sys.executable, "-m", "jupyter_debug_server.cli"]
 pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    base = tmp_path_factory.mktemp("history")
-    shutil.copytree(TARGETS, base / "root" / "targets")
-    srv = ServerProcess(base / "root", base / "state")
-    srv.start()
-    yield srv
-    srv.stop()
+    with python_targets_server(tmp_path_factory.mktemp("history")) as srv:
+        yield srv
 
 
 @pytest.fixture

@@ -4,31 +4,24 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from jupyter_debug_server.cli.sessions import parse_exceptions
 
-from ..support.server_process import ServerProcess
+from ..support.server_process import ServerProcess, python_targets_server
 
-TARGETS = Path(__file__).parent.parent / "targets"
 pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    base = tmp_path_factory.mktemp("cli-exceptions")
-    shutil.copytree(TARGETS, base / "root" / "targets")
-    srv = ServerProcess(base / "root", base / "state")
-    srv.start()
-    yield srv
-    srv.stop()
+    with python_targets_server(tmp_path_factory.mktemp("cli-exceptions")) as srv:
+        yield srv
 
 
 def _cli(server: ServerProcess, *args: str, code: int = 0) -> str:

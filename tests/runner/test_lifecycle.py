@@ -3,7 +3,6 @@ every debugger: test_sessions.py)."""
 
 from __future__ import annotations
 
-import shutil
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +11,8 @@ from typing import Any
 import psutil
 import pytest
 
-from ..support.server_process import ServerProcess
+from ..support.server_process import ServerProcess, python_targets_server
 
-TARGETS = Path(__file__).parent.parent / "targets"
 pytestmark = pytest.mark.timeout(120)
 
 
@@ -30,12 +28,8 @@ def _assert_all_gone(procs: list[psutil.Process], within: float = 10) -> None:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    root = tmp_path / "root"
-    shutil.copytree(TARGETS, root / "targets")
-    srv = ServerProcess(root, tmp_path / "state")
-    srv.start()
-    yield srv
-    srv.stop()
+    with python_targets_server(tmp_path) as srv:
+        yield srv
 
 
 def _launch_stopped(server: ServerProcess) -> dict[str, Any]:

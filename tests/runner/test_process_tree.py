@@ -58,6 +58,13 @@ def _named(session: Any, prefix: str) -> psutil.Process:
     return found[0]
 
 
+def _ignores(pid: int, signum: int) -> bool:
+    """Whether process `pid` ignores signal `signum` (the SigIgn mask of /proc)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = next(line.split()[1] for line in status.splitlines() if line.startswith("SigIgn:"))
+    return bool(int(mask, 16) >> (signum - 1) & 1)
+
+
 async def _gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
     """The processes still alive after `timeout` seconds (checked until then)."""
     deadline = time.monotonic() + timeout
@@ -78,6 +85,13 @@ async def test_a_killed_debugger_ends_the_session(api: Any, manager: Any, waiter
                                                   cause: str) -> None:
     session = await _stopped_session(api, manager, debugger, waiter)
     tree = _tree(session)
+    # The program has the default SIGPIPE, as from a shell (Python's ignored one, once
+    # inherited through our exec stub, made `prog | head` run on after head was gone).
+    assert not _ignores(_named(session, "waiter").pid, signal.SIGPIPE)
+    if victim == "lldb-server":
+        # lldb-dap must outlive its lldb-server to say so: a write to the dead server's
+        # socket killed it with SIGPIPE when that was not ignored (seen in CI).
+        assert _ignores(_named(session, "lldb-dap").pid, signal.SIGPIPE)
     _named(session, victim).send_signal(signal.SIGKILL)
     assert await session.wait_for(lambda: session.state in FINAL, 20), (
         f"the session is still {session.state} after its {victim} was killed")

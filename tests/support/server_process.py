@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
 import queue
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 _READY = "is running at"
+TARGETS = Path(__file__).resolve().parent.parent / "targets"
 
 
 def free_port() -> int:
@@ -97,3 +101,18 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
+
+
+@contextlib.contextmanager
+def python_targets_server(base: Path) -> Iterator[ServerProcess]:
+    """A server process whose root holds a copy of tests/targets (`root/targets`; state
+    in `base/state`), stopped on exit. (With the native targets compiled:
+    support/native.py's `targets_server`.)"""
+    root = base / "root"
+    shutil.copytree(TARGETS, root / "targets")
+    server = ServerProcess(root, base / "state")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -213,9 +213,14 @@ class LldbAdapter(AdapterBase):
         # Our own pipes, so the channel reads them from the loop's callback (no task hop).
         to_lldb, from_lldb = os.pipe(), os.pipe()
         try:
+            # SIGPIPE stays ignored (as in this worker; restore_signals would reset it):
+            # lldb-dap 19 writing to the socket of an lldb-server that died was killed
+            # by it, and the session said "lldb-dap exited (signal 13)" instead of
+            # "lldb lost the program". The program itself is started by us, with the
+            # default signals.
             self.lldb_proc = await asyncio.create_subprocess_exec(
                 path, stdin=to_lldb[0], stdout=from_lldb[1], env=env, cwd="/",
-                start_new_session=True, preexec_fn=die_with_parent)
+                start_new_session=True, preexec_fn=die_with_parent, restore_signals=False)
         except BaseException:
             os.close(to_lldb[1])
             os.close(from_lldb[0])

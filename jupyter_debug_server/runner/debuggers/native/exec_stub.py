@@ -34,6 +34,12 @@ def main() -> None:
     if answer != b"g":
         sys.exit(0)  # the worker gave up (or died): never run the program undebugged
     argv = spec["argv"]
+    # Python ignores these at start-up, and an ignored signal stays ignored across exec:
+    # the program gets the defaults it would get from a shell (a write to a closed pipe
+    # ends it, as `prog | head` expects), as subprocess's restore_signals does.
+    for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
     try:
         os.execv(argv[0], argv)
     except OSError as exc:
