@@ -117,7 +117,30 @@ def open_events(port: int, session_id: str, token: str, timeout: float) -> Event
         raise Skip(f"the events WebSocket did not open: {exc}") from exc
 
 
-class SnapshotMode(WsMode):
+class EventsOnSession:
+    """A mode with the session's events WebSocket open (`events`, once started): a
+    `settled` step waits, untimed, for its stop's snapshot; closing closes the socket."""
+
+    events: EventsReader | None = None
+    settled = False
+    ctx: Context
+
+    def step(self) -> float:
+        step = super().step  # type: ignore[misc]
+        if self.events is None or not self.settled:
+            return float(step())
+        before = len(self.events.snapshots)
+        elapsed = float(step())
+        self.events.wait_snapshots(before + 1, self.ctx.step_timeout)
+        return elapsed
+
+    def close(self) -> None:
+        if self.events is not None:
+            self.events.close()
+        super().close()  # type: ignore[misc]
+
+
+class SnapshotMode(EventsOnSession, WsMode):
     """`ws` of tunnel_latency.py on a session with (or without) snapshots, with an events
     WebSocket open on it."""
 
@@ -134,7 +157,6 @@ class SnapshotMode(WsMode):
             "on": "DAP over the tunnel, snapshots on, next at once",
             "on-settled": "DAP over the tunnel, snapshots on, next after the snapshot",
         }[name]
-        self.events: EventsReader | None = None
 
     def launch_spec(self) -> dict[str, Any]:
         return {**super().launch_spec(), "snapshots": self.snapshots_on,
@@ -151,22 +173,9 @@ class SnapshotMode(WsMode):
         self.events = open_events(self.port, self.session_id, self.token,
                                   self.ctx.setup_timeout)
 
-    def step(self) -> float:
-        if self.events is None:
-            return super().step()
-        before = len(self.events.snapshots)
-        elapsed = super().step()
-        if self.settled:
-            self.events.wait_snapshots(before + 1, self.ctx.step_timeout)
-        return elapsed
-
-    def close(self) -> None:
-        if self.events is not None:
-            self.events.close()
-        super().close()
 
 
-class RestSnapshotMode(RestMode):
+class RestSnapshotMode(EventsOnSession, RestMode):
     """``rest-settled``: REST steps on a session with snapshots on and an events
     WebSocket, each step waiting (untimed) for its stop's snapshot."""
 
@@ -176,7 +185,7 @@ class RestSnapshotMode(RestMode):
         super().__init__(ctx)
         self.name = "rest-settled"
         self.description = "REST step route, snapshots on, next after the snapshot"
-        self.events: EventsReader | None = None
+        self.settled = True
         self.port: int | None = None
 
     def _start_server(self) -> int:
@@ -194,18 +203,6 @@ class RestSnapshotMode(RestMode):
         assert self.port is not None and self.session_id is not None
         self.events = open_events(self.port, self.session_id, self.token,
                                   self.ctx.setup_timeout)
-
-    def step(self) -> float:
-        assert self.events is not None
-        before = len(self.events.snapshots)
-        elapsed = super().step()
-        self.events.wait_snapshots(before + 1, self.ctx.step_timeout)
-        return elapsed
-
-    def close(self) -> None:
-        if self.events is not None:
-            self.events.close()
-        super().close()
 
 
 def report_snapshots(modes: list[Mode]) -> Any:

@@ -9,20 +9,19 @@ import base64
 import contextlib
 import os
 import random
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import tornado.web
 import tornado.websocket
-from tornado.httpserver import HTTPServer
 from websockets.frames import Opcode
 from websockets.protocol import Protocol, Side, State
 
 from jupyter_debug_server.websocket import LargeMessage, ServerConnection, connection
 from jupyter_debug_server.websocket.large import FrameSplitter
 
+from ..support.local_app import serving
 from ..support.ws_frames import BINARY, CLOSE, CONTINUATION, PING, TEXT, encode_frame, parse_head
 
 pytestmark = pytest.mark.timeout(60)
@@ -190,18 +189,12 @@ async def large_aware(take_over: bool) -> AsyncIterator[tuple[int, dict[str, Any
     seen: dict[str, Any] = {"messages": [], "changed": asyncio.Event(),
                             "closed": loop.create_future()}
     app = tornado.web.Application([(r"/ws", LargeAware, {"seen": seen})])
-    server = HTTPServer(app)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    listener.setblocking(False)
-    server.add_sockets([listener])
     before, connection.TAKE_OVER = connection.TAKE_OVER, take_over
     try:
-        yield listener.getsockname()[1], seen
+        with serving(app) as port:
+            yield port, seen
     finally:
         connection.TAKE_OVER = before
-        server.stop()
 
 
 async def _upgrade(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

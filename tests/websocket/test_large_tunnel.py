@@ -28,23 +28,6 @@ def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
     return jp_server_config
 
 
-@pytest.fixture
-def tunnel(jp_ws_fetch: Any) -> Any:
-    """Open a tunnel client on a session: `await tunnel(sid, role=...)`."""
-    opened: list[TunnelClient] = []
-
-    async def connect(session_id: str, **params: str) -> TunnelClient:
-        conn = await jp_ws_fetch("api", "debug", "sessions", session_id, "dap",
-                                 params=params)
-        client = TunnelClient(conn)
-        opened.append(client)
-        return client
-
-    yield connect
-    for client in opened:
-        client.conn.close()
-
-
 async def _stopped_session(api: Any, manager: Any) -> Any:
     status, model = await api("POST", "sessions", {
         "debugger": "debugpy", "program": LOOP,

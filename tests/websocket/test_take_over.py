@@ -19,7 +19,6 @@ import tornado.web
 import tornado.websocket
 import websockets.frames
 import websockets.speedups
-from tornado.httpserver import HTTPServer
 
 import jupyter_debug_server.websocket
 from jupyter_debug_server.websocket import (
@@ -30,6 +29,7 @@ from jupyter_debug_server.websocket import (
 )
 from jupyter_debug_server.websocket.wire import SocketWire
 
+from ..support.local_app import serving
 from ..support.ws_frames import PING, PONG, TEXT, encode_frame, parse_head
 
 pytestmark = pytest.mark.timeout(60)
@@ -82,14 +82,8 @@ class Recorder(tornado.websocket.WebSocketHandler):
 async def recorder() -> AsyncIterator[tuple[int, dict[str, Any]]]:
     seen: dict[str, Any] = {"all_pinged": asyncio.Event(), "filled": asyncio.Event()}
     app = tornado.web.Application([(r"/ws", Recorder, {"seen": seen})])
-    server = HTTPServer(app)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    listener.setblocking(False)
-    server.add_sockets([listener])
-    yield listener.getsockname()[1], seen
-    server.stop()
+    with serving(app) as port:
+        yield port, seen
 
 
 async def _upgrade(port: int, receive_buffer: int | None = None) -> tuple[
