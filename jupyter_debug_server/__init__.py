@@ -13,3 +13,9 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     from .app import DebugServerApp  # noqa: PLC0415 (see above)
 
     return [{"module": "jupyter_debug_server", "app": DebugServerApp}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    # The prebuilt JupyterLab extension (labextension/ built into this folder); a wheel
+    # installs it under share/jupyter/labextensions, `jupyter labextension develop` links it.
+    return [{"src": "labextension", "dest": "jupyter-debug-server"}]

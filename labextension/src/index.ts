@@ -1,0 +1,302 @@
+/**
+ * The JupyterLab extension of jupyter-debug-server: the Debug Sessions panel, its
+ * commands, keyboard shortcuts and the file browser's "Debug with…".
+ */
+import {
+  ILabShell,
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { ICommandPalette, Notification } from '@jupyterlab/apputils';
+import { PageConfig } from '@jupyterlab/coreutils';
+import { IDocumentManager } from '@jupyterlab/docmanager';
+import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
+import { IStateDB } from '@jupyterlab/statedb';
+import { bugIcon } from '@jupyterlab/ui-components';
+
+import { DebugAPI } from './api';
+import { SessionFeed } from './feed';
+import { basename, debuggerFor, dirname, serverUrl } from './format';
+import { attachDialog, coreDialog, emptyLaunchForm, launchDialog } from './launch';
+import { Control, CONTROLS, errorText, SessionsPanel } from './panel';
+import { rootRelative } from './paths';
+import { SessionsModel } from './sessions';
+import { shareDialog } from './share';
+import { JsonSocket } from './socket';
+import type { IDebugger, ILaunchSpec, ISession, ServerEvent } from './types';
+
+const PLUGIN_ID = 'jupyter-debug-server:plugin';
+const STATE_KEY = 'jupyter-debug-server:selected';
+
+export namespace CommandIDs {
+  export const open = 'jupyter-debug-server:open';
+  export const launch = 'jupyter-debug-server:launch';
+  export const debugFile = 'jupyter-debug-server:debug-file';
+  export const attach = 'jupyter-debug-server:attach';
+  export const openCore = 'jupyter-debug-server:open-core';
+  export const share = 'jupyter-debug-server:share';
+  export const control = (control: Control) => `jupyter-debug-server:${control}`;
+}
+
+/** Names of files "Debug with…" offers: Python, and what looks like a program or a core. */
+const PROGRAM = /(\.py|\.out|\.bin|\.exe|\.elf)$|^[^.]+$/i;
+const CORE = /^core(\.\d+)?$|\.core$/i;
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description: 'The Debug Sessions panel: launch, watch, control and share debug sessions.',
+  autoStart: true,
+  optional: [ILabShell, ILayoutRestorer, ICommandPalette, IDocumentManager, IFileBrowserFactory, IStateDB],
+  activate: (
+    app: JupyterFrontEnd,
+    labShell: ILabShell | null,
+    restorer: ILayoutRestorer | null,
+    palette: ICommandPalette | null,
+    docManager: IDocumentManager | null,
+    browsers: IFileBrowserFactory | null,
+    state: IStateDB | null
+  ) => {
+    const api = new DebugAPI();
+    const model = new SessionsModel();
+    const report = (error: unknown) => {
+      Notification.error(errorText(error), { autoClose: 10_000 });
+    };
+    let debuggers: Promise<IDebugger[]> | null = null;
+    const probe = (): Promise<IDebugger[]> => {
+      // Asked once per dialog: an install since the last one shows up.
+      debuggers = api.debuggers(true).catch(error => {
+        debuggers = null;
+        throw error;
+      });
+      return debuggers;
+    };
+
+    const activate = () => {
+      app.shell.activateById(panel.id);
+    };
+    const launch = async (spec: ILaunchSpec): Promise<boolean> => {
+      try {
+        const session = await api.launch(spec);
+        model.update(session);
+        model.select(session.id);
+        activate();
+        return true;
+      } catch (error) {
+        report(error);
+        return false;
+      }
+    };
+    const openLaunch = async (path?: string) => {
+      let list: IDebugger[];
+      try {
+        list = await probe();
+      } catch (error) {
+        report(error);
+        return;
+      }
+      const available = list.filter(d => d.available).map(d => d.name);
+      const form = emptyLaunchForm();
+      if (path) {
+        form.debugger = debuggerFor(path, available);
+        form.cwd = dirname(path) === '/' ? '' : dirname(path);
+        form.program = basename(path);
+      } else if (!available.includes('debugpy') && available.length) {
+        form.debugger = available[0];
+      }
+      await launchDialog(list, form, launch, report);
+    };
+
+    const control = async (session: ISession, action: Control) => {
+      try {
+        const result =
+          action === 'continue'
+            ? await api.continue(session.id)
+            : action === 'pause'
+              ? await api.pause(session.id)
+              : action === 'stop'
+                ? await api.terminate(session.id)
+                : await api.step(session.id, action);
+        model.update(result);
+      } catch (error) {
+        report(error);
+      }
+    };
+
+    const openLocation = async (path: string, line: number) => {
+      const relative = rootRelative(path, PageConfig.getOption('serverRoot'));
+      if (relative === null || !docManager) {
+        report(
+          new Error(
+            `${path} is outside the Jupyter server's root directory, so JupyterLab cannot open it`
+          )
+        );
+        return;
+      }
+      const widget = docManager.openOrReveal(relative);
+      if (!widget) {
+        return;
+      }
+      await widget.context.ready;
+      // A file editor's CodeEditor (duck-typed: any document widget with an editor).
+      const editor = (widget.content as { editor?: any }).editor;
+      if (editor && typeof editor.setCursorPosition === 'function') {
+        const position = { line: Math.max(0, line - 1), column: 0 };
+        editor.setCursorPosition(position);
+        editor.revealPosition?.(position);
+        editor.focus?.();
+      }
+    };
+
+    const panel = new SessionsPanel(model, {
+      launch: () => void openLaunch(),
+      attach: () => void app.commands.execute(CommandIDs.attach),
+      openCore: () => void app.commands.execute(CommandIDs.openCore),
+      share: session =>
+        void shareDialog(api, session, serverUrl(window.location.origin, PageConfig.getBaseUrl()), report),
+      control: (session, action) => void control(session, action),
+      openLocation: (path, line) => void openLocation(path, line),
+      feed: (id: string) => new SessionFeed(id, api, model, report)
+    });
+    panel.title.icon = bugIcon;
+    panel.title.caption = 'Debug Sessions';
+    app.shell.add(panel, 'left', { rank: 600 });
+    restorer?.add(panel, 'jds-sessions-panel');
+
+    // The server's sessions, live; after a reconnection the whole list comes again.
+    const events = new JsonSocket<ServerEvent>({ url: () => api.socketUrl('events') });
+    events.message.connect((_, event) => {
+      model.apply(event);
+      if (event.type === 'sessions' && model.selectedId === null && model.sessions.length) {
+        model.select((model.sessions.find(s => s.state === 'stopped') ?? model.sessions[0]).id);
+      }
+    });
+
+    // The selection survives a reload; `/lab?debug-session=ID` selects a session and opens
+    // the panel (the README's demo link).
+    const wanted = new URLSearchParams(window.location.search).get('debug-session');
+    if (wanted) {
+      model.select(wanted);
+      void app.restored.then(activate);
+    } else if (state) {
+      void state.fetch(STATE_KEY).then(value => {
+        if (typeof value === 'string' && model.selectedId === null) {
+          model.select(value);
+        }
+      });
+    }
+    model.selectionChanged.connect((_, id) => {
+      void state?.save(STATE_KEY, id);
+    });
+
+    const selected = () => model.selected;
+    app.commands.addCommand(CommandIDs.open, {
+      label: 'Debug Sessions',
+      caption: 'Open the Debug Sessions panel',
+      icon: bugIcon,
+      execute: args => {
+        if (typeof args.sessionId === 'string') {
+          model.select(args.sessionId);
+        }
+        activate();
+      }
+    });
+    app.commands.addCommand(CommandIDs.launch, {
+      label: 'Launch Debug Session…',
+      caption: 'Run a program under a debugger',
+      execute: args => openLaunch(typeof args.path === 'string' ? args.path : undefined)
+    });
+    app.commands.addCommand(CommandIDs.attach, {
+      label: 'Attach Debugger to Process…',
+      execute: async () => {
+        try {
+          await attachDialog(api, await probe(), launch, report);
+        } catch (error) {
+          report(error);
+        }
+      }
+    });
+    app.commands.addCommand(CommandIDs.openCore, {
+      label: 'Open Core File…',
+      execute: async args => {
+        try {
+          const core = typeof args.core === 'string' ? args.core : undefined;
+          await coreDialog(await probe(), { core }, launch, report);
+        } catch (error) {
+          report(error);
+        }
+      }
+    });
+    const selectedFile = (): string | null => {
+      const browser = browsers?.tracker.currentWidget;
+      const item = browser?.selectedItems().next();
+      return item && !item.done && item.value.type !== 'directory' ? item.value.path : null;
+    };
+    app.commands.addCommand(CommandIDs.debugFile, {
+      label: 'Debug with…',
+      caption: 'Launch this file under a debugger',
+      icon: bugIcon,
+      isVisible: () => {
+        const path = selectedFile();
+        return path !== null && (PROGRAM.test(basename(path)) || CORE.test(basename(path)));
+      },
+      execute: () => {
+        const path = selectedFile();
+        if (path === null) {
+          return;
+        }
+        if (CORE.test(basename(path))) {
+          return app.commands.execute(CommandIDs.openCore, { core: path });
+        }
+        return openLaunch(path);
+      }
+    });
+    app.contextMenu.addItem({
+      command: CommandIDs.debugFile,
+      selector: '.jp-DirListing-item[data-isdir="false"]',
+      rank: 3
+    });
+    app.commands.addCommand(CommandIDs.share, {
+      label: 'Share Debug Session…',
+      isEnabled: () => selected() !== null,
+      execute: () => {
+        const session = selected();
+        if (session) {
+          return shareDialog(api, session, serverUrl(window.location.origin, PageConfig.getBaseUrl()), report);
+        }
+      }
+    });
+    for (const { control: action, label, when } of CONTROLS) {
+      app.commands.addCommand(CommandIDs.control(action), {
+        label: `${label} (debug session)`,
+        isEnabled: () => {
+          const session = selected();
+          return session !== null && when(session);
+        },
+        execute: () => {
+          const session = selected();
+          if (session && when(session)) {
+            return control(session, action);
+          }
+        }
+      });
+    }
+    model.changed.connect(() => app.commands.notifyCommandChanged());
+    model.selectionChanged.connect(() => app.commands.notifyCommandChanged());
+
+    if (palette) {
+      const category = 'Debug Sessions';
+      palette.addItem({ command: CommandIDs.open, category });
+      palette.addItem({ command: CommandIDs.launch, category });
+      palette.addItem({ command: CommandIDs.attach, category });
+      palette.addItem({ command: CommandIDs.openCore, category });
+      palette.addItem({ command: CommandIDs.share, category });
+      for (const { control: action } of CONTROLS) {
+        palette.addItem({ command: CommandIDs.control(action), category });
+      }
+    }
+    void labShell; // (optional: the panel works in any shell with a left area)
+  }
+};
+
+export default plugin;
