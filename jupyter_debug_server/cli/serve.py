@@ -1,4 +1,5 @@
-"""`serve [--demo]`: a Jupyter server with the extension, optionally with a demo session.
+"""`serve [--demo]`: a Jupyter server with the extension (JupyterLab when installed),
+optionally with a demo session that JupyterLab opens on.
 
 The demo session is launched like any other: through the client library and the REST
 API of the server just started (so it lands in the server's own store, the embedded
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import os
 import secrets
 import shlex
@@ -17,6 +19,7 @@ import ssl
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from ..client import DebugServerClient, Json
 
@@ -48,8 +51,13 @@ def _prepare_demo(root: Path) -> tuple[Path, int]:
     return target, _demo_line()
 
 
-def _print_demo(url: str, model: Json, env_file: Path) -> None:
+def _print_demo(url: str, model: Json, env_file: Path, lab_url: str | None) -> None:
     stop = model.get("stopped") or {}
+    lab_line = (f"JupyterLab with the Debug Sessions panel on this session (the URL holds the "
+                f"server's token, as Jupyter's own start-up lines do):\n  {lab_url}\n\n"
+                if lab_url else
+                f"Open {url}?token=... in a browser for Jupyter itself (install the `lab` "
+                "extra for JupyterLab and its Debug Sessions panel).\n")
     sid = model["id"]
     auth = '-H "Authorization: token $JDS_TOKEN"'
     print(f"""
@@ -68,8 +76,7 @@ The server's URL and token are in {env_file} (mode 0600). In another terminal:
   curl -sS {auth} -X POST "$JDS_URL/api/debug/sessions/$JDS_SESSION/continue"
   curl -sS {auth} "$JDS_URL/api/debug/sessions/$JDS_SESSION/output"
 
-Open {url}?token=... in a browser for Jupyter itself. Press Ctrl-C to stop the server
-(every debug session is ended cleanly).
+{lab_line}Press Ctrl-C to stop the server (every debug session is ended cleanly).
 """, flush=True)
 
 
@@ -106,8 +113,14 @@ def launch_demo(url: str, token: str, program: str, line: int,
         return client.wait_settled(str(model["id"]), DEMO_TIMEOUT)
 
 
-async def _start_demo(app: Any, env_file: Path) -> None:
-    """Launch the demo session on the running server and print how to drive it."""
+def lab_available() -> bool:
+    """Whether JupyterLab is installed (then `serve` opens it, with the panel)."""
+    return importlib.util.find_spec("jupyterlab") is not None
+
+
+async def _start_demo(app: Any, env_file: Path, browser: bool) -> None:
+    """Launch the demo session on the running server, print how to drive it, and open
+    JupyterLab on it."""
     root = Path(app.root_dir)
     program, line = await asyncio.to_thread(_prepare_demo, root)
     token = app.identity_provider.token
@@ -117,7 +130,18 @@ async def _start_demo(app: Any, env_file: Path) -> None:
     await asyncio.to_thread(write_private, env_file, f"export JDS_URL={shlex.quote(url)}\n"
                             f"export JDS_TOKEN={shlex.quote(token)}\n"
                             f"export JDS_SESSION={shlex.quote(str(model['id']))}\n")
-    _print_demo(url, model, env_file)
+    lab_url = None
+    if lab_available():
+        # `?debug-session=` makes the panel open with this session selected.
+        query = urlencode({"debug-session": model["id"]})
+        app.default_url = f"{app.base_url.rstrip('/')}/lab?{query}"
+        lab_url = f"{url}/lab?{query}&{urlencode({'token': token})}"
+        if browser:
+            # Jupyter's own way: a redirect file in the runtime dir (mode 0600) holds the
+            # token, so that it never appears on a browser's command line.
+            app.write_browser_open_files()
+            app.launch_browser()
+    _print_demo(url, model, env_file, lab_url)
 
 
 def write_private(path: Path, text: str) -> None:
@@ -154,6 +178,8 @@ def serve(options: argparse.Namespace) -> int:
         "--ServerApp.open_browser=False",
         "--ServerApp.jpserver_extensions={'jupyter_debug_server': True}",
     ]
+    if lab_available():
+        argv.append("--ServerApp.default_url=/lab")
     if os.geteuid() == 0:
         argv.append("--allow-root")
     argv.extend(options.jupyter_args)
@@ -164,7 +190,7 @@ def serve(options: argparse.Namespace) -> int:
         env_file = Path(app.runtime_dir) / DEMO_ENV  # created by Jupyter, mode 0700
 
         def kick() -> None:
-            task = asyncio.ensure_future(_start_demo(app, env_file))
+            task = asyncio.ensure_future(_start_demo(app, env_file, not options.no_browser))
             task.add_done_callback(_report_failure)
 
         app.io_loop.add_callback(kick)
@@ -183,6 +209,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("serve", help="start a Jupyter server with the extension")
     p.add_argument("--demo", action="store_true",
                    help="also launch a demo debugpy session stopped at a breakpoint")
+    p.add_argument("--no-browser", action="store_true",
+                   help="do not open JupyterLab in a web browser once the demo is ready")
     p.add_argument("--port", type=int, default=8888, help="port (the next free one is used)")
     p.add_argument("--ip", default="127.0.0.1", help="address to listen on")
     p.add_argument("--root-dir", help="the server's root directory (default: current)")

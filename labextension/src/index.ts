@@ -178,6 +178,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
     if (wanted) {
       model.select(wanted);
       void app.restored.then(activate);
+      // …and shows where it stopped, once: the code beside the panel.
+      const showStop = () => {
+        const session = model.get(wanted);
+        if (session?.stopped?.path && session.stopped.line !== null) {
+          model.changed.disconnect(showStop);
+          void app.restored.then(() => openLocation(session.stopped!.path!, session.stopped!.line!));
+        } else if (session && session.state !== 'starting' && session.state !== 'running') {
+          model.changed.disconnect(showStop);
+        }
+      };
+      model.changed.connect(showStop);
     } else if (state) {
       void state.fetch(STATE_KEY).then(value => {
         if (typeof value === 'string' && model.selectedId === null) {

@@ -88,8 +88,8 @@ function SessionItem(props: {
         <span className="jds-SessionItem-exit">
           {session.exit_code !== null ? `exit ${session.exit_code}` : ''}
         </span>
-        <span className="jds-SessionItem-clients" title="clients watching or driving it">
-          {session.clients ? `👁 ${session.clients}` : ''}
+        <span className="jds-SessionItem-clients" title="event streams open on it (this panel's among them)">
+          {session.clients ? `${session.clients} client${session.clients > 1 ? 's' : ''}` : ''}
         </span>
       </div>
     </li>

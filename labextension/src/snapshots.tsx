@@ -60,7 +60,7 @@ function SnapshotVariables(props: { snapshot: ISnapshot }): JSX.Element {
         <tbody>
           {snapshot.watches.map(watch => (
             <tr key={`watch:${watch.expression}`} className="jds-Variable jds-Watch">
-              <td className="jds-Variable-name">👁 {watch.expression}</td>
+              <td className="jds-Variable-name" title="watch expression">{watch.expression}</td>
               <td className={`jds-Variable-value${watch.error ? ' jds-Error' : ''}`}>
                 {watch.error ?? watch.value}
               </td>

@@ -33,7 +33,7 @@ def demo(tmp_path: Path) -> Iterator[ServerProcess]:
     runtime.mkdir(parents=True, mode=0o700)
     (tmp_path / "victim").write_text("untouched\n")
     (runtime / serve.DEMO_ENV).symlink_to(tmp_path / "victim")
-    srv = ServerProcess(root, tmp_path / "state", extra=["--demo"])
+    srv = ServerProcess(root, tmp_path / "state", extra=["--demo", "--no-browser"])
     srv.start(ready="Demo session")
     yield srv
     srv.stop()
@@ -80,8 +80,9 @@ def test_the_demo_reaches_its_own_server_over_tls(tmp_path: Path) -> None:
          "-subj", "/CN=jds-test", "-keyout", str(key), "-out", str(cert)],
         check=True, capture_output=True, timeout=60)
     (tmp_path / "root").mkdir()
-    srv = ServerProcess(tmp_path / "root", tmp_path / "state", extra=["--demo"], server_args=[
-        f"--ServerApp.certfile={cert}", f"--ServerApp.keyfile={key}"])
+    srv = ServerProcess(tmp_path / "root", tmp_path / "state", extra=["--demo", "--no-browser"],
+                        server_args=[f"--ServerApp.certfile={cert}",
+                                     f"--ServerApp.keyfile={key}"])
     try:
         srv.start(ready="Demo session")
         context = ssl.create_default_context(cafile=str(cert))
@@ -116,8 +117,10 @@ def test_demo_session_is_stopped_at_the_marked_line_and_env_file_works(
     assert line.rstrip().endswith("# DEMO-BREAKPOINT")
     assert model["stopped"]["line"] == serve._demo_line()
     assert (model["stopped"]["path"], model["stopped"]["reason"]) == (str(program), "breakpoint")
-    # The printed instructions name the env file.
+    # The printed instructions name the env file, and JupyterLab's URL on the session.
     assert any(f"source {env_file}" in line for line in demo.log)
+    lab = f"/lab?debug-session={values['JDS_SESSION']}&token={demo.token}"
+    assert any(f"http://127.0.0.1:{demo.port}{lab}" in line for line in demo.log)
 
 
 def test_write_private_replaces_a_stale_file_and_never_follows_a_link(tmp_path: Path) -> None:
