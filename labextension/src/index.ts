@@ -164,7 +164,18 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer?.add(panel, 'jds-sessions-panel');
 
     // The server's sessions, live; after a reconnection the whole list comes again.
-    const events = new JsonSocket<ServerEvent>({ url: () => api.socketUrl('events') });
+    // (Always connect again: a slow client's cut-off is 1008, a server's restart 1001.)
+    const events = new JsonSocket<ServerEvent>({
+      url: () => api.socketUrl('events'),
+      shouldReconnect: () => true
+    });
+    events.statusChanged.connect((_, status) => {
+      // (Connecting leaves it as it was: no banner on a page load, none flickering off
+      // while it retries.)
+      if (status !== 'connecting') {
+        model.connected = status === 'open';
+      }
+    });
     events.message.connect((_, event) => {
       model.apply(event);
       if (event.type === 'sessions' && model.selectedId === null && model.sessions.length) {

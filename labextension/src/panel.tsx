@@ -272,6 +272,11 @@ function PanelView(props: {
           Open Core…
         </button>
       </div>
+      {!model.connected ? (
+        <div className="jds-Banner" role="status">
+          Not connected to the server&apos;s session events; reconnecting…
+        </div>
+      ) : null}
       {model.loaded && model.sessions.length === 0 ? (
         <div className="jds-Empty">
           No debug sessions yet. Launch one, or right-click a <code>.py</code> file or a program

@@ -30,6 +30,17 @@ export class SessionsModel {
     return this._loaded;
   }
 
+  /** Whether the live list is connected (false while the events socket reconnects). */
+  get connected(): boolean {
+    return this._connected;
+  }
+  set connected(value: boolean) {
+    if (value !== this._connected) {
+      this._connected = value;
+      this._changed.emit();
+    }
+  }
+
   get selectedId(): string | null {
     return this._selectedId;
   }
@@ -84,6 +95,7 @@ export class SessionsModel {
   private _sessions = new Map<string, ISession>();
   private _sorted: ISession[] | null = null;
   private _loaded = false;
+  private _connected = true;
   private _selectedId: string | null = null;
   private _changed = new Signal<this, void>(this);
   private _selectionChanged = new Signal<this, string | null>(this);
