@@ -16,7 +16,8 @@ from .control import (
     VariablesHandler,
 )
 from .events import SessionEventsHandler
-from .sessions import DebuggersHandler, SessionHandler, SessionsHandler
+from .server_events import ServerEventsHandler
+from .sessions import DebuggersHandler, ProcessesHandler, SessionHandler, SessionsHandler
 from .snapshots import SnapshotHandler, SnapshotsHandler, WatchesHandler
 from .tokens import TokenHandler, TokensHandler
 
@@ -25,6 +26,8 @@ _SESSION = r"/api/debug/sessions/(?P<session_id>[^/]+)"
 #: The route table (paths relative to the server's base_url).
 ROUTES: list[tuple[str, Any]] = [
     (r"/api/debug/debuggers", DebuggersHandler),
+    (r"/api/debug/processes", ProcessesHandler),
+    (r"/api/debug/events", ServerEventsHandler),
     (r"/api/debug/sessions", SessionsHandler),
     (_SESSION, SessionHandler),
     (_SESSION + r"/dap", DapHandler),

@@ -62,14 +62,14 @@ class SessionEventsHandler(SessionSocket, WebSocketMixin, WebSocketHandler, Jupy
         session = self.debug_session
         session.clients += 1
         self._counted = True
-        self._send({"type": "state", "session": session.model(self.base_url)})
+        self.send_json({"type": "state", "session": session.model(self.base_url)})
         if self.only_end:
-            self._unsubscribe = session.when_ended(lambda ended: self._send(
+            self._unsubscribe = session.when_ended(lambda ended: self.send_json(
                 {"type": "state", "session": ended.model(self.base_url)}))
         elif self.kinds is not None:
             self._unsubscribe = session.subscribe(self._send_selected)
         else:
-            self._unsubscribe = session.subscribe(self._send)
+            self._unsubscribe = session.subscribe(self.send_json)
 
     def _send_selected(self, event: dict[str, Any]) -> None:
         """`event`, if `?only=` selects it (a final state always is)."""
@@ -77,14 +77,7 @@ class SessionEventsHandler(SessionSocket, WebSocketMixin, WebSocketHandler, Jupy
         kind = event.get("type")
         if kind in self.kinds or (kind == "state" and event["session"]["state"] in
                                   FINAL_STATES):
-            self._send(event)
-
-    def _send(self, event: dict[str, Any]) -> None:
-        if self.ws_connection is None or self.ws_connection.is_closing():
-            return  # (cut off or gone: on_close unsubscribes)
-        # ASCII JSON: a lone surrogate (a file name decoded with surrogateescape, a thread
-        # name) is escaped, so the frame always encodes as UTF-8.
-        self.send_bounded(json.dumps(event, ensure_ascii=True).encode())
+            self.send_json(event)
 
     def on_message(self, message: str | bytes) -> None:
         """Clients only listen on this socket; anything they send is ignored."""

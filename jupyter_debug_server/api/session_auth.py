@@ -25,7 +25,7 @@ from ..runner.tokens import Grant, looks_like_token
 from .redaction import redact_uri
 
 __all__ = ["AUTH_RESOURCE", "Principal", "authenticate_token", "presented_token",
-           "redact_uri", "session_authorized", "session_principal"]
+           "redact_uri", "session_authorized", "session_principal", "user_principal"]
 
 #: The authorizer resource of every route of this extension.
 AUTH_RESOURCE = "debug"
@@ -118,6 +118,16 @@ async def session_principal(handler: JupyterHandler, session_id: str,
                 f"{handler.request.method} …/{session_id}{route} needs a control token",
                 reason=TokenRefused.reason)
         return Principal(grant.scope, f"session-token:{grant.token_id}", grant.token_id)
+    return await user_principal(handler, action)
+
+
+async def user_principal(handler: JupyterHandler, action: Action) -> Principal:
+    """Authorize `action` for this request's Jupyter user with Jupyter's authorizer on
+    `debug` (`stream` asks for `execute`); never for the holder of a session token."""
+    if getattr(handler, "session_secret", None) is not None:
+        # (authenticate_token refuses them on routes without a session already)
+        raise web.HTTPError(403, "a session token is not accepted on this route; use "
+                            "Jupyter's authentication here", reason=TokenRefused.reason)
     user = handler.current_user
     asked = "read" if action == "read" else "execute"
     message = f"User is not authorized to {asked} on resource: {AUTH_RESOURCE}."

@@ -1,11 +1,14 @@
-"""What one session's WebSockets share: authorize before the upgrade, one origin policy, a
-cap on connections per token and per user, redacted logs, close with the token, one
-bounded sender: `SessionSocket`, the first base of the events socket (api/events.py) and of
-the DAP tunnel (api/tunnel.py, which shares its path with a REST handler).
+"""What our WebSockets share: authorize before the upgrade, one origin policy, a cap on
+connections per token and per user, redacted logs, one bounded sender: `DebugSocket`, the
+base of the server's session stream (api/server_events.py) and of `SessionSocket`, which
+adds what one session's sockets share (its token, its lookup) and is the first base of the
+session's events socket (api/events.py) and of the DAP tunnel (api/tunnel.py, which
+shares its path with a REST handler).
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from types import TracebackType
@@ -33,6 +36,7 @@ from .session_auth import (
     authenticate_token,
     presented_token,
     session_principal,
+    user_principal,
 )
 
 if TYPE_CHECKING:
@@ -162,26 +166,23 @@ def close_reason(reason: str) -> str:
     return data[:MAX_CLOSE_REASON].decode(errors="ignore")
 
 
-# -- the base of both session sockets -------------------------------------------------------
+# -- the base of every socket of ours ---------------------------------------------------------
 
 #: A client this many messages behind is cut off rather than buffered without bound (its
 #: bytes are bounded by c.DebugServerApp.max_client_backlog too).
 MAX_UNSENT = 2000
 
 
-class SessionSocket:
-    """What the events socket and the DAP tunnel share, as the first base of each (with
+class DebugSocket:
+    """What every WebSocket of ours shares, as the first base of each (with
     WebSocketMixin, WebSocketHandler and a JupyterHandler after it).
 
-    Before the upgrade: authenticate (Jupyter, or a token of this session in the
-    `Authorization` header or the `token` query argument), refuse a foreign origin (one
-    policy for both sockets: `origin_refusal`), authorize the `stream` action, check the
-    subclass's arguments, look the session up, count the connection against its token's or
-    user's cap. After it: frames by websocket/ (`ServerConnection`); a connection opened
-    with a token closes (1008) as soon as the token is revoked, expires or its session
-    ends; `send_bounded` cuts off a client that stops reading. Subclasses implement
-    `open()` and call `watch_token()` in it; `self.principal.read_only` says whether the
-    client may only read.
+    Before the upgrade (`get`): authenticate (Jupyter, or a session token where the
+    subclass accepts one), refuse a foreign origin (one policy for all sockets:
+    `origin_refusal`), authorize (`authorize`), check the query arguments, find what the
+    socket is about (`find`), count the connection against its token's or user's cap.
+    After it: frames by websocket/ (`ServerConnection`); `send_bounded` cuts off a client
+    that stops reading. Subclasses implement `open()`.
     """
 
     # (for the type checker: what the handler classes after this one provide)
@@ -192,31 +193,31 @@ class SessionSocket:
         log: Any
 
     auth_resource = AUTH_RESOURCE
-    accepts_session_tokens = True
+    #: Whether a session token of the session in the URL authenticates (session sockets).
+    accepts_session_tokens = False
     session_grant: Grant | None = None
     session_secret: str | None = None
     principal: Principal
     manager: SessionManager
-    debug_session: Session
     #: What the refusal of a foreign origin calls this socket.
-    socket_name = "a session's WebSocket"
+    socket_name = "a WebSocket of the debug server"
     #: What its messages are called when a slow client is cut off, and what the log line
-    #: that says so calls the socket ("Closing {log_name} {session id}: why").
+    #: that says so calls the socket ("Closing {log_subject}: why").
     message_name = "messages"
-    log_name = "a WebSocket of session"
-    #: Largest message a client may send (clients of the events socket only listen).
+    log_name = "a WebSocket of the debug server"
+    #: Largest message a client may send (clients of the event streams only listen).
     max_client_frame = 64 * 1024
     #: The query arguments of the upgrade request (GET), besides `token`: any other is a
     #: 400 naming it, after authorization and before the upgrade.
     query_arguments: ClassVar[dict[str, tuple[str, ...]]] = {}
-    _unwatch: Callable[[], None] | None = None
     _max_backlog = 16 * 1024 * 1024
     _unsent = 0
     _unsent_bytes = 0
 
     async def authenticate_socket(self) -> None:
         """A WebSocket gets 403 without credentials, never a login redirect; a session
-        token (header or `token` query argument) authenticates it instead of Jupyter."""
+        token (header or `token` query argument) authenticates it instead of Jupyter
+        (refused with 403 unless the socket is one of that session's)."""
         secret = presented_token(self.request, websocket=True)
         if secret is None:
             await JupyterHandler.prepare(cast(JupyterHandler, self), _redirect_to_login=False)
@@ -227,37 +228,41 @@ class SessionSocket:
         await self.authenticate_socket()
 
     @ws_authenticated
-    async def get(self, session_id: str, *args: Any, **kwargs: Any) -> None:
+    async def get(self, *args: Any, **kwargs: Any) -> None:
         """Refuse, or upgrade and run the connection (returns when it has ended)."""
         handler = cast(JupyterHandler, self)
-        # Nothing here may tell an unauthorized or foreign caller whether the session exists.
+        # Nothing here may tell an unauthorized or foreign caller whether a session exists.
         refusal = origin_refusal(handler, self.socket_name)
         if refusal is not None:
             raise web.HTTPError(403, refusal, reason="foreign-origin")
-        self.principal = await session_principal(handler, session_id, "stream")
+        self.principal = await self.authorize(*args, **kwargs)
         check_query_arguments(handler, self.query_arguments)
         self.check_arguments()
         app = self.settings["debug_app"]
         self.manager = await app.ready()
-        try:
-            self.debug_session = await self.manager.live(session_id)
-        except DebugServerError as exc:
-            raise web.HTTPError(exc.status, exc.message, reason=exc.reason) from None
+        await self.find(*args, **kwargs)
         self.check_upgrade()
         self._max_backlog = app.max_client_backlog
         release = admit_connection(handler, self.principal)
         try:
-            await WebSocketHandler.get(cast(WebSocketHandler, self), session_id, *args,
-                                       **kwargs)
+            await WebSocketHandler.get(cast(WebSocketHandler, self), *args, **kwargs)
         finally:
             release()
 
+    async def authorize(self, *args: Any, **kwargs: Any) -> Principal:
+        """Who connects, once allowed to open this socket (else an HTTPError); the path's
+        arguments come as tornado passes them to `get`."""
+        return await user_principal(cast(JupyterHandler, self), "stream")
+
     def check_arguments(self) -> None:
-        """Refuse bad query arguments (an HTTPError), after authorization and before the
-        session is looked up."""
+        """Refuse bad query arguments (an HTTPError), after authorization and before
+        `find`."""
+
+    async def find(self, *args: Any, **kwargs: Any) -> None:
+        """Look up what the socket is about (an HTTPError if there is no such thing)."""
 
     def check_upgrade(self) -> None:
-        """Refuse (an HTTPError) once the session is known, before the upgrade."""
+        """Refuse (an HTTPError) once `find` has found it, before the upgrade."""
 
     def check_origin(self, origin: str | None = None) -> bool:
         """Ours, checked in `get` already (Jupyter's waives it for tokens)."""
@@ -272,26 +277,20 @@ class SessionSocket:
         """The largest message a client may send (close 1009 beyond it)."""
         return self.max_client_frame
 
-    # -- while open --------------------------------------------------------------------
-
-    def watch_token(self) -> None:
-        """Close this connection when the token that opened it dies."""
-        if self.principal.token_id is not None:
-            self._unwatch = self.manager.tokens.watch(self.principal.token_id,
-                                                      self._token_died)
-
-    def _token_died(self, why: str) -> None:
-        self.close(CLOSE_POLICY, f"the session token {why}")
-
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         """Close the WebSocket (the reason cut to what a close frame carries)."""
         WebSocketHandler.close(cast(WebSocketHandler, self), code,
                                None if reason is None else close_reason(reason))
 
-    def unwatch_token(self) -> None:
-        if self._unwatch is not None:
-            self._unwatch()
-            self._unwatch = None
+    # -- sending -------------------------------------------------------------------
+
+    def send_json(self, message: dict[str, Any]) -> None:
+        """Send `message` as one ASCII JSON text frame, bounded; nothing once closing."""
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            return  # (cut off or gone: on_close cleans up)
+        # ASCII JSON: a lone surrogate (a file name decoded with surrogateescape, a thread
+        # name) is escaped, so the frame always encodes as UTF-8.
+        self.send_bounded(json.dumps(message, ensure_ascii=True).encode())
 
     def send_bounded(self, data: bytes) -> None:
         """Send one text frame (UTF-8 `data`); cut off a client that does not read
@@ -318,9 +317,14 @@ class SessionSocket:
 
         future.add_done_callback(sent)
 
+    @property
+    def log_subject(self) -> str:
+        """What the server's log calls this connection."""
+        return self.log_name
+
     def cut_off(self, code: int, reason: str) -> None:
         """Close with `code`, saying why in the server's log (redacted) and to the client."""
-        self.log.warning("Closing %s %s: %s", self.log_name, self.debug_session.id,
+        self.log.warning("Closing %s: %s", self.log_subject,
                          redacted(cast(JupyterHandler, self), reason))
         self.close(code, reason)
 
@@ -334,3 +338,60 @@ class SessionSocket:
     def _request_summary(self) -> str:
         # tornado logs this with every HTTPError message: never with a secret in it.
         return request_summary(cast(JupyterHandler, self))
+
+
+# -- the base of both session sockets -------------------------------------------------------
+
+class SessionSocket(DebugSocket):
+    """What the events socket and the DAP tunnel of one session share, as the first base
+    of each.
+
+    Authentication may be a token of this session in the `Authorization` header or the
+    `token` query argument; authorization is the `stream` action on the session, before
+    the session is looked up (a 404 or 409 after it). A connection opened with a token
+    closes (1008) as soon as the token is revoked, expires or its session ends.
+    Subclasses call `watch_token()` in `open()`; `self.principal.read_only` says whether
+    the client may only read.
+    """
+
+    accepts_session_tokens = True
+    debug_session: Session
+    socket_name = "a session's WebSocket"
+    log_name = "a WebSocket of session"
+    _unwatch: Callable[[], None] | None = None
+
+    async def authorize(self, *args: Any, **kwargs: Any) -> Principal:
+        """A session token of this session, or a Jupyter user allowed to `execute`."""
+        return await session_principal(cast(JupyterHandler, self),
+                                       _session_id(args, kwargs), "stream")
+
+    async def find(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            self.debug_session = await self.manager.live(_session_id(args, kwargs))
+        except DebugServerError as exc:
+            raise web.HTTPError(exc.status, exc.message, reason=exc.reason) from None
+
+    @property
+    def log_subject(self) -> str:
+        return f"{self.log_name} {self.debug_session.id}"
+
+    # -- while open --------------------------------------------------------------------
+
+    def watch_token(self) -> None:
+        """Close this connection when the token that opened it dies."""
+        if self.principal.token_id is not None:
+            self._unwatch = self.manager.tokens.watch(self.principal.token_id,
+                                                      self._token_died)
+
+    def _token_died(self, why: str) -> None:
+        self.close(CLOSE_POLICY, f"the session token {why}")
+
+    def unwatch_token(self) -> None:
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
+
+
+def _session_id(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """The session id of a session socket's path (tornado passes it by name)."""
+    return str(kwargs["session_id"] if "session_id" in kwargs else args[0])

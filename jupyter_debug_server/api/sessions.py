@@ -1,4 +1,5 @@
-"""Routes for the debuggers and the session collection."""
+"""Routes for what a launch needs (the debuggers, the processes to attach to) and the
+session collection."""
 
 from __future__ import annotations
 
@@ -20,6 +21,18 @@ class DebuggersHandler(DebugAPIHandler):
     async def get(self) -> None:
         refresh = self.get_query_argument("refresh", "") in ("1", "true")
         self.write_json(await self.manager.debuggers(refresh=refresh))
+
+
+class ProcessesHandler(DebugAPIHandler):
+    """GET /api/debug/processes: the server user's own processes, to attach to."""
+
+    query_arguments = {"GET": ("q",)}
+
+    @web.authenticated
+    @authorized("read")
+    @mapped_errors
+    async def get(self) -> None:
+        self.write_json(await self.manager.processes(self.get_query_argument("q", None)))
 
 
 class SessionsHandler(DebugAPIHandler):

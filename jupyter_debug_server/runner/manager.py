@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import os
 import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from ..dap.large import LargeMessages
+from ..dap.messages import Message
 from ..store import Store
 from .config import RunnerConfig
 from .discovery import DEBUGGERS
@@ -27,7 +29,7 @@ from .errors import (
 )
 from .launch_spec import LaunchSpec, check_exception_filters, parse_launch_spec
 from .paths import PathPolicy
-from .processes import boot_id, kill_group, process_start_time
+from .processes import boot_id, kill_group, own_processes, process_start_time
 from .session import Session, new_session_id
 from .snapshot_log import get_stored, read_stored
 from .state import ACTIVE_STATES, FINAL_STATES
@@ -37,6 +39,8 @@ from .worker_process import WORKER_CWD, worker_command, worker_environment
 log = logging.getLogger(__name__)
 
 EventSink = Callable[[str, dict[str, Any]], None]
+#: A listener of every session: called with a session's model whenever it changes.
+ModelListener = Callable[[dict[str, Any]], None]
 LARGE_MESSAGE_HELPER = "jupyter_debug_server.dap.large"
 T = TypeVar("T")
 
@@ -62,6 +66,11 @@ class SessionManager:
         self.large_messages = LargeMessages(
             lambda: self._off_loop(worker_command, LARGE_MESSAGE_HELPER), cwd=WORKER_CWD,
             environment=worker_environment)
+        # Listeners of every session (the server's event stream), and while there are any,
+        # the unsubscribe function of each live session: with none, no session is
+        # subscribed for them, so stepping builds no model for nobody.
+        self._watchers: set[ModelListener] = set()
+        self._watched: dict[str, Callable[[], None]] = {}
 
     async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.blocking, fn, *args)
@@ -140,6 +149,9 @@ class SessionManager:
         # Recorded before it is kept: a store that refuses (StoreBusy) leaves nothing behind.
         await self.store.create_session(session.record())
         self.sessions[session.id] = session
+        if self._watchers:  # (now, before any await: its first state is the first news)
+            self._watch_session(session)
+            self._forward({"type": "state", "session": session.model()})
         session.when_ended(self._on_session_end)
         session.end_for_client = lambda user, who: self.terminate(session.id, user, who)
         await self.store.add_audit(session.id, "create", owner, spec.public())
@@ -154,10 +166,50 @@ class SessionManager:
         return session
 
     def _on_session_end(self, session: Session) -> None:
+        # (after its subscribers, so the watchers have had the final state)
+        unsubscribe = self._watched.pop(session.id, None)
+        if unsubscribe is not None:
+            unsubscribe()
         # A session's tokens die with it: connections they opened close at once. Soon, not
         # now, so its event streams (a token's own among them) see the final state first;
         # requests are refused meanwhile because the session is no longer active.
         asyncio.get_running_loop().call_soon(self.tokens.end_session, session.id)
+
+    # -- every session, live ------------------------------------------------------
+
+    def watch(self, listener: ModelListener) -> Callable[[], None]:
+        """Call `listener(model)` whenever the model of any live session changes (created,
+        state, stop location, exit, end), in order per session; returns the function that
+        stops it (the last one leaving unsubscribes from every session)."""
+        self._watchers.add(listener)
+        for session in self.sessions.values():
+            self._watch_session(session)
+
+        def unwatch() -> None:
+            self._watchers.discard(listener)
+            if not self._watchers:
+                watched, self._watched = self._watched, {}
+                for unsubscribe in watched.values():
+                    unsubscribe()
+
+        return unwatch
+
+    def _watch_session(self, session: Session) -> None:
+        if session.active and session.id not in self._watched:
+            self._watched[session.id] = session.subscribe(self._forward)
+
+    def _forward(self, event: Message) -> None:
+        """A session's event: its new model goes to every watcher (its other events do
+        not: they are the session's own stream's)."""
+        if event.get("type") != "state":
+            return
+        model = event["session"]
+        for listener in list(self._watchers):
+            try:
+                listener(model)
+            except Exception:
+                log.exception("a listener of every session failed on session %s",
+                              model.get("id"))
 
     def is_active(self, session_id: str) -> bool:
         """Whether this server runs the session and it has not ended."""
@@ -219,6 +271,11 @@ class SessionManager:
                 k: v for k, v in (client or {}).items() if v is not None}
             self._emit("terminate", {k: v for k, v in data.items() if v is not None})
         return session.model()
+
+    async def processes(self, query: str | None = None) -> list[dict[str, Any]]:
+        """The server user's own processes, newest first, but for this server's tree
+        (`query`: a case-insensitive part of the name or command line)."""
+        return await self._off_loop(own_processes, os.getpid(), query)
 
     async def read_output(self, session_id: str, since: int, limit: int) -> dict[str, Any]:
         """Captured output of a live or recorded session."""

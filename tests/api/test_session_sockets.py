@@ -11,7 +11,7 @@ import pytest
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
-from jupyter_debug_server.api import events, session_ws, tunnel
+from jupyter_debug_server.api import events, server_events, session_ws, tunnel
 
 from ..support.jp_server import Server, issue, launch_stopped
 
@@ -75,12 +75,18 @@ async def test_both_sockets_close_with_their_token(api: Any, manager: Any,
 
 
 def test_one_base_and_one_bounded_sender() -> None:
-    for handler in (tunnel.DapTunnel, events.SessionEventsHandler):
-        assert handler.__mro__[1] is session_ws.SessionSocket, handler.__mro__
-        for name in ("get", "send_bounded", "watch_token", "cut_off",
+    # The server's session stream stands on the base of all sockets, the session
+    # sockets on the session one above it.
+    shared = (session_ws.DebugSocket, session_ws.SessionSocket)
+    for handler in (tunnel.DapTunnel, events.SessionEventsHandler,
+                    server_events.ServerEventsHandler):
+        base = (session_ws.DebugSocket if handler is server_events.ServerEventsHandler
+                else session_ws.SessionSocket)
+        assert handler.__mro__[1] is base, handler.__mro__
+        for name in ("get", "send_bounded", "send_json", "watch_token", "cut_off",
                      "get_websocket_protocol", "check_origin"):
-            if hasattr(session_ws.SessionSocket, name):
+            if hasattr(base, name):
                 owner = next(k for k in handler.__mro__ if name in vars(k))
-                assert owner in (session_ws.SessionSocket, handler), (handler, name, owner)
+                assert owner in (*shared, handler), (handler, name, owner)
     # The tunnel no longer borrows the events socket's private limit.
     assert not hasattr(events, "_MAX_UNSENT") and not hasattr(tunnel, "_MAX_UNSENT")

@@ -101,9 +101,11 @@ def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
 
-async def launch_stopped(api: Any, manager: Any) -> str:
-    """Launch targets/loop.py stopped on entry; its session id."""
-    status, model = await api("POST", "sessions", {"program": LOOP, "stop_on_entry": True})
+async def launch_stopped(api: Any, manager: Any, **spec: Any) -> str:
+    """Launch targets/loop.py stopped on entry (or as `spec` says: it must stop); its
+    session id, once stopped."""
+    status, model = await api("POST", "sessions",
+                              {"program": LOOP, **(spec or {"stop_on_entry": True})})
     assert status == 201, model
     session = manager.get(model["id"])
     assert await session.wait_for(lambda: session.state == "stopped", 30), session.error
