@@ -28,8 +28,10 @@ class ProcessesHandler(DebugAPIHandler):
 
     query_arguments = {"GET": ("q",)}
 
+    # `execute`, not `read`: the list is for attaching (an `execute` action), and command
+    # lines can hold secrets that someone allowed to read sessions need not see.
     @web.authenticated
-    @authorized("read")
+    @authorized("execute")
     @mapped_errors
     async def get(self) -> None:
         self.write_json(await self.manager.processes(self.get_query_argument("q", None)))

@@ -231,6 +231,15 @@ class TestAuthorizer:
         assert manager.sessions == {}
         status, debuggers = await api("GET", "debuggers")
         assert status == 200 and {d["name"] for d in debuggers} >= {"debugpy"}
+        # The process list is for attaching (and shows command lines): `execute`.
+        auth.calls.clear()
+        status, reply = await api("GET", "processes")
+        assert status == 403 and auth.calls == [("GET", "execute", "debug")], reply
+        # So is the stream of every session, refused before the upgrade.
+        auth.calls.clear()
+        with pytest.raises(HTTPClientError) as refused:
+            await server.ws("api/debug/events", server.token_header)
+        assert refused.value.code == 403 and auth.calls == [("GET", "execute", "debug")]
 
         # A session started past the API: reading it is allowed, driving it is not.
         session = await manager.create({"program": LOOP, "stop_on_entry": True}, "someone")
