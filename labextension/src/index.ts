@@ -3,7 +3,6 @@
  * commands, keyboard shortcuts and the file browser's "Debug with…".
  */
 import {
-  ILabShell,
   ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
@@ -47,10 +46,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description: 'The Debug Sessions panel: launch, watch, control and share debug sessions.',
   autoStart: true,
-  optional: [ILabShell, ILayoutRestorer, ICommandPalette, IDocumentManager, IFileBrowserFactory, IStateDB],
+  optional: [ILayoutRestorer, ICommandPalette, IDocumentManager, IFileBrowserFactory, IStateDB],
   activate: (
     app: JupyterFrontEnd,
-    labShell: ILabShell | null,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
     docManager: IDocumentManager | null,
@@ -317,7 +315,6 @@ const plugin: JupyterFrontEndPlugin<void> = {
         palette.addItem({ command: CommandIDs.control(action), category });
       }
     }
-    void labShell; // (optional: the panel works in any shell with a left area)
   }
 };
 

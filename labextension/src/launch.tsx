@@ -120,6 +120,9 @@ function LaunchFormView(props: {
           </Field>
         )}
       </fieldset>
+      <Field label="Breakpoints" hint="one per line: LINE, LINE:CONDITION, FILE:LINE or FILE:LINE:CONDITION">
+        <textarea rows={2} {...text('breakpoints')} />
+      </Field>
       <Field label="Arguments" hint="one per line, passed as they are (no shell)">
         <textarea rows={2} {...text('args')} />
       </Field>
@@ -128,9 +131,6 @@ function LaunchFormView(props: {
       </Field>
       <Field label="Environment" hint="KEY=VALUE, one per line">
         <textarea rows={2} {...text('env')} />
-      </Field>
-      <Field label="Breakpoints" hint="one per line: LINE, LINE:CONDITION, FILE:LINE or FILE:LINE:CONDITION">
-        <textarea rows={2} {...text('breakpoints')} />
       </Field>
       <Field label="Watches" hint="expressions evaluated at every stop, one per line">
         <textarea rows={2} {...text('watches')} />
@@ -272,7 +272,7 @@ interface IAttachForm {
 function ProcessPicker(props: {
   api: DebugAPI;
   value: string;
-  onPick: (pid: string) => void;
+  onPick: (process: IProcess) => void;
 }): JSX.Element {
   const [filter, setFilter] = React.useState('');
   const [processes, setProcesses] = React.useState<IProcess[] | null>(null);
@@ -308,7 +308,7 @@ function ProcessPicker(props: {
             data-pid={p.pid}
             role="option"
             aria-selected={String(p.pid) === props.value}
-            onClick={() => props.onPick(String(p.pid))}
+            onClick={() => props.onPick(p)}
             title={p.cmdline.join(' ')}
           >
             <span className="jds-Process-pid">{p.pid}</span>{' '}
@@ -349,7 +349,17 @@ function AttachFormView(props: {
           onChange={event => update({ pid: event.target.value })}
         />
       </Field>
-      <ProcessPicker api={props.api} value={form.pid} onPick={pid => update({ pid })} />
+      <ProcessPicker
+        api={props.api}
+        value={form.pid}
+        onPick={process =>
+          // A Python process is debugpy's; keep the user's choice for anything else.
+          update({
+            pid: String(process.pid),
+            ...(/python/i.test(process.name) ? { debugger: 'debugpy' as DebuggerName } : {})
+          })
+        }
+      />
     </form>
   );
 }
