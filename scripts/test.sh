@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the test dependencies and run every check and test. Exits non-zero on
 # any failure, and when no test ran at all.
-#   bash scripts/test.sh                  everything: checks, the main suite, the hardening suite
+#   bash scripts/test.sh                  everything: checks, the main suite, the hardening suite,
+#                                         the extension's unit tests, the wheel check with ui-tests
 #   bash scripts/test.sh tests/x.py -k y  checks, then only the pytest arguments given
 # HARDENING_SCALE=0.05 runs the hardening suite at 5 % of its volume (a quick local run);
 # CI runs it at full volume (1.0, the default).
@@ -21,3 +22,10 @@ export HARDENING_REPORT_DIR="$PWD/build/hardening"
 rm -rf "$HARDENING_REPORT_DIR"
 python -m pytest -p no:cacheprovider tests/hardening
 python scripts/hardening_summary.py
+# The JupyterLab extension: its TypeScript unit tests (jest, configured in labextension/),
+# then issue 15's acceptance: a wheel built from a fresh clone, installed into a fresh
+# venv, serves the extension; the browser tests (ui-tests/, in a pytest process of their
+# own) run once, against that install (scripts/wheel_check.sh).
+ruff check ui-tests
+(cd labextension && jlpm test)
+bash scripts/wheel_check.sh
