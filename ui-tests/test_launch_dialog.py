@@ -44,6 +44,7 @@ def test_refused_launch_shows_the_server_sentence(
     toast = notifications(page, shown)
     expect(toast).to_have_count(1)
     expect(toast).to_have_class(re.compile(r"Toastify__toast--error"))
+    expect(toast).to_be_in_viewport(ratio=1)  # (slid in: for the screenshot)
     assert rest.sessions() == before, "a refused launch left a session"
 
 
