@@ -24,7 +24,8 @@ NOTIFICATION_CHARS = 140
 
 def test_refused_launch_shows_the_server_sentence(
         page: Page, rest: Rest, console: ConsoleLog) -> None:
-    """A program outside the root: the server's 400 sentence shows as a notification."""
+    """A program outside the root: the server's 400 sentence shows as a notification, and
+    whole above the form, which opens again as it was filled in."""
     spec = {"debugger": "debugpy", "program": "/etc/hostname"}
     status, body = rest.call("POST", "sessions", spec)
     assert status == 400, body
@@ -45,6 +46,9 @@ def test_refused_launch_shows_the_server_sentence(
     expect(toast).to_have_count(1)
     expect(toast).to_have_class(re.compile(r"Toastify__toast--error"))
     expect(toast).to_be_in_viewport(ratio=1)  # (slid in: for the screenshot)
+    again = page.locator(".jp-Dialog .jds-LaunchForm")
+    expect(page.locator(".jp-Dialog .jds-FormError")).to_have_text(message)
+    expect(again.locator("input[name=program]")).to_have_value("/etc/hostname")
     assert rest.sessions() == before, "a refused launch left a session"
 
 

@@ -66,7 +66,9 @@ export class DebugAPI {
     if (!response.ok) {
       throw await errorFromResponse(response, what);
     }
-    return (await response.json()) as T;
+    // (204 and other empty answers: a revocation has no body.)
+    const text = await response.text();
+    return (text ? JSON.parse(text) : undefined) as T;
   }
 
   debuggers(refresh = false): Promise<IDebugger[]> {
@@ -111,7 +113,7 @@ export class DebugAPI {
       ...(ttl === undefined ? {} : { ttl })
     });
   }
-  revokeToken(id: string, tokenId: string): Promise<IToken> {
+  revokeToken(id: string, tokenId: string): Promise<void> {
     return this.request(
       'DELETE',
       `sessions/${encodeURIComponent(id)}/tokens/${encodeURIComponent(tokenId)}`

@@ -7,7 +7,7 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, Notification } from '@jupyterlab/apputils';
+import { ICommandPalette, Notification, showErrorMessage } from '@jupyterlab/apputils';
 import { PageConfig } from '@jupyterlab/coreutils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
@@ -17,7 +17,7 @@ import { bugIcon } from '@jupyterlab/ui-components';
 import { DebugAPI } from './api';
 import { SessionFeed } from './feed';
 import { basename, debuggerFor, dirname, serverUrl } from './format';
-import { attachDialog, coreDialog, emptyLaunchForm, launchDialog } from './launch';
+import { attachDialog, coreDialog, emptyLaunchForm, launchDialog, Refusal } from './launch';
 import { Control, CONTROLS, errorText, SessionsPanel } from './panel';
 import { rootRelative } from './paths';
 import { SessionsModel } from './sessions';
@@ -58,7 +58,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const api = new DebugAPI();
     const model = new SessionsModel();
     const report = (error: unknown) => {
-      Notification.error(errorText(error), { autoClose: 10_000 });
+      const message = errorText(error);
+      // JupyterLab shows 140 characters of a notification; the rest (often the remedy)
+      // is behind "Details".
+      const details = {
+        label: 'Details',
+        callback: () => void showErrorMessage('Debug server', message)
+      };
+      Notification.error(message, {
+        autoClose: 10_000,
+        actions: message.length > 140 ? [details] : []
+      });
     };
     let debuggers: Promise<IDebugger[]> | null = null;
     const probe = (): Promise<IDebugger[]> => {
@@ -73,16 +83,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const activate = () => {
       app.shell.activateById(panel.id);
     };
-    const launch = async (spec: ILaunchSpec): Promise<boolean> => {
+    const launch = async (spec: ILaunchSpec): Promise<Refusal> => {
       try {
         const session = await api.launch(spec);
         model.update(session);
         model.select(session.id);
         activate();
-        return true;
+        return null;
       } catch (error) {
         report(error);
-        return false;
+        return errorText(error);
       }
     };
     const openLaunch = async (path?: string) => {
@@ -102,7 +112,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       } else if (!available.includes('debugpy') && available.length) {
         form.debugger = available[0];
       }
-      await launchDialog(list, form, launch, report);
+      await launchDialog(list, form, launch);
     };
 
     const control = async (session: ISession, action: Control) => {
@@ -230,7 +240,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       label: 'Attach Debugger to Process…',
       execute: async () => {
         try {
-          await attachDialog(api, await probe(), launch, report);
+          await attachDialog(api, await probe(), launch);
         } catch (error) {
           report(error);
         }
@@ -241,7 +251,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       execute: async args => {
         try {
           const core = typeof args.core === 'string' ? args.core : undefined;
-          await coreDialog(await probe(), { core }, launch, report);
+          await coreDialog(await probe(), { core }, launch);
         } catch (error) {
           report(error);
         }
@@ -301,8 +311,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
       });
     }
-    model.changed.connect(() => app.commands.notifyCommandChanged());
-    model.selectionChanged.connect(() => app.commands.notifyCommandChanged());
+    // Only our session commands change with the sessions (a bare notifyCommandChanged()
+    // makes every menu and the whole palette look at every command, on every step).
+    const sessionCommands = [...CONTROLS.map(c => CommandIDs.control(c.control)), CommandIDs.share];
+    const notify = () => sessionCommands.forEach(id => app.commands.notifyCommandChanged(id));
+    model.changed.connect(notify);
+    model.selectionChanged.connect(notify);
 
     if (palette) {
       const category = 'Debug Sessions';

@@ -178,7 +178,8 @@ function LaunchFormView(props: {
 class FormBody<T> extends ReactWidget implements Dialog.IBodyWidget<T> {
   constructor(
     private _value: T,
-    private readonly view: (value: T, onChange: (value: T) => void) => JSX.Element
+    private readonly view: (value: T, onChange: (value: T) => void) => JSX.Element,
+    private readonly error: string | null
   ) {
     super();
     this.addClass('jds-Dialog');
@@ -187,9 +188,22 @@ class FormBody<T> extends ReactWidget implements Dialog.IBodyWidget<T> {
     return this._value;
   }
   render(): JSX.Element {
-    return this.view(this._value, value => (this._value = value));
+    return (
+      <>
+        {this.error ? (
+          // The whole sentence (a notification cuts it short, and sits under the dialog).
+          <div className="jds-FormError" role="alert">
+            {this.error}
+          </div>
+        ) : null}
+        {this.view(this._value, value => (this._value = value))}
+      </>
+    );
   }
 }
+
+/** What a form submission gives: null when the server took it, else the sentence why not. */
+export type Refusal = string | null;
 
 export function emptyLaunchForm(): ILaunchForm {
   return {
@@ -210,20 +224,22 @@ export function emptyLaunchForm(): ILaunchForm {
 
 /**
  * Show a form until it yields a spec the server takes: `submit` launches it (and reports
- * a refusal itself); the form opens again, as filled in, until it succeeds or is cancelled.
+ * a refusal itself); the form opens again, as filled in and with the refusal on top,
+ * until it succeeds or is cancelled.
  */
 async function formLoop<T>(
   title: string,
   accept: string,
   initial: T,
   view: (value: T, onChange: (value: T) => void) => JSX.Element,
-  submit: (value: T) => Promise<boolean>
+  submit: (value: T) => Promise<Refusal>
 ): Promise<void> {
   let value = initial;
+  let error: Refusal = null;
   for (;;) {
     const result = await showDialog({
       title,
-      body: new FormBody(value, view),
+      body: new FormBody(value, view, error),
       buttons: [Dialog.cancelButton(), Dialog.okButton({ label: accept })],
       focusNodeSelector: 'input[type=text]'
     });
@@ -231,7 +247,8 @@ async function formLoop<T>(
       return;
     }
     value = result.value;
-    if (await submit(value)) {
+    error = await submit(value);
+    if (error === null) {
       return;
     }
   }
@@ -241,8 +258,7 @@ async function formLoop<T>(
 export async function launchDialog(
   debuggers: IDebugger[],
   initial: ILaunchForm,
-  launch: (spec: ILaunchSpec) => Promise<boolean>,
-  report: (error: unknown) => void
+  launch: (spec: ILaunchSpec) => Promise<Refusal>
 ): Promise<void> {
   await formLoop(
     'Launch a debug session',
@@ -256,8 +272,7 @@ export async function launchDialog(
       try {
         spec = launchSpec(form);
       } catch (error) {
-        report(error);
-        return false;
+        return (error as Error).message;
       }
       return launch(spec);
     }
@@ -367,8 +382,7 @@ function AttachFormView(props: {
 export async function attachDialog(
   api: DebugAPI,
   debuggers: IDebugger[],
-  launch: (spec: ILaunchSpec) => Promise<boolean>,
-  report: (error: unknown) => void
+  launch: (spec: ILaunchSpec) => Promise<Refusal>
 ): Promise<void> {
   await formLoop<IAttachForm>(
     'Attach to a process',
@@ -380,8 +394,7 @@ export async function attachDialog(
     async form => {
       const pid = Number(form.pid.trim());
       if (!Number.isInteger(pid) || pid < 1) {
-        report(new Error(`process id ${JSON.stringify(form.pid)} is not a positive whole number`));
-        return false;
+        return `process id ${JSON.stringify(form.pid)} is not a positive whole number`;
       }
       return launch({ debugger: form.debugger, request: 'attach', pid });
     }
@@ -426,8 +439,7 @@ function CoreFormView(props: {
 export async function coreDialog(
   debuggers: IDebugger[],
   initial: { core?: string; program?: string },
-  launch: (spec: ILaunchSpec) => Promise<boolean>,
-  report: (error: unknown) => void
+  launch: (spec: ILaunchSpec) => Promise<Refusal>
 ): Promise<void> {
   const native = debuggers.find(d => d.name !== 'debugpy' && d.available)?.name ?? 'gdb';
   await formLoop<ICoreForm>(
@@ -437,8 +449,7 @@ export async function coreDialog(
     (value, onChange) => <CoreFormView debuggers={debuggers} initial={value} onChange={onChange} />,
     async form => {
       if (!form.core.trim() || !form.program.trim()) {
-        report(new Error('give both the core file and the program that dumped it'));
-        return false;
+        return 'give both the core file and the program that dumped it';
       }
       return launch({ debugger: form.debugger, core: form.core.trim(), program: form.program.trim() });
     }

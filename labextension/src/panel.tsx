@@ -89,7 +89,9 @@ function SessionItem(props: {
           {session.exit_code !== null ? `exit ${session.exit_code}` : ''}
         </span>
         <span className="jds-SessionItem-clients" title="event streams open on it (this panel's among them)">
-          {session.clients ? `${session.clients} client${session.clients > 1 ? 's' : ''}` : ''}
+          {session.clients && !FINAL_STATES.has(session.state)
+            ? `${session.clients} client${session.clients > 1 ? 's' : ''}`
+            : ''}
         </span>
       </div>
     </li>
