@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 export PATH="$PWD/.venv/bin:$PATH"
-ruff check jupyter_debug_server tests bench scripts
+ruff check jupyter_debug_server tests bench scripts ui-tests
 mypy
 if [ "$#" -gt 0 ]; then
   exec python -m pytest -p no:cacheprovider "$@"
@@ -26,6 +26,5 @@ python scripts/hardening_summary.py
 # then issue 15's acceptance: a wheel built from a fresh clone, installed into a fresh
 # venv, serves the extension; the browser tests (ui-tests/, in a pytest process of their
 # own) run once, against that install (scripts/wheel_check.sh).
-ruff check ui-tests
-(cd labextension && jlpm test)
+(cd labextension && jlpm install --immutable >/dev/null && jlpm test)
 bash scripts/wheel_check.sh
