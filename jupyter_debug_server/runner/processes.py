@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..store import iso_time
-from .debuggers.processes import kill_group, parent_pid, process_start_time
+from .debuggers.processes import kill_group, parent_pid, process_start_time, read_stat
 
 __all__ = ["boot_id", "kill_group", "own_processes", "parent_pid", "process_start_time"]
 
@@ -53,16 +53,14 @@ class _Process:
 def _read(pid: int) -> _Process | None:
     """One process from /proc, or None if it is gone or its entry does not parse."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
+        stat = read_stat(pid)
+        if stat is None:
+            return None
+        comm, fields = stat
         with open(f"/proc/{pid}/status", "rb") as f:
             status = f.read()
-        # The name may contain spaces and parentheses: it ends at the last ')'.
-        close = stat.rindex(b")")
-        fields = stat[close + 2:].split()
         uid = next(line for line in status.splitlines() if line.startswith(b"Uid:"))
-        return _Process(pid, int(fields[1]), int(uid.split()[1]), int(fields[19]),
-                        stat[stat.index(b"(") + 1:close].decode(errors="replace"),
+        return _Process(pid, int(fields[1]), int(uid.split()[1]), int(fields[19]), comm,
                         fields[0].decode(errors="replace"),
                         bool(int(fields[6]) & _PF_KTHREAD))
     except (OSError, ValueError, IndexError, StopIteration):

@@ -137,6 +137,24 @@ export interface ILaunchForm {
   name: string;
 }
 
+/** A launch form with nothing filled in (debugpy, a program). */
+export function emptyLaunchForm(): ILaunchForm {
+  return {
+    debugger: 'debugpy',
+    target: 'program',
+    program: '',
+    module: '',
+    args: '',
+    cwd: '',
+    env: '',
+    stopOnEntry: false,
+    breakpoints: '',
+    watches: '',
+    exceptionFilters: null,
+    name: ''
+  };
+}
+
 /** The launch spec of a filled-in form (raises FormError naming what is wrong). */
 export function launchSpec(form: ILaunchForm): ILaunchSpec {
   const spec: ILaunchSpec = { debugger: form.debugger };

@@ -16,8 +16,8 @@ import { bugIcon } from '@jupyterlab/ui-components';
 
 import { DebugAPI } from './api';
 import { SessionFeed } from './feed';
-import { basename, debuggerFor, dirname, serverUrl } from './format';
-import { attachDialog, coreDialog, emptyLaunchForm, launchDialog, Refusal } from './launch';
+import { basename, debuggerFor, dirname, emptyLaunchForm, serverUrl } from './format';
+import { attachDialog, coreDialog, launchDialog, Refusal } from './launch';
 import { Control, CONTROLS, errorText, SessionsPanel } from './panel';
 import { rootRelative } from './paths';
 import { SessionsModel } from './sessions';

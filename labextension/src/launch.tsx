@@ -60,17 +60,23 @@ function Field(props: { label: string; hint?: string; children: React.ReactNode 
   );
 }
 
+/** A form's state: the value, and an update that also tells the dialog. */
+function useForm<T>(initial: T, onChange: (value: T) => void): [T, (patch: Partial<T>) => void] {
+  const [form, setForm] = React.useState(initial);
+  const update = (patch: Partial<T>) => {
+    const next = { ...form, ...patch };
+    setForm(next);
+    onChange(next);
+  };
+  return [form, update];
+}
+
 function LaunchFormView(props: {
   debuggers: IDebugger[];
   initial: ILaunchForm;
   onChange: (form: ILaunchForm) => void;
 }): JSX.Element {
-  const [form, setForm] = React.useState(props.initial);
-  const update = (patch: Partial<ILaunchForm>) => {
-    const next = { ...form, ...patch };
-    setForm(next);
-    props.onChange(next);
-  };
+  const [form, update] = useForm(props.initial, props.onChange);
   const probe = props.debuggers.find(d => d.name === form.debugger);
   const filters = probe?.exception_filters ?? [];
   const checked = form.exceptionFilters ?? filters.filter(f => f.default).map(f => f.id);
@@ -205,22 +211,6 @@ class FormBody<T> extends ReactWidget implements Dialog.IBodyWidget<T> {
 /** What a form submission gives: null when the server took it, else the sentence why not. */
 export type Refusal = string | null;
 
-export function emptyLaunchForm(): ILaunchForm {
-  return {
-    debugger: 'debugpy',
-    target: 'program',
-    program: '',
-    module: '',
-    args: '',
-    cwd: '',
-    env: '',
-    stopOnEntry: false,
-    breakpoints: '',
-    watches: '',
-    exceptionFilters: null,
-    name: ''
-  };
-}
 
 /**
  * Show a form until it yields a spec the server takes: `submit` launches it (and reports
@@ -342,12 +332,7 @@ function AttachFormView(props: {
   initial: IAttachForm;
   onChange: (form: IAttachForm) => void;
 }): JSX.Element {
-  const [form, setForm] = React.useState(props.initial);
-  const update = (patch: Partial<IAttachForm>) => {
-    const next = { ...form, ...patch };
-    setForm(next);
-    props.onChange(next);
-  };
+  const [form, update] = useForm(props.initial, props.onChange);
   return (
     <form className="jds-AttachForm" onSubmit={event => event.preventDefault()}>
       <DebuggerPicker
@@ -412,12 +397,7 @@ function CoreFormView(props: {
   initial: ICoreForm;
   onChange: (form: ICoreForm) => void;
 }): JSX.Element {
-  const [form, setForm] = React.useState(props.initial);
-  const update = (patch: Partial<ICoreForm>) => {
-    const next = { ...form, ...patch };
-    setForm(next);
-    props.onChange(next);
-  };
+  const [form, update] = useForm(props.initial, props.onChange);
   return (
     <form className="jds-CoreForm" onSubmit={event => event.preventDefault()}>
       <DebuggerPicker

@@ -2,6 +2,7 @@ import {
   basename,
   debuggerFor,
   dirname,
+  emptyLaunchForm,
   FormError,
   forwardCommand,
   ILaunchForm,
@@ -14,21 +15,7 @@ import {
 import { session } from './sessions.spec';
 
 function form(patch: Partial<ILaunchForm> = {}): ILaunchForm {
-  return {
-    debugger: 'debugpy',
-    target: 'program',
-    program: 'counter.py',
-    module: '',
-    args: '',
-    cwd: '',
-    env: '',
-    stopOnEntry: false,
-    breakpoints: '',
-    watches: '',
-    exceptionFilters: null,
-    name: '',
-    ...patch
-  };
+  return { ...emptyLaunchForm(), program: 'counter.py', ...patch };
 }
 
 describe('paths', () => {

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from jupyter_debug_server.runner import processes
+from jupyter_debug_server.runner.debuggers import processes as worker_processes
 
 from ..support.jp_server import Server, bearer, issue, launch_stopped
 from ..support.openapi import check
@@ -111,6 +112,8 @@ def test_vanishing_malformed_and_kernel_entries_are_left_out(
         return real_open(fakes.get(str(path), path), *args, **kwargs)
 
     assert stranger in {p["pid"] for p in processes.own_processes(-1)}
+    # (stat is read by the worker's module, which the server's shares; status by the server's)
     monkeypatch.setattr(processes, "open", fake_open, raising=False)
+    monkeypatch.setattr(worker_processes, "open", fake_open, raising=False)
     pids = {p["pid"] for p in processes.own_processes(-1)}
     assert pids and not pids & {me, parent, stranger}, pids

@@ -26,15 +26,24 @@ def die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-def _stat_fields(pid: int) -> list[bytes] | None:
-    """/proc/pid/stat from field 3 on (None if the process is gone)."""
+def read_stat(pid: int) -> tuple[str, list[bytes]] | None:
+    """The name (comm) of `pid` and its /proc/pid/stat fields from field 3 on (None if
+    the process is gone)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
     except OSError:
         return None
-    # The command name may contain spaces and parentheses: split after the last ')'.
-    return stat[stat.rfind(b")") + 2 :].split()
+    # The command name may contain spaces and parentheses: it ends at the last ')'.
+    close = stat.rfind(b")")
+    return (stat[stat.find(b"(") + 1 : close].decode(errors="replace"),
+            stat[close + 2 :].split())
+
+
+def _stat_fields(pid: int) -> list[bytes] | None:
+    """/proc/pid/stat from field 3 on (None if the process is gone)."""
+    stat = read_stat(pid)
+    return None if stat is None else stat[1]
 
 
 def process_start_time(pid: int) -> float | None:
