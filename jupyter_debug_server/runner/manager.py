@@ -29,7 +29,7 @@ from .errors import (
 )
 from .launch_spec import LaunchSpec, check_exception_filters, parse_launch_spec
 from .paths import PathPolicy
-from .processes import boot_id, kill_group, own_processes, process_start_time
+from .processes import boot_id, is_running, kill_group, own_processes, process_start_time
 from .session import Session, new_session_id
 from .snapshot_log import get_stored, read_stored
 from .state import ACTIVE_STATES, FINAL_STATES
@@ -71,16 +71,30 @@ class SessionManager:
         # subscribed for them, so stepping builds no model for nobody.
         self._watchers: set[ModelListener] = set()
         self._watched: dict[str, Callable[[], None]] = {}
+        # The columns that name this server in a session's row (`_this_server`).
+        self._server: dict[str, Any] | None = None
 
     async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.blocking, fn, *args)
 
     # -- start-up and shut-down ------------------------------------------------
 
+    async def _this_server(self) -> dict[str, Any]:
+        """The columns that name this server in the rows of its sessions (read once)."""
+        if self._server is None:
+            self._server = await self._off_loop(server_columns, os.getpid())
+        return self._server
+
     async def recover(self) -> list[str]:
-        """Mark sessions a dead server left active as 'lost' and reap their processes."""
+        """Mark sessions a dead server left active as 'lost' and reap their processes;
+        leave alone those another live server runs (it shares this database)."""
         lost = []
         for row in await self.store.sessions_in_states(ACTIVE_STATES):
+            server = await self._off_loop(run_by_other_server, row)
+            if server is not None:
+                log.info("Leaving debug session %s alone: another Jupyter server of this "
+                         "user (pid %d) runs it", row["id"], server)
+                continue
             await self._off_loop(_reap_survivors, row)
             await self.store.update_session(
                 row["id"], state="lost", stopped=None,
@@ -147,7 +161,7 @@ class SessionManager:
         session = Session(new_session_id(), spec, owner, store=self.store, config=self.config,
                           blocking=self.blocking)
         # Recorded before it is kept: a store that refuses (StoreBusy) leaves nothing behind.
-        await self.store.create_session(session.record())
+        await self.store.create_session(session.record() | await self._this_server())
         self.sessions[session.id] = session
         if self._watchers:  # (now, before any await: its first state is the first news)
             self._watch_session(session)
@@ -224,15 +238,29 @@ class SessionManager:
         return session
 
     async def live(self, session_id: str) -> Session:
-        """The session if this server runs it; 409 if an earlier server did, else 404."""
+        """The session if this server runs it; 409 if an earlier or another server
+        did, else 404."""
         session = self.sessions.get(session_id)
         if session is not None:
             return session
         row = await self.store.get_session(session_id)
         if row is None:
             raise SessionNotFound(f"no debug session with id {session_id!r}")
-        raise SessionStateError(f"session {session_id} is {row['state']} (it was run by an "
-                                "earlier server); its output and model can still be read")
+        raise SessionStateError(await self._run_elsewhere(row) or (
+            f"session {session_id} is {row['state']} (it was run by an earlier server); "
+            "its output and model can still be read"))
+
+    async def _run_elsewhere(self, row: dict[str, Any]) -> str | None:
+        """Why this server cannot drive the session of `row` if another live server of
+        this user runs it (they share the database); else None."""
+        if row["state"] not in ACTIVE_STATES:
+            return None
+        server = await self._off_loop(run_by_other_server, row)
+        if server is None:
+            return None
+        return (f"session {row['id']} is run by another Jupyter server of this user (pid "
+                f"{server}); use that server's URL to drive or end it (this one only reads "
+                "its recorded model and output)")
 
     async def model(self, session_id: str, base_url: str) -> dict[str, Any]:
         """The model of a live or recorded session."""
@@ -263,6 +291,10 @@ class SessionManager:
         """
         session = self.sessions.get(session_id)
         if session is None:
+            row = await self.store.get_session(session_id)
+            why = None if row is None else await self._run_elsewhere(row)
+            if why is not None:  # (answering its stored model would say it ended)
+                raise SessionStateError(why)
             return await self.model(session_id, "/")
         if session.active or session.worker is not None:
             await self.store.add_audit(session_id, "terminate", user, client)
@@ -312,7 +344,8 @@ class SessionManager:
 
 
 def stored_model(row: dict[str, Any], base_url: str) -> dict[str, Any]:
-    """A session model rebuilt from its stored row (a session of an earlier server)."""
+    """A session model rebuilt from its stored row (a session of an earlier server, or
+    of another server sharing the database: then as it was last stored)."""
     root = f"{base_url.rstrip('/')}/api/debug/sessions/{row['id']}"
     return {
         "id": row["id"], "name": row["name"], "debugger": row["debugger"],
@@ -325,6 +358,27 @@ def stored_model(row: dict[str, Any], base_url: str) -> dict[str, Any]:
         "links": {"self": root, "output": f"{root}/output",
                   "snapshots": f"{root}/snapshots"},
     }
+
+
+def server_columns(pid: int) -> dict[str, Any]:
+    """The columns of a session's row that name the server `pid` as the one running it:
+    its pid, start time and boot (blocking: reads /proc)."""
+    return {"server_pid": pid, "server_start_time": process_start_time(pid),
+            "boot_id": boot_id()}
+
+
+def run_by_other_server(row: dict[str, Any]) -> int | None:
+    """The pid of the other live server that runs the session of `row`, or None: no
+    server runs it, or its row predates the record of servers (blocking: reads /proc)."""
+    pid, started = row.get("server_pid"), row.get("server_start_time")
+    if not pid or started is None or pid == os.getpid():
+        # A row of this very process that the manager does not run is a former manager's
+        # (an app restarted in-process), which runs nothing now.
+        return None
+    if row.get("boot_id") is None or row["boot_id"] != boot_id():
+        return None  # start times count from boot: a server of another boot is gone
+    # A pid alone may have been reused (or be a zombie): its start time must match.
+    return int(pid) if is_running(pid, started) else None
 
 
 def _reap_survivors(row: dict[str, Any]) -> None:

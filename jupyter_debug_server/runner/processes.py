@@ -20,7 +20,8 @@ from typing import Any
 from ..store import iso_time
 from .debuggers.processes import kill_group, parent_pid, process_start_time, read_stat
 
-__all__ = ["boot_id", "kill_group", "own_processes", "parent_pid", "process_start_time"]
+__all__ = ["boot_id", "is_running", "kill_group", "own_processes", "parent_pid",
+           "process_start_time"]
 
 _PF_KTHREAD = 0x00200000  # the flags of a kernel thread (/proc/pid/stat field 9)
 _COMM_MAX = 15  # the kernel cuts a process's name (comm) to this many characters
@@ -35,6 +36,19 @@ def boot_id() -> str | None:
             return f.read().strip() or None
     except OSError:
         return None
+
+
+def is_running(pid: int, started: float) -> bool:
+    """Whether `pid` runs and started at `started` (clock ticks since boot, as
+    process_start_time reads it): a reused pid or a zombie does not count."""
+    stat = read_stat(pid)
+    if stat is None:
+        return False
+    fields = stat[1]
+    try:
+        return fields[0] not in (b"Z", b"X") and float(fields[19]) == started
+    except (IndexError, ValueError):
+        return False
 
 
 @dataclass(frozen=True)

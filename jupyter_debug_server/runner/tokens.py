@@ -4,7 +4,8 @@ Owned by the server's event loop. The `TokenRegistry` issues, lists, revokes, ch
 expires tokens. The store keeps the record (hash, scope, times, revocation); the registry
 keeps the tokens of this server run in memory, so checking a token costs no store round
 trip on the stepping path. That memory is authoritative: a token only works for a live
-session, and every session of an earlier server run has ended, so an empty table after a
+session of this server, and every session of an earlier server run has ended (one that
+another server sharing the store runs is that server's), so an empty table after a
 restart refuses exactly the tokens that must be refused.
 """
 

@@ -104,6 +104,14 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (session_id, seq)
     ) WITHOUT ROWID;
     """,
+    # 5: the server that runs the session: its pid and start time (clock ticks since boot,
+    # in the boot of boot_id). Two servers of one user share this database by default; at
+    # start-up a server leaves alone the active sessions whose server still runs, and
+    # recovers (marks lost, reaps) only the others. Rows without them are recovered.
+    """
+    ALTER TABLE sessions ADD COLUMN server_pid INTEGER;
+    ALTER TABLE sessions ADD COLUMN server_start_time REAL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -111,7 +119,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 SESSION_COLUMNS: tuple[str, ...] = (
     "id", "name", "debugger", "request", "state", "owner", "spec", "pid", "pid_start_time",
     "worker_pid", "worker_start_time", "exit_code", "stopped", "error", "created", "updated",
-    "boot_id", "process_groups",
+    "boot_id", "process_groups", "server_pid", "server_start_time",
 )  # fmt: skip
 SESSION_JSON_COLUMNS = frozenset({"spec", "stopped", "process_groups"})
 TOKEN_COLUMNS: tuple[str, ...] = (

@@ -216,7 +216,38 @@ def test_a_version_1_database_gains_the_boot_id_and_keeps_its_rows(
             assert row is not None and (row["boot_id"], row["worker_pid"]) == ("b-1", 7)
 
     run(body)
-    assert sqlite_pragma(path, "user_version") == queries.SCHEMA_VERSION == 4
+    assert sqlite_pragma(path, "user_version") == queries.SCHEMA_VERSION == 5
+
+
+def test_a_version_4_database_gains_the_server_columns_and_keeps_its_rows(
+        tmp_path: pathlib.Path) -> None:
+    """Migration 5: rows record the server that runs them (pid and start time), so a
+    second server of the user sharing the database leaves its sessions alone. Rows of
+    the previous schema have none (and are recovered as before: test_shared_store.py)."""
+    path = tmp_path / "jds.sqlite"
+    conn = sqlite3.connect(path)
+    for script in queries.MIGRATIONS[:4]:
+        conn.executescript(script)
+    conn.execute("INSERT INTO sessions (id, state, boot_id, worker_pid, created, updated) "
+                 "VALUES ('old', 'running', 'b-1', 7, '2024-01-01T00:00:00Z', "
+                 "'2024-01-01T00:00:00Z')")
+    conn.execute("PRAGMA user_version = 4")
+    conn.commit()
+    conn.close()
+
+    async def body() -> None:
+        async with await Store.open(path) as store:
+            old = await store.get_session("old")
+            assert old is not None and (old["state"], old["boot_id"], old["worker_pid"]) == (
+                "running", "b-1", 7)
+            assert old["server_pid"] is None and old["server_start_time"] is None
+            await store.create_session(session("new", server_pid=11, server_start_time=2.5))
+            new = await store.get_session("new")
+            assert new is not None
+            assert (new["server_pid"], new["server_start_time"]) == (11, 2.5)
+
+    run(body)
+    assert sqlite_pragma(path, "user_version") == queries.SCHEMA_VERSION == 5
 
 
 def test_a_file_that_is_not_a_database_is_refused(tmp_path: pathlib.Path) -> None:
