@@ -34,6 +34,8 @@ Notify = Callable[[Owner | None, Message], None]
 _SPEC_FIELDS = ("line", "column", "name", "condition", "hitCondition", "logMessage", "mode")
 #: What a client sees of a breakpoint (a change in any of these is a `changed` event).
 _SHOWN_FIELDS = ("verified", "line", "column", "endLine", "endColumn", "message", "reason")
+#: What a client needs of another owner's request to show that breakpoint as it is.
+_REQUESTED_FIELDS = ("condition", "hitCondition", "logMessage")
 
 
 @dataclass
@@ -234,6 +236,20 @@ class BreakpointBook:
         """`owner`'s breakpoints of one source as clients see them."""
         source = self._sources.get(path)
         return [] if source is None else [bp.shown(path) for bp in source.owners.get(owner, [])]
+
+    def listing(self, owner: Owner) -> list[Message]:
+        """Every owner's source breakpoints, grouped by source (Jupyter's `debugInfo`):
+        each as clients see it, with the condition, hit condition and log message asked
+        for, and `mine`: whether it is `owner`'s. Function breakpoints are left out."""
+        out: list[Message] = []
+        for path, source in self._sources.items():
+            shown = [{**bp.shown(path),
+                      **{k: bp.spec[k] for k in _REQUESTED_FIELDS if bp.spec.get(k)},
+                      "mine": who == owner}
+                     for who, bps in source.owners.items() for bp in bps]
+            if shown:
+                out.append({"source": path, "breakpoints": shown})
+        return out
 
 
 def requested_breakpoints(arguments: Message) -> list[Message]:

@@ -7,7 +7,9 @@ that client only, carrying the client's own seq as `request_seq`; every message
 a client receives is numbered from that client's own counter. Events are
 broadcast. The session lifecycle belongs to the owner of the upstream, so a
 client's `initialize`, `launch`, `attach`, `configurationDone`, `disconnect` and
-`terminate` are answered here and never reach the debugger.
+`terminate` are answered here and never reach the debugger; so are the Jupyter kernel
+requests JupyterLab's debugger sends (jupyter.py): `debugInfo` from the mux's state, the
+others refused.
 
 Ending the shared program is one rule: a control client may end the session, by
 `terminate` or by `disconnect` with `terminateDebuggee: true` (the mux answers, then
@@ -32,11 +34,13 @@ from typing import Any
 from .arguments import MAX_SEQ, BadMessage, argument_error, is_int, shown
 from .breakpoints import Owner
 from .channel import ChannelClosed, DapChannel
+from .jupyter import debug_info, kernel_only
 from .messages import LARGE_MESSAGE, Message, RawArguments, Send
 from .policy import (
-    CONFIGURATION_COMMANDS,
     CONTROL,
     CONTROL_CAPABILITIES,
+    KERNEL_ONLY_COMMANDS,
+    NO_REPLAY_COMMANDS,
     OBSERVE,
     OBSERVE_CAPABILITIES,
     OBSERVE_COMMANDS,
@@ -125,7 +129,7 @@ class MuxClient:
         if wrong is not None:
             self.respond(message, success=False, message=wrong)
             return
-        if command not in CONFIGURATION_COMMANDS and command != "disconnect":
+        if command not in NO_REPLAY_COMMANDS:
             # A client that skipped configurationDone still learns where things are.
             self._replay()
         handler = _LOCAL.get(command)
@@ -248,6 +252,15 @@ class MuxClient:
         self.respond(request)  # DAP: the response first, `terminated` follows
         self.mux.on_end(self, command)
 
+    def _debug_info(self, request: Message) -> None:
+        # (Whoever asks, before or after initialize: it reads, and replays nothing.)
+        self.respond(request, body=debug_info(
+            self.mux.name, self.mux.shared.book.listing(self), self.mux.stopped))
+
+    def _kernel_only(self, request: Message) -> None:
+        self.respond(request, success=False,
+                     message=kernel_only(str(request["command"]), self.mux.name))
+
     def _cancel(self, request: Message) -> None:
         args = dict(request.get("arguments") or {})  # (checked: an object, requestId an int)
         if args.get("requestId") is not None:
@@ -311,6 +324,8 @@ _LOCAL: dict[str, Callable[[MuxClient, Message], None]] = {
     "cancel": MuxClient._cancel,
     "setBreakpoints": MuxClient._set_breakpoints,
     "setFunctionBreakpoints": MuxClient._set_breakpoints,
+    "debugInfo": MuxClient._debug_info,
+    **dict.fromkeys(KERNEL_ONLY_COMMANDS, MuxClient._kernel_only),
 }
 #: The requests the mux merges across clients: it must read all of their arguments.
 _MERGED = frozenset({"setBreakpoints", "setFunctionBreakpoints"})

@@ -72,7 +72,8 @@ CONTROL_COMMANDS = tuple(c for c in ALL_COMMANDS if c not in _DESTRUCTIVE)
 OBSERVE_ALLOWED = frozenset({
     "initialize", "launch", "attach", "configurationDone", "disconnect", "cancel",
     "threads", "stackTrace", "scopes", "variables", "source", "loadedSources", "modules",
-    "exceptionInfo",
+    "exceptionInfo", "debugInfo", "dumpCell", "richInspectVariables", "copyToGlobals",
+    "inspectVariables",
 })
 # Code an observer tries to run: it must never get a successful answer.
 _OBSERVER_PAYLOADS = (
