@@ -27,6 +27,9 @@ from typing import Any
 from .messages import Message
 
 Owner = Hashable
+#: The owner of the session's own breakpoints (its launch spec's and its REST route's,
+#: which the CLI and JupyterLab's editors use): not a DAP client.
+SESSION_OWNER: Owner = "session"
 #: `notify(skip, body)`: send a `breakpoint` event with `body` to every client but `skip`.
 Notify = Callable[[Owner | None, Message], None]
 
@@ -240,16 +243,25 @@ class BreakpointBook:
     def listing(self, owner: Owner) -> list[Message]:
         """Every owner's source breakpoints, grouped by source (Jupyter's `debugInfo`):
         each as clients see it, with the condition, hit condition and log message asked
-        for, and `mine`: whether it is `owner`'s. Function breakpoints are left out."""
+        for, `mine`: whether it is `owner`'s, and `owner`: "you" (`owner`'s), "session"
+        (SESSION_OWNER's) or "client" (another DAP client's). Function breakpoints are
+        left out."""
         out: list[Message] = []
         for path, source in self._sources.items():
             shown = [{**bp.shown(path),
                       **{k: bp.spec[k] for k in _REQUESTED_FIELDS if bp.spec.get(k)},
-                      "mine": who == owner}
+                      "mine": who == owner, "owner": _whose(who, owner)}
                      for who, bps in source.owners.items() for bp in bps]
             if shown:
                 out.append({"source": path, "breakpoints": shown})
         return out
+
+
+def _whose(who: Owner, asking: Owner) -> str:
+    """`listing`'s `owner` of a breakpoint of `who`, as `asking` sees it."""
+    if who == asking:
+        return "you"
+    return "session" if who == SESSION_OWNER else "client"
 
 
 def requested_breakpoints(arguments: Message) -> list[Message]:

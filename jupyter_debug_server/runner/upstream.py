@@ -13,12 +13,13 @@ from collections.abc import Callable
 from typing import Any
 
 from ..dap import ChannelClosed, DapChannel, DapMux, DapRequestError, DapTimeout, MuxClient
+from ..dap.breakpoints import SESSION_OWNER
 from ..dap.messages import Message
 from .breakpoints import describe_breakpoints
 
 #: The REST routes (and the launch spec's breakpoints) are one client of the mux's
 #: breakpoint book: the session's own. Its breakpoints stay when DAP clients come and go.
-REST_OWNER = "rest"
+REST_OWNER = SESSION_OWNER
 
 
 class Upstream:

@@ -46,7 +46,7 @@ async def test_debug_info_shows_rest_breakpoints_and_the_stop_over_the_tunnel(
         False, [], False)
     assert info["breakpoints"] == [{"source": path, "breakpoints": [
         {"id": rest_bp["id"], "verified": True, "line": BREAK_LINE, "source": {"path": path},
-         "condition": "v == 2", "mine": False}]}]
+         "condition": "v == 2", "mine": False, "owner": "session"}]}]
     assert not [e for e in lab.events if e["event"] == "stopped"]  # not before configuring
 
     reply = await lab.request("dumpCell", {"code": "x = 1"})
@@ -63,9 +63,10 @@ async def test_debug_info_shows_rest_breakpoints_and_the_stop_over_the_tunnel(
     mine = (await lab.body("setBreakpoints", {"source": {"path": path}, "breakpoints": [
         {"line": ADD_LINE, "logMessage": "a={a}"}]}))["breakpoints"]
     info = await lab.body("debugInfo")
-    assert [(bp["id"], bp["line"], bp["mine"], bp.get("logMessage"))
+    assert [(bp["id"], bp["line"], bp["mine"], bp["owner"], bp.get("logMessage"))
             for group in info["breakpoints"] for bp in group["breakpoints"]] == [
-        (rest_bp["id"], BREAK_LINE, False, None), (mine[0]["id"], ADD_LINE, True, "a={a}")]
+        (rest_bp["id"], BREAK_LINE, False, "session", None),
+        (mine[0]["id"], ADD_LINE, True, "you", "a={a}")]
 
     # An observer may ask too; once the program ran to its end nothing is stopped.
     watcher = await tunnel(session.id, role="observe")

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from jupyter_debug_server.dap import DapMux
+from jupyter_debug_server.dap.breakpoints import SESSION_OWNER
 
 from .test_mux import Client, Message, _moving_mux, _mux
 
@@ -23,9 +24,9 @@ PREFIX = "/jupyter-debug-server/session/s1/cells/"
 
 
 async def _rest_breakpoints(mux: DapMux, arguments: Message) -> Message:
-    """Set breakpoints as the session's REST route does (owner "rest")."""
+    """Set breakpoints as the session's REST route does (SESSION_OWNER)."""
     done: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-    assert mux.set_breakpoints("rest", arguments, done.set_result)
+    assert mux.set_breakpoints(SESSION_OWNER, arguments, done.set_result)
     return await asyncio.wait_for(done, 10)
 
 
@@ -62,11 +63,12 @@ def test_debug_info_lists_every_owners_source_breakpoints_with_mine() -> None:
             "tmpFilePrefix": PREFIX, "tmpFileSuffix": ".py",
             "breakpoints": [
                 {"source": app, "breakpoints": [
-                    {**mine_a[0], "condition": "x > 1", "mine": True},
-                    {**mine_a[1], "hitCondition": "2", "mine": True},
+                    {**mine_a[0], "condition": "x > 1", "mine": True, "owner": "you"},
+                    {**mine_a[1], "hitCondition": "2", "mine": True, "owner": "you"},
                     # (an empty condition is no condition)
-                    {**mine_b[0], "logMessage": "v={v}", "mine": False}]},
-                {"source": lib, "breakpoints": [{**rest_bp, "mine": False}]}],
+                    {**mine_b[0], "logMessage": "v={v}", "mine": False, "owner": "client"}]},
+                {"source": lib, "breakpoints": [
+                    {**rest_bp, "mine": False, "owner": "session"}]}],
             "stoppedThreads": [], "richRendering": False, "exceptionPaths": [],
             "copyToGlobals": False}
         # What a client sees of each (the debugger moved line 4 to 5, and verified it).
@@ -77,6 +79,8 @@ def test_debug_info_lists_every_owners_source_breakpoints_with_mine() -> None:
         other = await _debug_info(b, 2)
         assert [[bp["mine"] for bp in group["breakpoints"]]
                 for group in other["breakpoints"]] == [[False, False, True], [False]]
+        assert [[bp["owner"] for bp in group["breakpoints"]]
+                for group in other["breakpoints"]] == [["client", "client", "you"], ["session"]]
         assert other["breakpoints"][0]["breakpoints"][2]["id"] == mine_b[0]["id"]
 
         # A removes its breakpoints of app.py: gone from the listing; a source with none
@@ -86,7 +90,7 @@ def test_debug_info_lists_every_owners_source_breakpoints_with_mine() -> None:
         b.send(3, "setBreakpoints", {"source": {"path": app}, "breakpoints": []})
         await b.response(3)
         assert (await _debug_info(a, 5))["breakpoints"] == [
-            {"source": lib, "breakpoints": [{**rest_bp, "mine": False}]}]
+            {"source": lib, "breakpoints": [{**rest_bp, "mine": False, "owner": "session"}]}]
         assert [r["command"] for r in peer.requests[requests:]] == [
             "setBreakpoints", "setBreakpoints"]  # debugInfo never went upstream
     asyncio.run(run())
