@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from ui_debugger import SHAPES_C
 from ui_lab import ARTIFACTS, LabServer, ui_python, use_repo_build
 from ui_page import COUNTER_PY, ConsoleLog, open_lab
 from ui_rest import Rest
@@ -87,13 +88,16 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
 
 
 def make_root(root: Path) -> Path:
-    """The server's root_dir: counter.py and, with gcc, a hello program built with -g."""
+    """The server's root_dir: counter.py and, with gcc, the hello and shapes programs
+    built with -g."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "counter.py").write_text(COUNTER_PY)
     (root / "hello.c").write_text(HELLO_C)
+    (root / "shapes.c").write_text(SHAPES_C)
     if shutil.which("gcc"):
-        subprocess.run(["gcc", "-g", "-O0", "-o", str(root / "hello"), str(root / "hello.c")],
-                       check=True, timeout=60)
+        for name in ("hello", "shapes"):
+            subprocess.run(["gcc", "-g", "-O0", "-o", str(root / name), str(root / f"{name}.c")],
+                           check=True, timeout=60)
     return root
 
 

@@ -7,6 +7,8 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import { DebugServerError, errorFromResponse, query } from './errors';
 import type {
+  IBreakpointDetail,
+  IBreakpointsOfSource,
   IDebugger,
   IIssuedToken,
   ILaunchSpec,
@@ -118,6 +120,23 @@ export class DebugAPI {
       'DELETE',
       `sessions/${encodeURIComponent(id)}/tokens/${encodeURIComponent(tokenId)}`
     );
+  }
+  /** Replace the session's own breakpoints of one file (absolute, or under the root). */
+  setBreakpoints(
+    id: string,
+    path: string,
+    breakpoints: (IBreakpointDetail & { line: number })[]
+  ): Promise<IBreakpointsOfSource> {
+    return this.request('PUT', `sessions/${encodeURIComponent(id)}/breakpoints`, {
+      path,
+      breakpoints
+    });
+  }
+  watches(id: string): Promise<{ watches: string[] }> {
+    return this.request('GET', `sessions/${encodeURIComponent(id)}/watches`);
+  }
+  setWatches(id: string, watches: string[]): Promise<{ watches: string[] }> {
+    return this.request('PUT', `sessions/${encodeURIComponent(id)}/watches`, { watches });
   }
   processes(q?: string): Promise<IProcess[]> {
     return this.request('GET', `processes${query({ q: q || undefined })}`);

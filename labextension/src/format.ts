@@ -244,3 +244,18 @@ export function vscodeLaunchJson(session: ISession, port: number): string {
   };
   return JSON.stringify(config, null, 2);
 }
+
+/** `spec` with the editors' breakpoints added (a core file has none; the form's own win
+ * on the same line). The editors' paths are absolute; the form's may be relative to the
+ * working directory. */
+export function withBreakpoints(spec: ILaunchSpec, gutters: ILaunchBreakpoint[]): ILaunchSpec {
+  if (!gutters.length || spec.core) {
+    return spec;
+  }
+  const given: ILaunchBreakpoint[] = spec.breakpoints ?? [];
+  const resolve = (path: string) =>
+    path.startsWith('/') ? path : `${(spec.cwd ?? '').replace(/\/+$/, '')}/${path}`;
+  const taken = new Set(given.map(b => `${resolve(b.path)}:${b.line}`));
+  const added = gutters.filter(b => !taken.has(`${b.path}:${b.line}`));
+  return added.length ? { ...spec, breakpoints: [...given, ...added] } : spec;
+}

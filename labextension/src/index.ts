@@ -7,19 +7,36 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, Notification, showErrorMessage } from '@jupyterlab/apputils';
+import {
+  ICommandPalette,
+  IThemeManager,
+  Notification,
+  showErrorMessage
+} from '@jupyterlab/apputils';
+import { IEditorServices } from '@jupyterlab/codeeditor';
 import { PageConfig } from '@jupyterlab/coreutils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
+import { IEditorTracker } from '@jupyterlab/fileeditor';
 import { IStateDB } from '@jupyterlab/statedb';
 import { bugIcon } from '@jupyterlab/ui-components';
 
 import { DebugAPI } from './api';
+import { activateSessionDebugger } from './debugger';
+import { SOURCE_FILE } from './editors';
 import { SessionFeed } from './feed';
-import { basename, debuggerFor, dirname, emptyLaunchForm, serverUrl } from './format';
+import {
+  basename,
+  debuggerFor,
+  dirname,
+  emptyLaunchForm,
+  serverUrl,
+  withBreakpoints
+} from './format';
 import { attachDialog, coreDialog, launchDialog, Refusal } from './launch';
 import { Control, CONTROLS, errorText, SessionsPanel } from './panel';
 import { rootRelative } from './paths';
+import { SessionDebugger } from './service';
 import { SessionsModel } from './sessions';
 import { shareDialog } from './share';
 import { JsonSocket } from './socket';
@@ -35,6 +52,7 @@ export namespace CommandIDs {
   export const attach = 'jupyter-debug-server:attach';
   export const openCore = 'jupyter-debug-server:open-core';
   export const share = 'jupyter-debug-server:share';
+  export const debugEditor = 'jupyter-debug-server:debug-editor';
   export const control = (control: Control) => `jupyter-debug-server:${control}`;
 }
 
@@ -46,14 +64,26 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description: 'The Debug Sessions panel: launch, watch, control and share debug sessions.',
   autoStart: true,
-  optional: [ILayoutRestorer, ICommandPalette, IDocumentManager, IFileBrowserFactory, IStateDB],
+  optional: [
+    ILayoutRestorer,
+    ICommandPalette,
+    IDocumentManager,
+    IFileBrowserFactory,
+    IStateDB,
+    IEditorServices,
+    IEditorTracker,
+    IThemeManager
+  ],
   activate: (
     app: JupyterFrontEnd,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
     docManager: IDocumentManager | null,
     browsers: IFileBrowserFactory | null,
-    state: IStateDB | null
+    state: IStateDB | null,
+    editorServices: IEditorServices | null,
+    editorTracker: IEditorTracker | null,
+    themeManager: IThemeManager | null
   ) => {
     const api = new DebugAPI();
     const model = new SessionsModel();
@@ -83,9 +113,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const activate = () => {
       app.shell.activateById(panel.id);
     };
+    // Set once the sidebar exists (it needs the editor services).
+    let sessionDebugger: SessionDebugger | null = null;
     const launch = async (spec: ILaunchSpec): Promise<Refusal> => {
       try {
-        const session = await api.launch(spec);
+        const session = await api.launch(
+          withBreakpoints(spec, sessionDebugger?.launchBreakpoints() ?? [])
+        );
         model.update(session);
         model.select(session.id);
         activate();
@@ -170,6 +204,21 @@ const plugin: JupyterFrontEndPlugin<void> = {
     panel.title.caption = 'Debug Sessions';
     app.shell.add(panel, 'left', { rank: 600 });
     restorer?.add(panel, 'jds-sessions-panel');
+
+    if (editorServices) {
+      sessionDebugger = activateSessionDebugger({
+        app,
+        api,
+        model,
+        editorServices,
+        editorTracker,
+        themeManager,
+        serverRoot: PageConfig.getOption('serverRoot'),
+        report,
+        inform: message => Notification.info(message, { autoClose: 8000 }),
+        openLocation
+      });
+    }
 
     // The server's sessions, live; after a reconnection the whole list comes again.
     // (Always connect again: a slow client's cut-off is 1008, a server's restart 1001.)
@@ -281,6 +330,30 @@ const plugin: JupyterFrontEndPlugin<void> = {
         return openLaunch(path);
       }
     });
+    const currentSource = (): string | null => {
+      const path = editorTracker?.currentWidget?.context.path;
+      return path && SOURCE_FILE.test(path) ? path : null;
+    };
+    app.commands.addCommand(CommandIDs.debugEditor, {
+      label: 'Debug This File…',
+      caption: "Launch this file under a debugger, with the gutter's breakpoints",
+      icon: bugIcon,
+      isEnabled: () => currentSource() !== null,
+      execute: () => {
+        const path = currentSource();
+        if (path === null) {
+          return;
+        }
+        // A compiled language's source: the program is its build beside it (hello.c:
+        // hello), which the form shows and the user may change.
+        return openLaunch(/\.py$/i.test(path) ? path : path.replace(/\.[^./]+$/, ''));
+      }
+    });
+    app.contextMenu.addItem({
+      command: CommandIDs.debugEditor,
+      selector: '.jp-FileEditor',
+      rank: 0
+    });
     app.contextMenu.addItem({
       command: CommandIDs.debugFile,
       selector: '.jp-DirListing-item[data-isdir="false"]',
@@ -325,6 +398,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       palette.addItem({ command: CommandIDs.attach, category });
       palette.addItem({ command: CommandIDs.openCore, category });
       palette.addItem({ command: CommandIDs.share, category });
+      palette.addItem({ command: CommandIDs.debugEditor, category });
       for (const { control: action } of CONTROLS) {
         palette.addItem({ command: CommandIDs.control(action), category });
       }

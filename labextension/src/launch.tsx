@@ -50,7 +50,7 @@ function DebuggerPicker(props: {
   );
 }
 
-function Field(props: { label: string; hint?: string; children: React.ReactNode }): JSX.Element {
+export function Field(props: { label: string; hint?: string; children: React.ReactNode }): JSX.Element {
   return (
     <label className="jds-Field">
       <span className="jds-Field-label">{props.label}</span>
@@ -61,7 +61,7 @@ function Field(props: { label: string; hint?: string; children: React.ReactNode 
 }
 
 /** A form's state: the value, and an update that also tells the dialog. */
-function useForm<T>(initial: T, onChange: (value: T) => void): [T, (patch: Partial<T>) => void] {
+export function useForm<T>(initial: T, onChange: (value: T) => void): [T, (patch: Partial<T>) => void] {
   const [form, setForm] = React.useState(initial);
   const update = (patch: Partial<T>) => {
     const next = { ...form, ...patch };
@@ -181,7 +181,7 @@ function LaunchFormView(props: {
 }
 
 /** A dialog body whose value is whatever its form holds. */
-class FormBody<T> extends ReactWidget implements Dialog.IBodyWidget<T> {
+export class FormBody<T> extends ReactWidget implements Dialog.IBodyWidget<T> {
   constructor(
     private _value: T,
     private readonly view: (value: T, onChange: (value: T) => void) => JSX.Element,

@@ -14,3 +14,10 @@ export function rootRelative(path: string, serverRoot: string): string | null {
   }
   return path.startsWith(`${root}/`) ? path.slice(root.length + 1) : null;
 }
+
+/** The absolute path of `relative` (under the server's root), as the debuggers name files
+ * (PathExt.join drops the leading `/`). */
+export function absolutePath(serverRoot: string, relative: string): string {
+  const root = serverRoot.replace(/\/+$/, '');
+  return `${root}/${relative.replace(/^\/+/, '')}`;
+}

@@ -78,6 +78,31 @@ export interface ILaunchBreakpoint {
   log_message?: string;
 }
 
+/** A breakpoint of the session's own (`…/breakpoints`): the launch spec's, the CLI's,
+ * the editors'. */
+export interface IBreakpointState {
+  line: number;
+  requested_line: number;
+  verified: boolean;
+  message: string | null;
+  id: number | null;
+  condition: string | null;
+  hit_condition: string | null;
+  log_message: string | null;
+}
+
+export interface IBreakpointsOfSource {
+  path: string;
+  breakpoints: IBreakpointState[];
+}
+
+/** What a breakpoint asks for besides its line (our field names; empty means unset). */
+export interface IBreakpointDetail {
+  condition?: string;
+  hit_condition?: string;
+  log_message?: string;
+}
+
 export interface ILaunchSpec {
   debugger?: DebuggerName;
   request?: 'launch' | 'attach';

@@ -10,7 +10,8 @@ import {
   locationText,
   parseBreakpoint,
   parseEnv,
-  vscodeLaunchJson
+  vscodeLaunchJson,
+  withBreakpoints
 } from '../src/format';
 import { session } from './sessions.spec';
 
@@ -118,5 +119,28 @@ describe('share snippets', () => {
       request: 'attach',
       debugServer: 4711
     });
+  });
+});
+
+describe('withBreakpoints', () => {
+  const gutter = [
+    { path: '/w/app.py', line: 3 },
+    { path: '/w/app.py', line: 9, condition: 'x > 1' }
+  ];
+  it("adds the editors' breakpoints the form does not have", () => {
+    const spec = withBreakpoints(
+      { program: 'app.py', cwd: '/w', breakpoints: [{ path: 'app.py', line: 3, condition: 'y' }] },
+      gutter
+    );
+    expect(spec.breakpoints).toEqual([
+      { path: 'app.py', line: 3, condition: 'y' },
+      { path: '/w/app.py', line: 9, condition: 'x > 1' }
+    ]);
+  });
+  it('leaves a core file, and a spec with nothing to add, as they are', () => {
+    const core = { program: 'a.out', core: 'core.1' };
+    expect(withBreakpoints(core, gutter)).toBe(core);
+    const plain = { program: 'app.py' };
+    expect(withBreakpoints(plain, [])).toBe(plain);
   });
 });

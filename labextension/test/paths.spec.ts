@@ -1,4 +1,4 @@
-import { rootRelative } from '../src/paths';
+import { absolutePath, rootRelative } from '../src/paths';
 
 describe('rootRelative', () => {
   it('gives paths under the root relative to it and refuses the others', () => {
@@ -8,5 +8,14 @@ describe('rootRelative', () => {
     expect(rootRelative('/etc/passwd', '/srv/root')).toBeNull();
     expect(rootRelative('/x/y.c', '/')).toBe('x/y.c');
     expect(rootRelative('rel/y.c', '/srv/root')).toBe('rel/y.c');
+  });
+});
+
+describe('absolutePath', () => {
+  it('keeps the leading slash the debuggers name files with', () => {
+    expect(absolutePath('/srv/root', 'a/b.py')).toBe('/srv/root/a/b.py');
+    expect(absolutePath('/srv/root/', '/a/b.py')).toBe('/srv/root/a/b.py');
+    expect(absolutePath('/', 'b.c')).toBe('/b.c');
+    expect(absolutePath('', 'b.c')).toBe('/b.c');
   });
 });

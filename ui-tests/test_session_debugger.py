@@ -1,0 +1,227 @@
+"""JupyterLab's debugger sidebar and editors on our sessions (issue 16): gutters, the
+stop's variables, stepping and the highlight, conditional and log breakpoints, gdb and
+lldb, breakpoints and steps of other clients, the console and watches, and a notebook's
+own kernel debugger beside it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+from ui_debugger import (
+    SHAPES_PRINT_LINE,
+    breakpoint_lines,
+    breakpoint_rows,
+    console_outputs,
+    console_prompt,
+    debug_this_file,
+    edit_breakpoint,
+    expand_variable,
+    frames,
+    gutter_line,
+    highlighted_line,
+    open_file,
+    open_sidebar,
+    sidebar,
+    sidebar_button,
+    variable,
+    watch_value,
+)
+from ui_kernel import debug_notebook_cell
+from ui_lab import ARTIFACTS, LabServer, ui_python
+from ui_page import (
+    COUNTER_BODY_LINE,
+    COUNTER_PRINT_LINE,
+    detail,
+    launch_dialog,
+    output_chunks,
+    session_item,
+    wait_new_selection,
+)
+from ui_rest import Rest
+
+#: The highlighted line of counter.py, by line.
+COUNTER_TEXT = {COUNTER_BODY_LINE: re.compile(r"total \+= i"),
+                COUNTER_PRINT_LINE: re.compile(r'print\("step"')}
+
+
+def launch_from_editor(page: Page, rest: Rest, debugger: str | None = None) -> str:
+    """"Debug This File…" from the current editor, Launch; the new session's id."""
+    before = {s["id"] for s in rest.sessions()}
+    debug_this_file(page)
+    dialog = launch_dialog(page)
+    if debugger is not None:
+        dialog.locator("select[name=debugger]").select_option(debugger)
+    dialog.get_by_role("button", name="Launch", exact=True).click()
+    expect(dialog).to_have_count(0)
+    return wait_new_selection(page, before)
+
+
+def wait_ended(rest: Rest, session_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    """The session once it has ended (exited or terminated)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        session = rest.session(session_id)
+        if session["state"] in ("exited", "terminated", "failed", "lost"):
+            return session
+        assert time.monotonic() < deadline, f"session {session_id} still {session['state']}"
+        time.sleep(0.1)
+
+
+def cli(server: LabServer, *args: str) -> str:
+    """Run `jupyter-debug-server ARGS` against `server`; its standard output."""
+    done = subprocess.run(
+        [ui_python(), "-m", "jupyter_debug_server.cli", *args, "--url", server.url,
+         "--token", server.token],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    return done.stdout
+
+
+def test_python_gutter_launch_stop_step(page: Page, rest: Rest, server: LabServer) -> None:
+    """Open counter.py, click the gutter, launch: the sidebar shows the stop's call stack
+    and variables, and a step moves the editor's highlight; the console evaluates in the
+    frame and a watch shows its value."""
+    program = str(server.root_dir / "counter.py")
+    open_file(page, "counter.py")
+    gutter_line(page, COUNTER_BODY_LINE).click()
+    expect(gutter_line(page, COUNTER_BODY_LINE).locator(".cm-breakpoint-icon")).to_have_count(1)
+    session_id = launch_from_editor(page, rest)
+    # The gutter's breakpoint went with the launch.
+    spec = rest.session(session_id)["spec"]
+    assert spec["breakpoints"] == [{"path": program, "line": COUNTER_BODY_LINE}], spec
+
+    open_sidebar(page)
+    expect(frames(page).first).to_contain_text(f"counter.py:{COUNTER_BODY_LINE}")
+    expect(variable(page, "total")).to_have_text("0")
+    expect(variable(page, "i")).to_have_text("0")
+    expect(highlighted_line(page)).to_have_text(COUNTER_TEXT[COUNTER_BODY_LINE])
+    expect(breakpoint_rows(page)).to_have_count(1)
+    expect(breakpoint_rows(page).first).to_contain_text(str(COUNTER_BODY_LINE))
+
+    sidebar_button(page, "Step Over").click()
+    expect(highlighted_line(page)).to_have_text(COUNTER_TEXT[COUNTER_PRINT_LINE])
+    expect(frames(page).first).to_contain_text(f"counter.py:{COUNTER_PRINT_LINE}")
+    assert rest.session(session_id)["stopped"]["line"] == COUNTER_PRINT_LINE
+
+    # The console evaluates in the selected frame; a watch shows its value.
+    console_prompt(page).fill("total + 100")
+    console_prompt(page).press("Enter")
+    expect(console_outputs(page).last).to_have_text("100")
+    watches = sidebar(page).locator("input.jds-Watches-add")
+    watches.fill("i * 10")
+    watches.press("Enter")
+    expect(watch_value(page, "i * 10")).to_have_text("0")
+    assert rest.get(f"sessions/{session_id}/watches")["watches"] == ["i * 10"]
+
+    # Continue to the next hit: the variables and the watch follow.
+    sidebar_button(page, "Continue").click()
+    expect(variable(page, "i")).to_have_text("1")
+    expect(watch_value(page, "i * 10")).to_have_text("10")
+    expect(highlighted_line(page)).to_have_text(COUNTER_TEXT[COUNTER_BODY_LINE])
+
+
+def test_other_clients_breakpoints_and_steps_show(page: Page, rest: Rest,
+                                                  server: LabServer) -> None:
+    """A breakpoint set with `jupyter-debug-server break` appears in the gutter within a
+    second; a step taken through REST moves the highlight; the gutter removes the CLI's
+    breakpoint, and the CLI sees it gone."""
+    program = str(server.root_dir / "counter.py")
+    open_file(page, "counter.py")
+    gutter_line(page, COUNTER_BODY_LINE).click()
+    session_id = launch_from_editor(page, rest)
+    open_sidebar(page)
+    expect(highlighted_line(page)).to_have_text(COUNTER_TEXT[COUNTER_BODY_LINE])
+
+    cli(server, "break", session_id, f"{program}:{COUNTER_PRINT_LINE}")
+    expect(gutter_line(page, COUNTER_PRINT_LINE).locator(".cm-breakpoint-icon")).to_have_count(
+        1, timeout=1000)
+    assert breakpoint_lines(page) == [COUNTER_BODY_LINE, COUNTER_PRINT_LINE]
+
+    rest.step(session_id)
+    expect(highlighted_line(page)).to_have_text(COUNTER_TEXT[COUNTER_PRINT_LINE])
+    expect(variable(page, "total")).to_have_text("0")
+
+    # The CLI's breakpoint is the session's: the gutter may remove it.
+    gutter_line(page, COUNTER_PRINT_LINE).click()
+    expect(gutter_line(page, COUNTER_PRINT_LINE).locator(".cm-breakpoint-icon")).to_have_count(0)
+    listed = rest.get(f"sessions/{session_id}/breakpoints")
+    assert [[b["line"] for b in s["breakpoints"]] for s in listed] == [[COUNTER_BODY_LINE]]
+
+
+def test_conditional_breakpoint_stops_only_when_it_holds(page: Page, rest: Rest) -> None:
+    """A condition from the gutter's right-click: the program stops only where it holds."""
+    open_file(page, "counter.py")
+    edit_breakpoint(page, COUNTER_BODY_LINE, condition="i == 2")
+    expect(gutter_line(page, COUNTER_BODY_LINE).locator(".cm-breakpoint-icon")).to_have_count(1)
+    session_id = launch_from_editor(page, rest)
+    spec = rest.session(session_id)["spec"]
+    assert spec["breakpoints"][0]["condition"] == "i == 2", spec
+    open_sidebar(page)
+    expect(variable(page, "i")).to_have_text("2")
+    expect(variable(page, "total")).to_have_text("1")
+    # The dialog shows the condition again.
+    gutter_line(page, COUNTER_BODY_LINE).click(button="right")
+    form = page.locator(".jds-BreakpointForm")
+    expect(form.locator("input[name=condition]")).to_have_value("i == 2")
+    page.locator(".jp-Dialog-footer").get_by_role("button", name="Cancel").click()
+    sidebar_button(page, "Continue").click()
+    assert wait_ended(rest, session_id)["state"] == "exited"
+    assert len(rest.snapshots(session_id)) == 1  # one stop: i == 2
+
+
+def test_log_breakpoint_prints_without_stopping(page: Page, rest: Rest) -> None:
+    """A log message from the gutter's right-click: the output shows it, nothing stops."""
+    open_file(page, "counter.py")
+    edit_breakpoint(page, COUNTER_PRINT_LINE, log_message="logged {i}")
+    session_id = launch_from_editor(page, rest)
+    assert wait_ended(rest, session_id)["state"] == "exited"
+    assert rest.snapshots(session_id) == []
+    expect(session_item(page, session_id)).to_have_attribute("data-state", "exited")
+    expect(detail(page).locator(".jds-Output")).to_contain_text("logged 2")
+    text = rest.output_text(session_id)
+    assert [line for line in text.splitlines() if line.startswith("logged")] == [
+        "logged 0", "logged 1", "logged 2"], text
+    assert output_chunks(page).count() > 0
+
+
+@pytest.mark.parametrize("debugger", ["gdb", "lldb"])
+def test_native_program_struct_expands(page: Page, rest: Rest, server: LabServer,
+                                       debugger: str) -> None:
+    """shapes.c under gdb and under lldb: the gutter's breakpoint stops it, the struct
+    expands to its fields, the highlight follows a step."""
+    if debugger not in {n for n, d in rest.debuggers().items() if d["available"]}:
+        pytest.skip(f"{debugger} is not available on this machine")
+    open_file(page, "shapes.c")
+    gutter_line(page, SHAPES_PRINT_LINE).click()
+    session_id = launch_from_editor(page, rest, debugger)
+    assert rest.session(session_id)["debugger"] == debugger
+    open_sidebar(page)
+    expect(highlighted_line(page)).to_have_text(re.compile(r"printf"))
+    expect(variable(page, "area")).to_have_text("12")
+    expand_variable(page, "p")
+    expect(variable(page, "x")).to_have_text("3")
+    expect(variable(page, "y")).to_have_text("4")
+    page.screenshot(path=str(ARTIFACTS / "screenshots" / f"{debugger}-struct.png"))
+    sidebar_button(page, "Step Over").click()
+    expect(highlighted_line(page)).to_have_text(re.compile(r"return 0"))
+
+
+def test_notebook_kernel_debugger_still_works(page: Page, rest: Rest, server: LabServer) -> None:
+    """After a session was debugged in the sidebar, a notebook's own kernel debugger still
+    stops in a cell (JupyterLab's global debugger is untouched)."""
+    open_file(page, "counter.py")
+    gutter_line(page, COUNTER_BODY_LINE).click()
+    session_id = launch_from_editor(page, rest)
+    open_sidebar(page)
+    expect(variable(page, "total")).to_have_text("0")
+    debug_notebook_cell(page, server)
+    # …and the session's sidebar is still bound to the session.
+    open_sidebar(page)
+    expect(variable(page, "total")).to_have_text("0")
+    rest.step(session_id)
+    expect(frames(page).first).to_contain_text(f"counter.py:{COUNTER_PRINT_LINE}")
