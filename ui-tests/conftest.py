@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
-from ui_debugger import SHAPES_C
+from ui_debugger import PAGING_PY, SHAPES_C
 from ui_lab import ARTIFACTS, LabServer, ui_python, use_repo_build
 from ui_page import COUNTER_PY, ConsoleLog, open_lab
 from ui_rest import Rest
@@ -94,6 +94,7 @@ def make_root(root: Path) -> Path:
     (root / "counter.py").write_text(COUNTER_PY)
     (root / "hello.c").write_text(HELLO_C)
     (root / "shapes.c").write_text(SHAPES_C)
+    (root / "paging.py").write_text(PAGING_PY)
     if shutil.which("gcc"):
         for name in ("hello", "shapes"):
             subprocess.run(["gcc", "-g", "-O0", "-o", str(root / name), str(root / f"{name}.c")],

@@ -5,6 +5,7 @@ own kernel debugger beside it."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
@@ -13,6 +14,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 from ui_debugger import (
+    PAGING_CALL_LINE,
+    PAGING_RETURN_LINE,
     SHAPES_PRINT_LINE,
     breakpoint_lines,
     breakpoint_rows,
@@ -29,6 +32,7 @@ from ui_debugger import (
     sidebar,
     sidebar_button,
     variable,
+    variable_name,
     watch_value,
 )
 from ui_kernel import debug_notebook_cell
@@ -38,11 +42,14 @@ from ui_page import (
     COUNTER_PRINT_LINE,
     detail,
     launch_dialog,
+    notifications,
+    open_panel,
     output_chunks,
     session_item,
     wait_new_selection,
 )
 from ui_rest import Rest
+from websockets.sync.client import connect
 
 #: The highlighted line of counter.py, by line.
 COUNTER_TEXT = {COUNTER_BODY_LINE: re.compile(r"total \+= i"),
@@ -80,6 +87,38 @@ def cli(server: LabServer, *args: str) -> str:
         capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, (done.stdout, done.stderr)
     return done.stdout
+
+
+class DapClient:
+    """A DAP client on a session's tunnel, as an IDE's forward is (initialized, joined)."""
+
+    def __init__(self, server: LabServer, session_id: str) -> None:
+        url = server.url.replace("http", "ws", 1)
+        self._connection = connect(f"{url}/api/debug/sessions/{session_id}/dap",
+                                   additional_headers={"Authorization": f"token {server.token}"},
+                                   open_timeout=10)
+        self._socket = self._connection.__enter__()
+        self._seq = 0
+        self.request("initialize", {"adapterID": "test", "pathFormat": "path",
+                                    "linesStartAt1": True, "columnsStartAt1": True})
+        self.request("configurationDone")
+
+    def request(self, command: str, arguments: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Send one request; its (successful) response, events skipped."""
+        self._seq += 1
+        self._socket.send(json.dumps({"seq": self._seq, "type": "request",
+                                      "command": command, "arguments": arguments or {}}))
+        while True:
+            message = json.loads(self._socket.recv(timeout=10))
+            if message.get("type") == "response" and message["request_seq"] == self._seq:
+                assert message["success"], message
+                return dict(message)
+
+    def __enter__(self) -> DapClient:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._connection.__exit__(*exc)
 
 
 def test_python_gutter_launch_stop_step(page: Page, rest: Rest, server: LabServer) -> None:
@@ -146,6 +185,20 @@ def test_other_clients_breakpoints_and_steps_show(page: Page, rest: Rest,
     expect(highlighted_line(page)).to_have_text(COUNTER_TEXT[COUNTER_PRINT_LINE])
     expect(variable(page, "total")).to_have_text("0")
 
+    # An IDE's breakpoint (another DAP client of the tunnel) shows too, faded: the gutter
+    # leaves it to its owner.
+    with DapClient(server, session_id) as ide:
+        ide.request("setBreakpoints", {"source": {"path": program},
+                                       "breakpoints": [{"line": 6}]})
+        mark = gutter_line(page, 6)
+        expect(mark.locator(".cm-breakpoint-icon")).to_have_count(1, timeout=1000)
+        expect(mark).to_have_class(re.compile(r"jds-bp-foreign"))
+        mark.click()
+        expect(notifications(page, "belongs to another client")).to_have_count(1)
+        expect(mark.locator(".cm-breakpoint-icon")).to_have_count(1)
+    # It leaves with its client.
+    expect(gutter_line(page, 6).locator(".cm-breakpoint-icon")).to_have_count(0)
+
     # The CLI's breakpoint is the session's: the gutter may remove it.
     gutter_line(page, COUNTER_PRINT_LINE).click()
     expect(gutter_line(page, COUNTER_PRINT_LINE).locator(".cm-breakpoint-icon")).to_have_count(0)
@@ -158,6 +211,7 @@ def test_conditional_breakpoint_stops_only_when_it_holds(page: Page, rest: Rest)
     open_file(page, "counter.py")
     edit_breakpoint(page, COUNTER_BODY_LINE, condition="i == 2")
     expect(gutter_line(page, COUNTER_BODY_LINE).locator(".cm-breakpoint-icon")).to_have_count(1)
+    expect(gutter_line(page, COUNTER_BODY_LINE)).to_have_class(re.compile(r"jds-bp-conditional"))
     session_id = launch_from_editor(page, rest)
     spec = rest.session(session_id)["spec"]
     assert spec["breakpoints"][0]["condition"] == "i == 2", spec
@@ -178,6 +232,7 @@ def test_log_breakpoint_prints_without_stopping(page: Page, rest: Rest) -> None:
     """A log message from the gutter's right-click: the output shows it, nothing stops."""
     open_file(page, "counter.py")
     edit_breakpoint(page, COUNTER_PRINT_LINE, log_message="logged {i}")
+    expect(gutter_line(page, COUNTER_PRINT_LINE)).to_have_class(re.compile(r"jds-bp-log"))
     session_id = launch_from_editor(page, rest)
     assert wait_ended(rest, session_id)["state"] == "exited"
     assert rest.snapshots(session_id) == []
@@ -225,3 +280,38 @@ def test_notebook_kernel_debugger_still_works(page: Page, rest: Rest, server: La
     expect(variable(page, "total")).to_have_text("0")
     rest.step(session_id)
     expect(frames(page).first).to_contain_text(f"counter.py:{COUNTER_PRINT_LINE}")
+
+
+def test_frames_select_and_large_containers_page(page: Page, rest: Rest,
+                                                 server: LabServer) -> None:
+    """A call stack of two frames: the caller's frame shows its variables and moves the
+    highlight; a list of 1000 items opens in groups of 100 that read their items."""
+    program = str(server.root_dir / "paging.py")
+    open_file(page, "paging.py")
+    session_id = str(rest.launch({"debugger": "debugpy", "program": program, "breakpoints": [
+        {"path": program, "line": PAGING_RETURN_LINE}]})["id"])
+    open_panel(page)
+    session_item(page, session_id).click()
+    open_sidebar(page)
+    expect(frames(page)).to_have_count(2)
+    expect(frames(page).first).to_contain_text(f"paging.py:{PAGING_RETURN_LINE}")
+    expect(highlighted_line(page)).to_have_text(re.compile(r"return result"))
+    expect(variable(page, "result")).to_have_text("499500")
+
+    expand_variable(page, "values")
+    groups = [f"[{n}…{n + 99}]" for n in range(0, 1000, 100)]
+    for name in groups:
+        expect(variable_name(page, name)).to_have_count(1)
+    expect(variable(page, "[900…999]")).to_have_text("100 items")
+    expand_variable(page, "[900…999]")
+    item = sidebar(page).locator(".jp-DebuggerVariables-name",
+                                 has_text=re.compile(r"^\[?999\]?$"))
+    expect(item).to_have_count(1)
+    expect(item.locator("xpath=following-sibling::span[1]")).to_have_text("999")
+
+    # The caller's frame: its variables, and the highlight on the call.
+    frames(page).nth(1).click()
+    expect(frames(page).nth(1)).to_have_class(re.compile(r"\bselected\b"))
+    expect(variable_name(page, "items")).to_have_count(1)
+    expect(highlighted_line(page)).to_have_text(re.compile(r"print\(total_of"))
+    assert PAGING_CALL_LINE == 7

@@ -26,7 +26,20 @@ int main(void) {
     return 0;
 }
 """
-SHAPES_PRINT_LINE = 11  # `    printf("area %d\n", area);`
+SHAPES_PRINT_LINE = 11
+
+#: A large list, and a call to select frames in (issue 16).
+PAGING_PY = """\
+def total_of(values):
+    result = sum(values)
+    return result
+
+
+items = list(range(1000))
+print(total_of(items))
+"""
+PAGING_RETURN_LINE = 3  # `    return result`
+PAGING_CALL_LINE = 7  # `print(total_of(items))`  # `    printf("area %d\n", area);`
 
 
 def sidebar(page: Page) -> Locator:

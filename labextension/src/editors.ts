@@ -10,6 +10,7 @@ import type { IDocumentWidget } from '@jupyterlab/docregistry';
 import type { FileEditor, IEditorTracker } from '@jupyterlab/fileeditor';
 import { IDisposable } from '@lumino/disposable';
 
+import { breakpointKinds, showKinds } from './marks';
 import { absolutePath } from './paths';
 import type { SessionDebugger } from './service';
 
@@ -33,6 +34,9 @@ export class EditorBinder implements IDisposable {
     options.tracker.forEach(widget => this._add(widget));
     options.tracker.widgetAdded.connect((_, widget) => this._add(widget), this);
     options.service.sessionChanged.connect(() => this._rebuildAll(), this);
+    const { breakpoints } = options.service.model;
+    breakpoints.changed.connect(() => this._markAll(), this);
+    breakpoints.restored.connect(() => this._markAll(), this);
   }
 
   get isDisposed(): boolean {
@@ -73,9 +77,17 @@ export class EditorBinder implements IDisposable {
       handler: this._handler(widget, path),
       lineNumbers: (editor.getOption('lineNumbers') as boolean | undefined) ?? false,
       onMenu,
-      onDown
+      onDown,
+      marked: false
     };
     this._bound.set(widget, bound);
+    void widget.context.ready.then(() => {
+      if (this._bound.get(widget) === bound) {
+        (editor as CodeMirrorEditor).injectExtension(breakpointKinds);
+        bound.marked = true;
+        this._mark(widget);
+      }
+    });
     // Before JupyterLab's context menu (document level) sees it.
     widget.content.node.addEventListener('contextmenu', onMenu, true);
     widget.content.node.addEventListener('mousedown', onDown, true);
@@ -105,6 +117,23 @@ export class EditorBinder implements IDisposable {
     for (const [widget, bound] of this._bound) {
       bound.handler.dispose();
       bound.handler = this._handler(widget, bound.path);
+    }
+  }
+
+  private _markAll(): void {
+    for (const widget of this._bound.keys()) {
+      this._mark(widget);
+    }
+  }
+
+  /** Mark the conditional, log and other clients' breakpoints of `widget`'s file. */
+  private _mark(widget: EditorWidget): void {
+    const bound = this._bound.get(widget);
+    if (bound?.marked && !widget.isDisposed) {
+      showKinds(
+        (widget.content.editor as CodeMirrorEditor).editor,
+        this.options.service.kinds(bound.path)
+      );
     }
   }
 
@@ -155,6 +184,7 @@ export class EditorBinder implements IDisposable {
       lineNumbers: boolean;
       onMenu: (e: MouseEvent) => void;
       onDown: (e: MouseEvent) => void;
+      marked: boolean;
     }
   >();
   private _disposed = false;

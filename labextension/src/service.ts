@@ -40,6 +40,10 @@ interface IListed {
 
 type Details = Map<number, IBreakpointDetail>;
 
+/** A breakpoint that is not a plain one of ours: it logs, it has a condition or a hit
+ * count, or another client set it. */
+export type BreakpointKind = 'log' | 'conditional' | 'foreign';
+
 /** Cells are not ours: a prefix no source path has. */
 const TMP_PREFIX = '/jupyter-debug-server/cells/';
 
@@ -89,6 +93,25 @@ export class SessionDebugger extends Debugger.Service {
   /** What a breakpoint of ours at `line` of `path` asks for besides stopping. */
   detail(path: string, line: number): IBreakpointDetail | undefined {
     return this._own.get(path)?.get(line);
+  }
+
+  /** How each breakpoint line of `path` differs from a plain breakpoint of ours (the
+   * gutter marks them). */
+  kinds(path: string): { line: number; kind: BreakpointKind }[] {
+    const out: { line: number; kind: BreakpointKind }[] = [];
+    for (const [line, detail] of this._own.get(path) ?? []) {
+      if (detail.log_message) {
+        out.push({ line, kind: 'log' });
+      } else if (detail.condition || detail.hit_condition) {
+        out.push({ line, kind: 'conditional' });
+      }
+    }
+    for (const b of this._foreign.get(path) ?? []) {
+      if (typeof b.line === 'number' && this.isForeign(path, b.line)) {
+        out.push({ line: b.line, kind: 'foreign' });
+      }
+    }
+    return out;
   }
 
   /** Whether `line` of `path` has a breakpoint of another client only. */

@@ -10,6 +10,8 @@ import { PromiseDelegate } from '@lumino/coreutils';
 import { ISignal, Signal } from '@lumino/signaling';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 
+import { VariablePager } from './paging';
+
 /** The kernel name JupyterLab's debugger config files our sessions under (it refuses to
  * hash or name cells without one; we have no cells, but it asks). */
 export const KERNEL_NAME = 'jupyter-debug-server';
@@ -160,7 +162,43 @@ export class TunnelSession implements IDebugger.ISession {
     if (local) {
       return local as IDebugger.ISession.Response[K];
     }
-    return (await this._send(command, args)) as IDebugger.ISession.Response[K];
+    if (command === 'variables') {
+      return (await this._variables(args as DebugProtocol.VariablesArguments)) as
+        IDebugger.ISession.Response[K];
+    }
+    const response = await this._send(command, args);
+    if (command === 'evaluate' && response.success && response.body) {
+      this._pager.learn([{ name: '', value: '', ...response.body }]);
+    }
+    return response as IDebugger.ISession.Response[K];
+  }
+
+  /** `variables`, with a large container's items in groups (paging.ts). */
+  private async _variables(args: DebugProtocol.VariablesArguments): Promise<AnyResponse> {
+    const asked = args.start !== undefined || args.count !== undefined || args.filter;
+    const plan = asked ? { kind: 'forward' as const } : this._pager.plan(args.variablesReference);
+    let response: AnyResponse;
+    if (plan.kind === 'groups') {
+      let named: unknown[] = [];
+      if (plan.named !== null) {
+        const reply = await this._send('variables', {
+          variablesReference: plan.named,
+          filter: 'named'
+        });
+        named = reply.success ? (reply.body?.variables ?? []) : [];
+      }
+      response = this._response('variables', true, { variables: [...plan.groups, ...named] });
+    } else if (plan.kind === 'items') {
+      response = await this._send('variables', {
+        variablesReference: plan.parent,
+        start: plan.start,
+        count: plan.count
+      });
+    } else {
+      response = await this._send('variables', args);
+    }
+    this._pager.learn(response.body?.variables);
+    return response;
   }
 
   dispose(): void {
@@ -243,6 +281,9 @@ export class TunnelSession implements IDebugger.ISession {
         pending.answer.resolve(message);
       }
     } else if (message?.type === 'event') {
+      if (message.event === 'stopped' || message.event === 'continued') {
+        this._pager.forget(); // (a stop's references die with it)
+      }
       this._eventMessage.emit(message as IDebugger.ISession.Event);
     }
   }
@@ -280,6 +321,7 @@ export class TunnelSession implements IDebugger.ISession {
     { command: string; answer: PromiseDelegate<AnyResponse>; timer: ReturnType<typeof setTimeout> }
   >();
   private _sources = new Map<string, Promise<string | null>>();
+  private _pager = new VariablePager();
   private _capabilities: DebugProtocol.Capabilities | undefined;
   private _started = false;
   private _closed = false;
