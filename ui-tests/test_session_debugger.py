@@ -262,6 +262,11 @@ def test_native_program_struct_expands(page: Page, rest: Rest, server: LabServer
     expect(variable(page, "x")).to_have_text("3")
     expect(variable(page, "y")).to_have_text("4")
     page.screenshot(path=str(ARTIFACTS / "screenshots" / f"{debugger}-struct.png"))
+    if debugger == "gdb":
+        # gdb's own commands in the console, in the selected frame.
+        console_prompt(page).fill("-exec info locals")
+        console_prompt(page).press("Enter")
+        expect(console_outputs(page).last).to_contain_text("area = 12")
     sidebar_button(page, "Step Over").click()
     expect(highlighted_line(page)).to_have_text(re.compile(r"return 0"))
 

@@ -22,7 +22,7 @@ import { IStateDB } from '@jupyterlab/statedb';
 import { bugIcon } from '@jupyterlab/ui-components';
 
 import { DebugAPI } from './api';
-import { activateSessionDebugger } from './debugger';
+import { activateSessionDebugger, SIDEBAR_ID as DEBUGGER_SIDEBAR_ID } from './debugger';
 import { SOURCE_FILE } from './editors';
 import { SessionFeed } from './feed';
 import {
@@ -245,7 +245,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const wanted = new URLSearchParams(window.location.search).get('debug-session');
     if (wanted) {
       model.select(wanted);
-      void app.restored.then(activate);
+      void app.restored.then(() => {
+        activate();
+        // …with its call stack and variables on the right.
+        if (sessionDebugger) {
+          app.shell.activateById(DEBUGGER_SIDEBAR_ID);
+        }
+      });
       // …and shows where it stopped, once: the code beside the panel.
       const showStop = () => {
         const session = model.get(wanted);
