@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from playwright.sync_api import Locator, Page, expect
-from ui_page import context_menu_item, file_item, show_file_browser
+from ui_page import context_menu_item, file_item, show_file_browser, show_right_panel
 
 SIDEBAR_ID = "jds-debugger-sidebar"
 
@@ -39,7 +39,7 @@ items = list(range(1000))
 print(total_of(items))
 """
 PAGING_RETURN_LINE = 3  # `    return result`
-PAGING_CALL_LINE = 7  # `print(total_of(items))`  # `    printf("area %d\n", area);`
+PAGING_CALL_LINE = 7  # `print(total_of(items))`
 
 
 def sidebar(page: Page) -> Locator:
@@ -48,11 +48,7 @@ def sidebar(page: Page) -> Locator:
 
 def open_sidebar(page: Page) -> Locator:
     """Show the session debugger's sidebar (click its tab on the right unless shown)."""
-    root = sidebar(page)
-    if not root.is_visible():
-        page.locator(f'li[data-id="{SIDEBAR_ID}"]').click()
-    expect(root).to_be_visible()
-    return root
+    return show_right_panel(page, SIDEBAR_ID, "the session debugger's sidebar did not show")
 
 
 def variable_name(page: Page, name: str) -> Locator:

@@ -34,6 +34,7 @@ from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
 from ui_lab import ARTIFACTS, LabServer
+from ui_page import show_right_panel
 
 #: The cell the helper runs; it stops on BREAK_LINE, where `a` is 1 and `b` not yet set.
 CELL_SOURCE = "a = 1\nb = a + 1\nprint(b)"
@@ -152,11 +153,7 @@ def sidebar(page: Page) -> Locator:
 
 def show_sidebar(page: Page) -> Locator:
     """Show JupyterLab's debugger sidebar (click its tab in the right area unless shown)."""
-    box = sidebar(page)
-    if not box.is_visible():
-        page.locator(f'li[data-id="{SIDEBAR_ID}"]').click()
-    expect(box, "JupyterLab's debugger sidebar did not show").to_be_visible()
-    return box
+    return show_right_panel(page, SIDEBAR_ID, "JupyterLab's debugger sidebar did not show")
 
 
 def code_cell(notebook: Locator, index: int = 0) -> Locator:

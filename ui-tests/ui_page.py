@@ -210,6 +210,16 @@ def show_file_browser(page: Page) -> None:
     expect(browser).to_be_visible()
 
 
+def show_right_panel(page: Page, panel_id: str, missing: str) -> Locator:
+    """Show the right sidebar's panel `panel_id` (click its tab unless it is shown);
+    `missing`: the failure message."""
+    box = page.locator(f"#{panel_id}")
+    if not box.is_visible():
+        page.locator(f'li[data-id="{panel_id}"]').click()
+    expect(box, missing).to_be_visible()
+    return box
+
+
 def context_menu_item(page: Page, label: str) -> Locator:
     return page.locator(".lm-Menu").get_by_role("menuitem", name=label)
 

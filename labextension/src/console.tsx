@@ -5,6 +5,7 @@
  * selected frame.
  */
 import { ReactWidget } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import { DebugAPI } from './api';
@@ -64,9 +65,8 @@ export class EvaluateConsole extends ReactWidget {
     this._entries = [...this._entries, entry].slice(-HISTORY);
     this.update();
     // An expression may change what the variables show: read the frame again.
-    const { callstack } = this.service.model;
-    if (!entry.error && callstack.frame) {
-      callstack.frame = callstack.frame;
+    if (!entry.error) {
+      this.service.inspectAgain();
     }
   }
 
@@ -220,8 +220,16 @@ export class WatchList extends ReactWidget {
     }
   }
 
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    void this._evaluate(); // (not evaluated while hidden)
+  }
+
   /** Each watch's value in the selected frame (none while the program runs). */
   private async _evaluate(): Promise<void> {
+    if (!this.isVisible) {
+      return;
+    }
     const generation = ++this._generation;
     const values = new Map<string, IEntry>();
     if (this.service.model.callstack.frame) {

@@ -10,6 +10,7 @@ import { IEditorServices } from '@jupyterlab/codeeditor';
 import { Debugger, IDebugger, IDebuggerDisplayRegistry } from '@jupyterlab/debugger';
 import { IEditorTracker } from '@jupyterlab/fileeditor';
 import { bugDotIcon } from '@jupyterlab/ui-components';
+import { MessageLoop } from '@lumino/messaging';
 
 import { DebugAPI } from './api';
 import { breakpointDialog } from './breakpoint';
@@ -93,6 +94,9 @@ export function activateSessionDebugger(options: SessionDebuggerUI.IOptions): Se
     return typeof file.content === 'string' ? file.content : null;
   };
 
+  // Set once the sidebar exists: whether its variables are on screen.
+  let inspecting = () => false;
+
   let bound: string | null = null;
   let retried = false;
   const bind = (session: ISession | null): void => {
@@ -111,11 +115,10 @@ export function activateSessionDebugger(options: SessionDebuggerUI.IOptions): Se
       name: session.name || session.id,
       path: session.spec.program ?? session.spec.module ?? session.spec.core ?? '',
       url: api.socketUrl(`sessions/${encodeURIComponent(session.id)}/dap`),
-      readSource
+      readSource,
+      inspecting: () => inspecting()
     });
-    let opened = false;
     tunnel.eventMessage.connect((_, event) => {
-      opened = true;
       if (event.event === 'terminated' && service.session === tunnel) {
         bound = null;
         bind(null);
@@ -133,7 +136,7 @@ export function activateSessionDebugger(options: SessionDebuggerUI.IOptions): Se
         bind(now);
         return;
       }
-      if (joinable(now) && !opened) {
+      if (joinable(now) && !tunnel.wasOpen) {
         report(
           new Error(
             `Could not join debug session ${session.id}'s debugger (the tunnel closed` +
@@ -192,6 +195,15 @@ export function activateSessionDebugger(options: SessionDebuggerUI.IOptions): Se
   sidebar.addWidget(watches);
   sidebar.addWidget(evaluator);
   app.shell.add(sidebar, 'right', { rank: 650 });
+  // A hidden sidebar reads no variables at a stop (stepping with the panel or the
+  // keyboard costs the frames only); shown again, it reads the current frame's.
+  inspecting = () => sidebar.isVisible;
+  MessageLoop.installMessageHook(sidebar, (_, msg) => {
+    if (msg.type === 'after-show') {
+      requestAnimationFrame(() => service.inspectAgain());
+    }
+    return true;
+  });
 
   const stopped = () => service.hasStoppedThreads();
   const step = (label: string, run: () => Promise<void>, icon: any) => ({
@@ -255,7 +267,13 @@ export function activateSessionDebugger(options: SessionDebuggerUI.IOptions): Se
   });
   const ours = Object.values(DebuggerCommandIDs);
   const notify = () => ours.forEach(id => commands.notifyCommandChanged(id));
-  service.eventMessage.connect(notify);
+  // (Only what changes what the commands can do: an `output` event changes nothing.)
+  const CHANGES = new Set(['stopped', 'continued', 'terminated', 'exited', 'initialized']);
+  service.eventMessage.connect((_, event) => {
+    if (CHANGES.has(event.event)) {
+      notify();
+    }
+  });
   service.sessionChanged.connect(notify);
   service.model.callstack.framesChanged.connect(notify);
 

@@ -72,11 +72,18 @@ export class SessionDebugger extends Debugger.Service {
       if (event.event === 'breakpoint') {
         this._scheduleRefresh();
       } else if (event.event === 'stopped') {
-        // The server tells the client that stepped no `continued` (its response said
-        // so), and the stock service keeps a frame with the same id selected: forget
-        // the old frames now (the new ones are on their way), so the editors and the
-        // variables follow the new stop.
-        this.model.callstack.frames = [];
+        this._newStop = true;
+      }
+    });
+    // The server tells the client that stepped no `continued` (its response said so),
+    // and the stock service keeps a frame of the same id selected across stops: a new
+    // stop selects its top frame, so the variables and the editors' line follow it.
+    this.model.callstack.framesChanged.connect((callstack, frames) => {
+      if (this._newStop && frames.length) {
+        this._newStop = false;
+        if (callstack.frame !== frames[0]) {
+          callstack.frame = frames[0];
+        }
       }
     });
     this.sessionChanged.connect(() => {
@@ -88,6 +95,14 @@ export class SessionDebugger extends Debugger.Service {
   /** The tunnel of the selected session, or null (no session: the draft). */
   get tunnel(): TunnelSession | null {
     return this.session instanceof TunnelSession ? this.session : null;
+  }
+
+  /** Read the selected frame's variables again (they were not read while hidden). */
+  inspectAgain(): void {
+    const { callstack } = this.model;
+    if (callstack.frame) {
+      callstack.frame = callstack.frame;
+    }
   }
 
   /** What a breakpoint of ours at `line` of `path` asks for besides stopping. */
@@ -329,6 +344,7 @@ export class SessionDebugger extends Debugger.Service {
   private _foreign = new Map<string, IShownBreakpoint[]>();
   private _writes = new Map<string, Promise<void>>();
   private _refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  private _newStop = false;
 }
 
 function shown(

@@ -46,6 +46,20 @@ const EMPTY_BODIES: Record<string, unknown> = {
 
 type AnyResponse = DebugProtocol.Response & { body?: any };
 
+/** A response to `command`, made here. */
+function answer(command: string, success: boolean, body: unknown, message?: string): AnyResponse {
+  const out: AnyResponse = { seq: 0, type: 'response', request_seq: 0, command, success, body };
+  if (message !== undefined) {
+    out.message = message;
+  }
+  return out;
+}
+
+/** `command` could not be answered: why. */
+function failure(command: string, message: string): AnyResponse {
+  return answer(command, false, EMPTY_BODIES[command], message);
+}
+
 export namespace TunnelSession {
   export interface IOptions {
     /** The debug session's id and display name. */
@@ -58,6 +72,10 @@ export namespace TunnelSession {
     /** `source` requests for files JupyterLab can read answer from here (null: ask the
      * debugger). */
     readSource?: (path: string) => Promise<string | null>;
+    /** Whether anyone looks at the variables: while not, `scopes` answers none without
+     * asking the debugger (so a stop costs the frames only), and nothing asks for
+     * variables. Whoever shows them asks again (see SessionDebugger.inspectAgain). */
+    inspecting?: () => boolean;
   }
 }
 
@@ -72,7 +90,10 @@ export class TunnelSession implements IDebugger.ISession {
       kernel: { id: `jds-${options.id}`, name: KERNEL_NAME }
     } as unknown as Session.ISessionConnection;
     this._socket = new WebSocket(options.url);
-    this._socket.onopen = () => this._opened.resolve();
+    this._socket.onopen = () => {
+      this._wasOpen = true;
+      this._opened.resolve();
+    };
     this._socket.onmessage = event => this._receive(String(event.data));
     this._socket.onclose = event => this._closedBy(event.code, event.reason);
   }
@@ -91,6 +112,10 @@ export class TunnelSession implements IDebugger.ISession {
   }
   get isStarted(): boolean {
     return this._started;
+  }
+  /** Whether the tunnel ever opened (a refused one never did). */
+  get wasOpen(): boolean {
+    return this._wasOpen;
   }
   /** Whether the tunnel is gone (the session ended, or the connection dropped). */
   get isClosed(): boolean {
@@ -187,7 +212,7 @@ export class TunnelSession implements IDebugger.ISession {
         });
         named = reply.success ? (reply.body?.variables ?? []) : [];
       }
-      response = this._response('variables', true, { variables: [...plan.groups, ...named] });
+      response = answer('variables', true, { variables: [...plan.groups, ...named] });
     } else if (plan.kind === 'items') {
       response = await this._send('variables', {
         variablesReference: plan.parent,
@@ -223,6 +248,9 @@ export class TunnelSession implements IDebugger.ISession {
   }
 
   private async _answerLocally(command: string, args: any): Promise<AnyResponse | null> {
+    if (command === 'scopes' && this.options.inspecting && !this.options.inspecting()) {
+      return answer(command, true, { scopes: [] });
+    }
     if (command !== 'source' || !this.options.readSource) {
       return null;
     }
@@ -237,23 +265,23 @@ export class TunnelSession implements IDebugger.ISession {
       this._sources.set(path, content);
     }
     const text = await content;
-    return text === null ? null : this._response(command, true, { content: text });
+    return text === null ? null : answer(command, true, { content: text });
   }
 
   private async _send(command: string, args: unknown): Promise<AnyResponse> {
     if (this._closed) {
-      return this._failed(command, `debug session ${this.id} is no longer connected`);
+      return failure(command, `debug session ${this.id} is no longer connected`);
     }
     await this._opened.promise;
     if (this._closed) {
-      return this._failed(command, `debug session ${this.id} is no longer connected`);
+      return failure(command, `debug session ${this.id} is no longer connected`);
     }
     const seq = this._seq++;
     const answer = new PromiseDelegate<AnyResponse>();
     const timer = setTimeout(() => {
       this._pending.delete(seq);
       answer.resolve(
-        this._failed(command, `${command} got no answer within ${TUNNEL_TIMEOUT_MS / 1000} s`)
+        failure(command, `${command} got no answer within ${TUNNEL_TIMEOUT_MS / 1000} s`)
       );
     }, TUNNEL_TIMEOUT_MS);
     this._pending.set(seq, { command, answer, timer });
@@ -298,19 +326,11 @@ export class TunnelSession implements IDebugger.ISession {
     for (const [seq, pending] of this._pending) {
       clearTimeout(pending.timer);
       pending.answer.resolve(
-        this._failed(pending.command, `the tunnel of debug session ${this.id} closed`)
+        failure(pending.command, `the tunnel of debug session ${this.id} closed`)
       );
       this._pending.delete(seq);
     }
     this._closedSignal.emit({ code, reason });
-  }
-
-  private _failed(command: string, message: string): AnyResponse {
-    return { ...this._response(command, false, EMPTY_BODIES[command]), message };
-  }
-
-  private _response(command: string, success: boolean, body: unknown): AnyResponse {
-    return { seq: 0, type: 'response', request_seq: 0, command, success, body };
   }
 
   private _socket: WebSocket;
@@ -324,6 +344,7 @@ export class TunnelSession implements IDebugger.ISession {
   private _pager = new VariablePager();
   private _capabilities: DebugProtocol.Capabilities | undefined;
   private _started = false;
+  private _wasOpen = false;
   private _closed = false;
   private _disposed = false;
   private _disposedSignal = new Signal<this, void>(this);
@@ -371,15 +392,7 @@ export class DraftSession implements IDebugger.ISession {
     command: K,
     _args: IDebugger.ISession.Request[K]
   ): Promise<IDebugger.ISession.Response[K]> {
-    return {
-      seq: 0,
-      type: 'response',
-      request_seq: 0,
-      command,
-      success: false,
-      message: 'no debug session is selected',
-      body: EMPTY_BODIES[command]
-    } as unknown as IDebugger.ISession.Response[K];
+    return failure(command, 'no debug session is selected') as IDebugger.ISession.Response[K];
   }
   dispose(): void {
     if (!this._disposed) {

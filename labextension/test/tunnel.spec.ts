@@ -91,10 +91,24 @@ describe('TunnelSession', () => {
     expect(answer.body.scopes).toEqual([]);
     expect(closed).toEqual([1001]);
     expect(tunnel.isClosed).toBe(true);
+    expect(tunnel.wasOpen).toBe(true);
     // Later requests fail at once, without writing anything.
     const count = socket.sent.length;
     expect((await tunnel.sendRequest('threads', {})).success).toBe(false);
     expect(socket.sent.length).toBe(count);
+    warn.mockRestore();
+  });
+
+  it('fails the requests of a tunnel refused before it opened', async () => {
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const tunnel = session();
+    const pending = tunnel.sendRequest('threads', {});
+    FakeSocket.last.drop(1006);
+    const answer = await pending;
+    expect(answer.success).toBe(false);
+    expect(answer.message).toContain('no longer connected');
+    expect(tunnel.wasOpen).toBe(false);
+    expect(FakeSocket.last.sent).toEqual([]);
     warn.mockRestore();
   });
 
