@@ -56,11 +56,18 @@ COUNTER_TEXT = {COUNTER_BODY_LINE: re.compile(r"total \+= i"),
                 COUNTER_PRINT_LINE: re.compile(r'print\("step"')}
 
 
-def launch_from_editor(page: Page, rest: Rest, debugger: str | None = None) -> str:
-    """"Debug This File…" from the current editor, Launch; the new session's id."""
+def launch_from_editor(page: Page, rest: Rest, debugger: str | None = None,
+                       gutters: int = 1) -> str:
+    """"Debug This File…" from the current editor (the dialog says how many gutter
+    breakpoints go with it), Launch; the new session's id."""
     before = {s["id"] for s in rest.sessions()}
     debug_this_file(page)
     dialog = launch_dialog(page)
+    note = dialog.locator(".jds-LaunchForm-gutters")
+    if gutters:
+        expect(note).to_have_text(re.compile(rf"^and {gutters} breakpoints? set in "))
+    else:
+        expect(note).to_have_count(0)
     if debugger is not None:
         dialog.locator("select[name=debugger]").select_option(debugger)
     dialog.get_by_role("button", name="Launch", exact=True).click()
@@ -226,6 +233,18 @@ def test_conditional_breakpoint_stops_only_when_it_holds(page: Page, rest: Rest)
     sidebar_button(page, "Continue").click()
     assert wait_ended(rest, session_id)["state"] == "exited"
     assert len(rest.snapshots(session_id)) == 1  # one stop: i == 2
+
+
+def test_hit_count_breakpoint_stops_on_that_hit(page: Page, rest: Rest) -> None:
+    """A hit count from the gutter's right-click: the first stop is the second hit."""
+    open_file(page, "counter.py")
+    edit_breakpoint(page, COUNTER_BODY_LINE, hit_condition="2")
+    expect(gutter_line(page, COUNTER_BODY_LINE)).to_have_class(re.compile(r"jds-bp-conditional"))
+    session_id = launch_from_editor(page, rest)
+    assert rest.session(session_id)["spec"]["breakpoints"][0]["hit_condition"] == "2"
+    open_sidebar(page)
+    expect(variable(page, "i")).to_have_text("1")
+    assert len(rest.snapshots(session_id)) == 1
 
 
 def test_log_breakpoint_prints_without_stopping(page: Page, rest: Rest) -> None:

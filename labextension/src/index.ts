@@ -146,7 +146,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       } else if (!available.includes('debugpy') && available.length) {
         form.debugger = available[0];
       }
-      await launchDialog(list, form, launch);
+      await launchDialog(list, form, launch, sessionDebugger?.launchBreakpoints().length ?? 0);
     };
 
     const control = async (session: ISession, action: Control) => {

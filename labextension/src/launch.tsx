@@ -75,6 +75,8 @@ function LaunchFormView(props: {
   debuggers: IDebugger[];
   initial: ILaunchForm;
   onChange: (form: ILaunchForm) => void;
+  /** Breakpoints the launch also sets (the editors' gutters), for the user to see. */
+  gutters?: number;
 }): JSX.Element {
   const [form, update] = useForm(props.initial, props.onChange);
   const probe = props.debuggers.find(d => d.name === form.debugger);
@@ -129,6 +131,13 @@ function LaunchFormView(props: {
       <Field label="Breakpoints" hint="one per line: LINE, LINE:CONDITION, FILE:LINE or FILE:LINE:CONDITION">
         <textarea rows={2} {...text('breakpoints')} />
       </Field>
+      {props.gutters ? (
+        <p className="jds-LaunchForm-gutters">
+          {props.gutters === 1
+            ? "and 1 breakpoint set in an editor's gutter"
+            : `and ${props.gutters} breakpoints set in the editors' gutters`}
+        </p>
+      ) : null}
       <Field label="Arguments" hint="one per line, passed as they are (no shell)">
         <textarea rows={2} {...text('args')} />
       </Field>
@@ -248,14 +257,20 @@ async function formLoop<T>(
 export async function launchDialog(
   debuggers: IDebugger[],
   initial: ILaunchForm,
-  launch: (spec: ILaunchSpec) => Promise<Refusal>
+  launch: (spec: ILaunchSpec) => Promise<Refusal>,
+  gutters = 0
 ): Promise<void> {
   await formLoop(
     'Launch a debug session',
     'Launch',
     initial,
     (value, onChange) => (
-      <LaunchFormView debuggers={debuggers} initial={value} onChange={onChange} />
+      <LaunchFormView
+        debuggers={debuggers}
+        initial={value}
+        onChange={onChange}
+        gutters={gutters}
+      />
     ),
     async form => {
       let spec: ILaunchSpec;

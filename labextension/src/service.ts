@@ -204,7 +204,7 @@ export class SessionDebugger extends Debugger.Service {
       return;
     }
     if (session instanceof DraftSession) {
-      this.model.title = '-';
+      this.model.title = 'No debug session selected';
       this._render();
       return;
     }
