@@ -9,50 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 from ..client import DebugServerClient, Json, render
+from ..client.arguments import parse_breakpoint, parse_env, parse_exceptions
 from .context import Context, usage
-
-_BREAK = re.compile(r"^(?P<path>.+?):(?P<line>\d+)(?::(?P<condition>.*))?$")
-_ENV = re.compile(r"^(?P<key>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>.*)$", re.S)
-
-
-def parse_breakpoint(spec: str) -> Json:
-    """`file:line[:condition]` → a launch-spec breakpoint (ArgumentTypeError if malformed)."""
-    match = _BREAK.match(spec)
-    if match is None or int(match["line"]) < 1:
-        raise argparse.ArgumentTypeError(
-            f"breakpoint {spec!r} is not FILE:LINE or FILE:LINE:CONDITION (LINE from 1)")
-    out: Json = {"path": match["path"], "line": int(match["line"])}
-    if match["condition"]:
-        out["condition"] = match["condition"]
-    return out
-
-
-def parse_exceptions(value: str) -> list[str]:
-    """`--exceptions`: `none` → [] (no exception stops), else comma-separated filter ids."""
-    if value.strip() == "none":
-        return []
-    names = [name.strip() for name in value.split(",")]
-    if not all(names):
-        raise argparse.ArgumentTypeError(
-            f"exception filters {value!r} are not FILTER[,FILTER…] or none (`debuggers` "
-            "lists each debugger's filters)")
-    return names
-
-
-def parse_env(item: str) -> tuple[str, str]:
-    """`KEY=VALUE` → (key, value)."""
-    match = _ENV.match(item)
-    if match is None:
-        raise argparse.ArgumentTypeError(f"environment entry {item!r} is not KEY=VALUE")
-    return match["key"], match["value"]
-
 
 # -- debuggers and sessions -------------------------------------------------------------
 
@@ -169,37 +133,16 @@ def run_break(ctx: Context) -> int:
     client = ctx.client
     results: list[Json] = []
     for path in o.clear:
-        results.append(ctx.on_session(partial(_put, client, path, [])))
-    by_path: dict[str, list[Json]] = {}
-    for bp in o.specs:
-        by_path.setdefault(bp["path"], []).append(bp)
-    for path, wanted in by_path.items():
-        # PUT replaces a source's breakpoints: keep the ones already set there.
-        current = ctx.on_session(partial(_get, client, path))
-        merged = {bp["requested_line"]: _source_breakpoint(bp)
-                  for source in current for bp in source["breakpoints"]}
-        for bp in wanted:
-            merged[bp["line"]] = {k: v for k, v in bp.items() if k != "path"}
-        results.append(ctx.on_session(partial(_put, client, path, list(merged.values()))))
+        results.append(ctx.on_session(partial(_clear, client, path)))
+    if o.specs:
+        results += ctx.on_session(lambda sid: client.add_breakpoints(sid, o.specs))
     if not o.specs and not o.clear:
         results = ctx.on_session(client.breakpoints)
     return ctx.emit(results, lambda: render.breakpoints_text(results))
 
 
-def _put(client: DebugServerClient, path: str, items: list[Json], sid: str) -> Json:
-    return client.set_breakpoints(sid, path, items)
-
-
-def _get(client: DebugServerClient, path: str, sid: str) -> list[Json]:
-    return client.breakpoints(sid, path)
-
-
-def _source_breakpoint(bp: Json) -> Json:
-    out: Json = {"line": bp["requested_line"]}
-    for key in ("condition", "hit_condition", "log_message"):
-        if bp.get(key) is not None:
-            out[key] = bp[key]
-    return out
+def _clear(client: DebugServerClient, path: str, sid: str) -> Json:
+    return client.clear_breakpoints(sid, path)
 
 
 def run_continue(ctx: Context) -> int:

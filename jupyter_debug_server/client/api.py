@@ -117,6 +117,41 @@ class DebugServerClient:
         return dict(self._session("PUT", session_id, "/breakpoints",
                                   {"path": path, "breakpoints": breakpoints}))
 
+    def add_breakpoints(self, session_id: str, breakpoints: list[Json]) -> list[Json]:
+        """Add launch-spec breakpoints (`{path, line, condition?, …}`) to those already set,
+        replacing any on the same line; each source's breakpoints as placed."""
+        by_path: dict[str, list[Json]] = {}
+        for bp in breakpoints:
+            by_path.setdefault(bp["path"], []).append(bp)
+        results = []
+        for path, wanted in by_path.items():
+            # PUT replaces a source's breakpoints: keep the ones already set there.
+            merged = self._requested(session_id, path)
+            for bp in wanted:
+                merged[bp["line"]] = {k: v for k, v in bp.items() if k != "path"}
+            results.append(self.set_breakpoints(session_id, path, list(merged.values())))
+        return results
+
+    def clear_breakpoints(self, session_id: str, path: str, line: int | None = None) -> Json:
+        """Remove the breakpoint at `line` of `path` (as requested), or all of `path`'s."""
+        kept: dict[int, Json] = {}
+        if line is not None:
+            kept = self._requested(session_id, path)
+            kept.pop(line, None)
+        return self.set_breakpoints(session_id, path, list(kept.values()))
+
+    def _requested(self, session_id: str, path: str) -> dict[int, Json]:
+        """The breakpoints set on `path`, by requested line, as PUT takes them."""
+        out: dict[int, Json] = {}
+        for source in self.breakpoints(session_id, path):
+            for bp in source["breakpoints"]:
+                item: Json = {"line": bp["requested_line"]}
+                for key in ("condition", "hit_condition", "log_message"):
+                    if bp.get(key) is not None:
+                        item[key] = bp[key]
+                out[bp["requested_line"]] = item
+        return out
+
     # -- inspection ----------------------------------------------------------------
 
     def breakpoints(self, session_id: str, path: str | None = None) -> list[Json]:

@@ -1,4 +1,8 @@
-"""Find the Jupyter server to talk to: options, environment, or Jupyter's runtime files."""
+"""Find the Jupyter server to talk to: options, environment, or Jupyter's runtime files.
+
+The order: explicit `url`/`token`, then the environment variables, then (inside a kernel)
+the runtime file of the server that started the kernel, then the newest running server.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ from .errors import ServerNotFound
 
 URL_ENV = "JUPYTER_DEBUG_SERVER_URL"
 TOKEN_ENV = "JUPYTER_DEBUG_SERVER_TOKEN"
+#: Set by jupyter_server in the environment of every kernel it starts: the server's pid.
+PARENT_PID_ENV = "JPY_PARENT_PID"
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,8 @@ def running_servers(runtime_dir: Path | None = None) -> list[dict[str, Any]]:
 
 def discover(url: str | None = None, token: str | None = None, *,
              environ: dict[str, str] | None = None) -> ServerInfo:
-    """The server from `url`/`token`, else the environment, else the newest running server.
+    """The server from `url`/`token`, else the environment, else the server that started
+    this kernel (`JPY_PARENT_PID`), else the newest running server.
 
     Each part falls back on its own: `--url` with the token from the environment works,
     and a URL without a token takes the token of the runtime file with that URL.
@@ -74,8 +81,15 @@ def discover(url: str | None = None, token: str | None = None, *,
         return ServerInfo(env[URL_ENV], token if token is not None else _token_for(env[URL_ENV]),
                           f"${URL_ENV}")
     folder = _runtime_dir()
+    parent = parent_server(env.get(PARENT_PID_ENV), folder)
+    if parent is not None:
+        # On JupyterHub this is the single-user server's file: its token is the one the
+        # API accepts there (JUPYTERHUB_API_TOKEN), its URL the server's internal one.
+        return ServerInfo(parent["url"], token if token is not None else
+                          str(parent.get("token") or ""), f"runtime file of the kernel's "
+                          f"server (${PARENT_PID_ENV}={parent['pid']}) in {folder}")
     for info in running_servers(folder):
-        if info["url"].startswith(("http://", "https://")):  # not http+unix sockets
+        if _is_http(info):
             return ServerInfo(info["url"], token if token is not None else
                               str(info.get("token") or ""), f"runtime file of pid "
                               f"{info.get('pid')} in {folder}")
@@ -85,6 +99,32 @@ def discover(url: str | None = None, token: str | None = None, *,
         f"{folder}/jpserver-*.json (no running server with an http(s) URL; set "
         "JUPYTER_RUNTIME_DIR if the server uses another one). Start one with "
         "`jupyter-debug-server serve`, or pass --url and --token.")
+
+
+def parent_server(pid_text: str | None, runtime_dir: Path | None = None) -> dict[str, Any] | None:
+    """The runtime file `jpserver-<pid>.json` of the server with pid `pid_text` (the
+    kernel's `JPY_PARENT_PID`), if that server runs and serves http(s); else None.
+
+    A kernel started by another program (a bare `jupyter console`) has a parent pid too:
+    without such a file the other rules apply.
+    """
+    if not pid_text or not pid_text.strip().isdigit():
+        return None
+    pid = int(pid_text)
+    path = (runtime_dir or _runtime_dir()) / f"jpserver-{pid}.json"
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None  # no such file (not a Jupyter server), or one being written
+    if not isinstance(info, dict) or not _is_http(info) or not _pid_alive(pid):
+        return None
+    info.setdefault("pid", pid)
+    return info
+
+
+def _is_http(info: dict[str, Any]) -> bool:
+    url = info.get("url")
+    return isinstance(url, str) and url.startswith(("http://", "https://"))  # not http+unix
 
 
 def _token_for(url: str) -> str:

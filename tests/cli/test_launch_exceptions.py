@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from jupyter_debug_server.cli.sessions import parse_exceptions
+from jupyter_debug_server.client.arguments import parse_exceptions
 
 from ..support.server_process import ServerProcess, python_targets_server
 
