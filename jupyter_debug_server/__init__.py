@@ -19,3 +19,11 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
     # The prebuilt JupyterLab extension (labextension/ built into this folder); a wheel
     # installs it under share/jupyter/labextensions, `jupyter labextension develop` links it.
     return [{"src": "labextension", "dest": "jupyter-debug-server"}]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext jupyter_debug_server`: register the `%debug_session` magics."""
+    # Here, not at the top: the server imports this package and must not import IPython.
+    from .kernel import load_ipython_extension as load  # noqa: PLC0415 (see above)
+
+    load(ipython)

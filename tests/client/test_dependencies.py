@@ -1,5 +1,7 @@
 """pyproject.toml declares what the package imports at run time, and nothing else
-(issue 13): psutil and pyyaml, which only the tests use, are in the test extra."""
+(issue 13): psutil and pyyaml, which only the tests use, are in the test extra. What only
+the kernel side (`kernel/`, loaded by `%load_ext` in a notebook) imports is in the
+`notebook` extra (issue 17)."""
 
 from __future__ import annotations
 
@@ -22,16 +24,21 @@ PYPROJECT = PACKAGE.parent / "pyproject.toml"
 VENDORED_BY_DEBUGPY = {"pydevd", "_pydevd_bundle", "attach_script"}
 #: Declared but never imported, each for a reason written next to it in pyproject.toml.
 NOT_IMPORTED = {"jupyter-events"}
+#: The folder whose imports may come from the `notebook` extra.
+KERNEL_SIDE = PACKAGE / "kernel"
 
 
 def _normal(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _imported_distributions() -> set[str]:
+def _imported_distributions(kernel_side: bool = False) -> set[str]:
+    """What the package imports outside `kernel/`, or (`kernel_side`) inside it."""
     owners = importlib.metadata.packages_distributions()
     found: set[str] = set()
     for path in PACKAGE.rglob("*.py"):
+        if path.is_relative_to(KERNEL_SIDE) != kernel_side:
+            continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
@@ -61,3 +68,5 @@ def _declared(extra: str | None = None) -> set[str]:
 def test_dependencies_are_what_the_package_imports() -> None:
     assert _declared() - NOT_IMPORTED == _imported_distributions()
     assert {"psutil", "pyyaml"} <= _declared("test")
+    assert _imported_distributions(kernel_side=True) - _declared() <= _declared("notebook")
+    assert "ipython" in _imported_distributions(kernel_side=True)
