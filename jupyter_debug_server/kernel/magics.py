@@ -16,6 +16,7 @@ import argparse
 import concurrent.futures
 import hashlib
 import importlib
+import inspect
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -34,8 +35,9 @@ T = TypeVar("T")
 CELL_FOLDER = ".jupyter-debug-server"
 
 
-def _widget(name: str, *args: Any) -> Any:
-    """An instance of kernel/widgets.py's `name`, or None where widgets are not there."""
+def _widget(name: str, client: DebugServerClient, *args: Any) -> Any:
+    """An instance of kernel/widgets.py's `name` (given the client if it takes one), or
+    None where widgets are not there."""
     try:
         # Imported on use: the widgets (and anywidget) are optional; without them the
         # views show text and HTML.
@@ -43,7 +45,11 @@ def _widget(name: str, *args: Any) -> Any:
     except ImportError:
         return None
     factory = getattr(widgets, name, None)
-    return None if factory is None else factory(*args)
+    if factory is None:
+        return None
+    if "client" in inspect.signature(factory).parameters:
+        return factory(*args, client=client)
+    return factory(*args)
 
 
 def _off_the_loop(call: Callable[[], T]) -> T:
@@ -123,7 +129,8 @@ class DebugSessionMagics(Magics):
     # -- sessions ---------------------------------------------------------------------
 
     def _cmd_list(self, _: argparse.Namespace) -> Any:
-        return display.SessionsView(self.client.sessions(), _widget("SessionsWidget"))
+        client = self.client
+        return display.SessionsView(client.sessions(), _widget("SessionsWidget", client))
 
     def _cmd_launch(self, o: argparse.Namespace) -> Any:
         args = list(o.args)  # (argparse has dropped a `--` before them)
@@ -147,7 +154,8 @@ class DebugSessionMagics(Magics):
             spec["name"] = o.name
         if o.breakpoints:
             spec["breakpoints"] = _absolute(o.breakpoints)
-        return self._show_new(self.client.create_session(spec), wait=False, timeout=0)
+        return self._show_new(self.client.create_session(spec), wait=bool(o.breakpoints),
+                              timeout=o.wait_timeout)
 
     def _create(self, spec: Json, o: argparse.Namespace) -> Any:
         if o.breakpoints:
@@ -170,7 +178,7 @@ class DebugSessionMagics(Magics):
         sid = self.current = str(model["id"])
         if wait:
             model = self._wait_settled(sid, timeout)
-        return display.SessionView(model, _widget("SessionWidget", sid))
+        return display.SessionView(model, _widget("SessionWidget", self.client, sid))
 
     def _wait_settled(self, sid: str, timeout: float) -> Json:
         # A client of its own: if Ctrl-C ends the wait, its thread may still use it.
@@ -190,15 +198,15 @@ class DebugSessionMagics(Magics):
 
     def _cmd_show(self, o: argparse.Namespace) -> Any:
         sid = self._sid(o.session)
-        return display.SessionView(self.client.session(sid), _widget("SessionWidget", sid),
-                                   details=True)
+        widget = _widget("SessionWidget", self.client, sid)
+        return display.SessionView(self.client.session(sid), widget, details=True)
 
     def _cmd_stop(self, o: argparse.Namespace) -> Any:
         return display.SessionView(self.client.terminate(self._sid(o.session)))
 
     def _cmd_logs(self, o: argparse.Namespace) -> Any:
         sid = self._sid()
-        follower = _widget("OutputWidget", sid) if o.follow else None
+        follower = _widget("OutputWidget", self.client, sid) if o.follow else None
         return display.OutputView(list(self.client.iter_output(sid)), follower)
 
     def _cmd_token(self, o: argparse.Namespace) -> Any:

@@ -90,8 +90,12 @@ def build_parser() -> Parser:
     p.add_argument("-p", "--pid", type=_positive, required=True, help="the process")
     p.add_argument("-d", "--debugger", default="debugpy", help="debugpy (default), gdb, lldb")
     p.add_argument("-b", "--break", dest="breakpoints", action="append", default=[],
-                   type=parse_breakpoint, metavar="FILE:LINE[:COND]")
+                   type=parse_breakpoint, metavar="FILE:LINE[:COND]",
+                   help="a breakpoint set on attaching (repeatable)")
     p.add_argument("--name", help="display name of the session")
+    p.add_argument("--wait-timeout", type=float, default=30, metavar="S",
+                   help="longest wait for the first stop when there are breakpoints "
+                   "(default 30)")
 
     add("use", "make a session current").add_argument(
         "session", metavar="ID", help="a session id or a unique prefix of one")
