@@ -66,12 +66,12 @@ def _short_where(model: Json) -> str:
     return ""
 
 
-def session_details(model: Json) -> str:
-    """The `show` text: one `key: value` line per field that matters."""
+def session_fields(model: Json) -> list[tuple[str, Any]]:
+    """The fields of a session that `show` prints, as (label, value); None ones left out."""
     spec = model.get("spec") or {}
     target = (spec.get("program") or spec.get("module") or
               (f"pid {spec['pid']}" if spec.get("pid") else None))
-    lines = [
+    fields = [
         ("id", model["id"]), ("name", model["name"]), ("debugger", model["debugger"]),
         ("request", model["request"]), ("state", where(model)), ("target", target),
         ("core", spec.get("core")), ("args", " ".join(spec.get("args") or []) or None),
@@ -80,7 +80,12 @@ def session_details(model: Json) -> str:
         ("created", model.get("created")), ("updated", model.get("updated")),
         ("clients", model.get("clients")),
     ]
-    return "\n".join(f"{k + ':':<11}{v}" for k, v in lines if v is not None)
+    return [(k, v) for k, v in fields if v is not None]
+
+
+def session_details(model: Json) -> str:
+    """The `show` text: one `key: value` line per field that matters."""
+    return "\n".join(f"{k + ':':<11}{v}" for k, v in session_fields(model))
 
 
 def debuggers_table(items: Sequence[Json]) -> str:

@@ -93,8 +93,7 @@ class SessionView(RichView, dict[str, Any]):
                 f"{_esc(self.get('name'))}): {_esc(render.where(self))}</p>")
         if not self.details:
             return head
-        rows = [line.split(":", 1) for line in render.session_details(self).splitlines()]
-        return head + html_table(["", ""], [[k, v.strip()] for k, v in rows])
+        return head + html_table(["", ""], render.session_fields(self))
 
 
 class StackView(RichView, dict[str, Any]):
@@ -147,12 +146,11 @@ class BreakpointsView(RichView, list[Json]):
         return render.breakpoints_text(self)
 
     def html(self) -> str:
-        lines = render.breakpoints_text(self).splitlines()
-        if len(lines) < 2:
-            return f"<p>{_esc(lines[0] if lines else '')}</p>"
         rows = [[f"{s['path']}:{bp['line']}", "yes" if bp["verified"] else "no",
                  bp.get("condition") or "", bp.get("message") or ""]
                 for s in self for bp in s["breakpoints"]]
+        if not rows:
+            return "<p>no breakpoints</p>"
         return html_table(["breakpoint", "verified", "condition", "message"], rows)
 
 

@@ -25,7 +25,13 @@ from typing import Any, TypeVar
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 
-from ..client import DebugServerClient, DebugServerClientError, Json, connect
+from ..client import (
+    DebugServerClient,
+    DebugServerClientError,
+    Json,
+    ServerNotFound,
+    connect,
+)
 from . import display
 from .parser import build_cell_parser, build_parser, usage_text
 
@@ -89,6 +95,8 @@ class DebugSessionMagics(Magics):
                 return self._cell(line, cell)
             return self._line(line)
         except DebugServerClientError as exc:
+            if isinstance(exc, ServerNotFound):
+                self._client = None  # find the server again next time (it may have moved)
             raise UsageError(str(exc)) from None
 
     # -- dispatch ---------------------------------------------------------------------

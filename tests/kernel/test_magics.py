@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -271,6 +272,29 @@ def test_logs_follow_without_widgets_prints_what_there_is(kernel: Kernel) -> Non
     assert "result 6" in follow.text or follow.result.get(
         "application/vnd.jupyter.widget-view+json"), follow
     kernel.ok("%debug_session stop")
+
+
+def test_the_magics_usage_is_its_help(kernel: Kernel) -> None:
+    doc = kernel.ok("print(get_ipython().find_line_magic('debug_session').__doc__)").stdout
+    assert "%debug_session launch [-d DEBUGGER] [-b FILE:LINE[:COND]]" in doc
+    assert "%%debug_session launch [-b LINE]" in doc and "%debug_session eval EXPR" in doc
+
+
+def test_the_extension_loads_before_any_server_is_found(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items()
+           if k not in (URL_ENV, TOKEN_ENV, "JPY_PARENT_PID")}
+    env["JUPYTER_RUNTIME_DIR"] = str(tmp_path / "empty-runtime")
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(cwd=str(tmp_path), env=env)
+    alone = Kernel(km)
+    try:
+        alone.ok("%load_ext jupyter_debug_server")
+        text = alone.refused("%debug_session")
+        assert text.startswith("no Jupyter server found: tried --url and --token"), text
+        assert str(tmp_path / "empty-runtime") in text
+    finally:
+        alone.kc.stop_channels()
+        km.shutdown_kernel(now=True)
 
 
 @pytest.mark.timeout(30)
