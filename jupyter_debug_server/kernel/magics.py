@@ -98,11 +98,16 @@ class DebugSessionMagics(Magics):
             if isinstance(exc, ServerNotFound):
                 self._client = None  # find the server again next time (it may have moved)
             raise UsageError(str(exc)) from None
+        except KeyboardInterrupt:
+            # A request cut off mid-answer leaves its kept-alive connection unusable.
+            if self._client is not None:
+                self._client.close()
+            raise
 
     # -- dispatch ---------------------------------------------------------------------
 
     def _line(self, line: str) -> Any:
-        head, _, rest = line.strip().partition(" ")
+        head, rest = [*line.strip().split(None, 1), "", ""][:2]
         if head == "eval":  # the expression as typed: no shell-like splitting of quotes
             if not rest.strip():
                 raise UsageError("%debug_session eval needs an expression, e.g. "

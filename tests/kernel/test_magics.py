@@ -209,6 +209,21 @@ def test_use_a_prefix_token_and_stop(kernel: Kernel) -> None:
     kernel.ok(f"%debug_session stop {other_id}")
 
 
+def test_a_module_with_env_and_cwd_then_pause(kernel: Kernel, server: ServerProcess) -> None:
+    cell = kernel.ok("%debug_session launch --stop-on-entry --cwd targets -e GREETING=hi "
+                     "-m loop 0")
+    assert "stopped at" in cell.text and kernel.value("_['spec']['module']") == "loop"
+    assert kernel.value("_['spec']['cwd']") == str(server.root / "targets")
+    assert kernel.ok("%debug_session eval __import__('os').environ['GREETING']").text == "'hi'"
+    assert kernel.ok("%debug_session continue").text.endswith("exited with code 0")
+    # No breakpoint: launch returns at once, the program runs on until paused.
+    running = kernel.ok("%debug_session launch targets/waiter.py")
+    assert kernel.value("_['state']") in ("starting", "running"), running
+    paused = kernel.ok("%debug_session pause")
+    assert "stopped at" in paused.text and "waiter.py" in paused.text, paused
+    assert kernel.ok("%debug_session stop").text.endswith(": terminated")
+
+
 def test_attach_to_a_running_process(kernel: Kernel, server: ServerProcess) -> None:
     program = server.root / "targets" / "waiter.py"
     line = next(i for i, text in enumerate(program.read_text().splitlines(), 1)
@@ -234,6 +249,7 @@ def test_bad_usage_and_refusals_are_one_sentence(kernel: Kernel) -> None:
     assert "Usage: %debug_session step [over|in|out]" in text
     assert "not FILE:LINE" in kernel.refused("%debug_session launch -b nowhere x.py")
     assert "needs a PROGRAM or -m MODULE" in kernel.refused("%debug_session launch")
+    assert "needs an expression" in kernel.refused("%debug_session eval   ")
     assert kernel.refused("%debug_session use zzzz").startswith(
         "no debug session id starts with 'zzzz'")
     # The server's own sentences.
