@@ -195,8 +195,9 @@ def test_other_clients_breakpoints_and_steps_show(page: Page, rest: Rest,
     # An IDE's breakpoint (another DAP client of the tunnel) shows too, faded: the gutter
     # leaves it to its owner.
     with DapClient(server, session_id) as ide:
+        # (Line 50 is past the end of the 7-line file: not shown, and no error.)
         ide.request("setBreakpoints", {"source": {"path": program},
-                                       "breakpoints": [{"line": 6}]})
+                                       "breakpoints": [{"line": 6}, {"line": 50}]})
         mark = gutter_line(page, 6)
         expect(mark.locator(".cm-breakpoint-icon")).to_have_count(1, timeout=1000)
         expect(mark).to_have_class(re.compile(r"jds-bp-foreign"))

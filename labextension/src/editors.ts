@@ -19,6 +19,19 @@ export const SOURCE_FILE = /\.(py|pyw|c|h|cc|cpp|cxx|hh|hpp|hxx|rs)$/i;
 
 type EditorWidget = IDocumentWidget<FileEditor>;
 
+/** One open source file's binding. */
+interface IBound {
+  path: string;
+  handler: Debugger.EditorHandler | null;
+  lineNumbers: boolean;
+  onMenu: (e: MouseEvent) => void;
+  onDown: (e: MouseEvent) => void;
+  /** The gutter marks' extension is in the editor. */
+  marked: boolean;
+  /** The file's content is loaded. */
+  ready: boolean;
+}
+
 export namespace EditorBinder {
   export interface IOptions {
     service: SessionDebugger;
@@ -34,6 +47,9 @@ export class EditorBinder implements IDisposable {
     options.tracker.forEach(widget => this._add(widget));
     options.tracker.widgetAdded.connect((_, widget) => this._add(widget), this);
     options.service.sessionChanged.connect(() => this._rebuildAll(), this);
+    // JupyterLab's handler throws on a breakpoint past the end of its document: the
+    // service shows an open file's breakpoints on its lines only.
+    options.service.lineCount = path => this._lineCount(path);
     const { breakpoints } = options.service.model;
     breakpoints.changed.connect(() => this._markAll(), this);
     breakpoints.restored.connect(() => this._markAll(), this);
@@ -72,21 +88,27 @@ export class EditorBinder implements IDisposable {
         event.stopPropagation();
       }
     };
-    const bound = {
+    const bound: IBound = {
       path,
-      handler: this._handler(widget, path),
+      // Built once the file is loaded (before, its document has one empty line).
+      handler: null,
       lineNumbers: (editor.getOption('lineNumbers') as boolean | undefined) ?? false,
       onMenu,
       onDown,
-      marked: false
+      marked: false,
+      ready: false
     };
     this._bound.set(widget, bound);
     void widget.context.ready.then(() => {
-      if (this._bound.get(widget) === bound) {
-        (editor as CodeMirrorEditor).injectExtension(breakpointKinds);
-        bound.marked = true;
-        this._mark(widget);
+      if (this._bound.get(widget) !== bound || widget.isDisposed) {
+        return;
       }
+      bound.ready = true;
+      this.options.service.render(); // (now within this file's lines)
+      bound.handler = this._handler(widget, path);
+      (editor as CodeMirrorEditor).injectExtension(breakpointKinds);
+      bound.marked = true;
+      this._mark(widget);
     });
     // Before JupyterLab's context menu (document level) sees it.
     widget.content.node.addEventListener('contextmenu', onMenu, true);
@@ -104,7 +126,7 @@ export class EditorBinder implements IDisposable {
       return;
     }
     this._bound.delete(widget);
-    bound.handler.dispose();
+    bound.handler?.dispose();
     widget.content.node.removeEventListener('contextmenu', bound.onMenu, true);
     widget.content.node.removeEventListener('mousedown', bound.onDown, true);
     if (!widget.isDisposed) {
@@ -115,9 +137,23 @@ export class EditorBinder implements IDisposable {
 
   private _rebuildAll(): void {
     for (const [widget, bound] of this._bound) {
-      bound.handler.dispose();
-      bound.handler = this._handler(widget, bound.path);
+      if (bound.handler) {
+        bound.handler.dispose();
+        bound.handler = this._handler(widget, bound.path);
+      }
     }
+  }
+
+  /** The number of lines of the loaded editors of `path` (the fewest), or null. */
+  private _lineCount(path: string): number | null {
+    let count: number | null = null;
+    for (const [widget, bound] of this._bound) {
+      if (bound.path === path && bound.ready && !widget.isDisposed) {
+        const lines = widget.content.editor.lineCount;
+        count = count === null ? lines : Math.min(count, lines);
+      }
+    }
+    return count;
   }
 
   private _markAll(): void {
@@ -176,16 +212,6 @@ export class EditorBinder implements IDisposable {
     this.options.editBreakpoint(bound.path, line);
   }
 
-  private _bound = new Map<
-    EditorWidget,
-    {
-      path: string;
-      handler: Debugger.EditorHandler;
-      lineNumbers: boolean;
-      onMenu: (e: MouseEvent) => void;
-      onDown: (e: MouseEvent) => void;
-      marked: boolean;
-    }
-  >();
+  private _bound = new Map<EditorWidget, IBound>();
   private _disposed = false;
 }

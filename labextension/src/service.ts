@@ -92,6 +92,15 @@ export class SessionDebugger extends Debugger.Service {
     });
   }
 
+  /** The lines of `path` in its open editor (null: not open, or not loaded yet); set by
+   * the editors (editors.ts). Breakpoints past them are not shown there. */
+  lineCount: (path: string) => number | null = () => null;
+
+  /** Show the breakpoints again (an editor's lines changed). */
+  render(): void {
+    this._render();
+  }
+
   /** The tunnel of the selected session, or null (no session: the draft). */
   get tunnel(): TunnelSession | null {
     return this.session instanceof TunnelSession ? this.session : null;
@@ -318,7 +327,8 @@ export class SessionDebugger extends Debugger.Service {
         }
       }
       list.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
-      all.set(p, list);
+      const lines = this.lineCount(p);
+      all.set(p, lines === null ? list : list.filter(b => (b.line ?? 0) <= lines));
     }
     if (path) {
       this.model.breakpoints.setBreakpoints(path, all.get(path) ?? []);
