@@ -32,7 +32,6 @@ export namespace DebuggerCommandIDs {
   export const stepOut = 'jupyter-debug-server:debugger-step-out';
   export const evaluate = 'jupyter-debug-server:debugger-evaluate';
   export const pauseOnExceptions = 'jupyter-debug-server:debugger-pause-on-exceptions';
-  export const editBreakpoint = 'jupyter-debug-server:edit-breakpoint';
 }
 
 /** Whether a session's debugger can be joined. */
@@ -299,10 +298,6 @@ export function activateSessionDebugger(options: SessionDebuggerUI.IOptions): Se
     }
     await service.setBreakpoint(path, line, choice === 'remove' ? null : choice.detail);
   };
-  commands.addCommand(DebuggerCommandIDs.editBreakpoint, {
-    label: 'Edit Breakpoint…',
-    execute: args => editBreakpoint(args.path as string, args.line as number)
-  });
   if (options.editorTracker) {
     new EditorBinder({
       service,

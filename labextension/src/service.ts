@@ -19,13 +19,6 @@ import { DebugAPI } from './api';
 import { DraftSession, KERNEL_NAME, TunnelSession } from './tunnel';
 import type { IBreakpointDetail, IBreakpointState, ILaunchBreakpoint } from './types';
 
-/** A breakpoint as the sidebar and gutters show it. */
-export interface IShownBreakpoint extends IDebugger.IBreakpoint {
-  /** The session's own (this page may change it), or another client's. */
-  editable: boolean;
-  detail: IBreakpointDetail;
-}
-
 /** One entry of the mux's `debugInfo` breakpoint listing. */
 interface IListed {
   id?: number;
@@ -238,28 +231,30 @@ export class SessionDebugger extends Debugger.Service {
       return;
     }
     const own = new Map<string, Details>();
-    const foreign = new Map<string, IShownBreakpoint[]>();
+    const foreign = new Map<string, IDebugger.IBreakpoint[]>();
     this._answers.clear();
     for (const { source, breakpoints } of reply.body.breakpoints) {
       for (const listed of breakpoints as IListed[]) {
         if (typeof listed.line !== 'number') {
           continue;
         }
-        const detail = clean({
-          condition: listed.condition,
-          hit_condition: listed.hitCondition,
-          log_message: listed.logMessage
-        });
         if (listed.owner === 'session') {
           const lines = own.get(source) ?? new Map();
-          lines.set(listed.line, detail);
+          lines.set(
+            listed.line,
+            clean({
+              condition: listed.condition,
+              hit_condition: listed.hitCondition,
+              log_message: listed.logMessage
+            })
+          );
           own.set(source, lines);
           const answers = this._answers.get(source) ?? new Map();
           answers.set(listed.line, listed);
           this._answers.set(source, answers);
         } else {
           const list = foreign.get(source) ?? [];
-          list.push(shown(source, listed, false, detail));
+          list.push(shown(source, listed));
           foreign.set(source, list);
         }
       }
@@ -318,8 +313,8 @@ export class SessionDebugger extends Debugger.Service {
     const all = new Map<string, IDebugger.IBreakpoint[]>();
     for (const p of paths) {
       const answers = this._answers.get(p);
-      const list: IShownBreakpoint[] = [...(this._own.get(p) ?? new Map())].map(
-        ([line, detail]) => shown(p, answers?.get(line) ?? { line, verified: true }, true, detail)
+      const list: IDebugger.IBreakpoint[] = [...(this._own.get(p)?.keys() ?? [])].map(line =>
+        shown(p, answers?.get(line) ?? { line, verified: true })
       );
       for (const b of this._foreign.get(p) ?? []) {
         if (!list.some(o => o.line === b.line)) {
@@ -351,24 +346,19 @@ export class SessionDebugger extends Debugger.Service {
   /** The debugger's answers for ours: placed line, verified, message, id. */
   private _answers = new Map<string, Map<number, IListed>>();
   /** Other clients' breakpoints, by path. */
-  private _foreign = new Map<string, IShownBreakpoint[]>();
+  private _foreign = new Map<string, IDebugger.IBreakpoint[]>();
   private _writes = new Map<string, Promise<void>>();
   private _refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private _newStop = false;
 }
 
-function shown(
-  path: string,
-  listed: IListed,
-  editable: boolean,
-  detail: IBreakpointDetail
-): IShownBreakpoint {
-  const out: IShownBreakpoint = {
+/** A breakpoint as the sidebar and the gutters show it (what each asks for besides
+ * stopping, and whose it is, are in SessionDebugger's maps). */
+function shown(path: string, listed: IListed): IDebugger.IBreakpoint {
+  const out: IDebugger.IBreakpoint = {
     line: listed.line,
     verified: listed.verified ?? false,
-    source: { path },
-    editable,
-    detail
+    source: { path }
   };
   if (listed.id !== undefined) {
     out.id = listed.id;
