@@ -55,7 +55,7 @@ EOF
 echo "wheel_check: installing it into a fresh venv (build/wheel-venv)"
 "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet "${wheel}[lab]" pytest pytest-timeout "playwright>=1.65,<2"
+"$venv/bin/python" -m pip install --quiet "${wheel}[lab,notebook]" pytest pytest-timeout "playwright>=1.65,<2"
 
 listing=$(cd "$venv" && "$venv/bin/jupyter" labextension list 2>&1)
 echo "$listing"

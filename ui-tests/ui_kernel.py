@@ -63,15 +63,17 @@ def _contents_path(name: str) -> str:
     return "contents/" + urllib.parse.quote(name)
 
 
-def put_notebook(server: LabServer, name: str, source: str = CELL_SOURCE) -> None:
-    """Write `name` (relative to the server's root) as a notebook of one code cell,
-    for the python3 kernel (so opening it starts that kernel without asking)."""
+def put_notebook(server: LabServer, name: str, source: str | list[str] = CELL_SOURCE) -> None:
+    """Write `name` (relative to the server's root) as a notebook of code cells (one per
+    source), for the python3 kernel (so opening it starts that kernel without asking)."""
+    sources = [source] if isinstance(source, str) else source
     notebook = {
         "nbformat": 4, "nbformat_minor": 5,
         "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
                                     "language": "python"}},
-        "cells": [{"cell_type": "code", "id": "kernel-debug-cell", "metadata": {},
-                   "source": source, "outputs": [], "execution_count": None}],
+        "cells": [{"cell_type": "code", "id": f"kernel-debug-cell-{i}", "metadata": {},
+                   "source": text, "outputs": [], "execution_count": None}
+                  for i, text in enumerate(sources)],
     }
     _jupyter_api(server, "PUT", _contents_path(name),
                  {"type": "notebook", "format": "json", "content": notebook})

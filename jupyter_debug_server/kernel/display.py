@@ -48,12 +48,17 @@ class RichView:
         """The HTML rendering, every value escaped."""
         return f"<pre>{_esc(self.text())}</pre>"
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+    def _repr_mimebundle_(self, include: Any = None,
+                          exclude: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
         bundle: dict[str, Any] = {"text/plain": self.text(), "text/html": self.html()}
+        metadata: dict[str, Any] = {}
         if self.view is not None:
-            bundle.update(self.view._repr_mimebundle_(include=include, exclude=exclude))
+            shown = self.view._repr_mimebundle_(include=include, exclude=exclude)
+            # (anywidget answers `(data, metadata)`, ipywidgets' widgets `data` alone)
+            data, metadata = shown if isinstance(shown, tuple) else (shown, {})
+            bundle.update(data)
             bundle["text/plain"] = self.text()
-        return bundle
+        return bundle, metadata
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         # IPython's plain-text formatter asks this, not the bundle, for dicts and lists.

@@ -87,3 +87,18 @@ def test_a_view_with_a_widget_shows_the_widget_with_text_and_html_besides() -> N
     assert bundle["application/vnd.jupyter.widget-view+json"] == {"model_id": "m1"}
     assert bundle["text/plain"].startswith("session abc123 ")
     assert "<b>session abc123</b>" in bundle["text/html"]
+
+
+class FakeAnyWidget:
+    """anywidget's widgets answer `(data, metadata)`."""
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        return ({"application/vnd.jupyter.widget-view+json": {"model_id": "m2"}},
+                {"application/vnd.jupyter.widget-view+json": {"colab": {"custom": 1}}})
+
+
+def test_a_widget_that_answers_data_and_metadata_keeps_both() -> None:
+    data, metadata = DisplayFormatter().format(display.SessionView(SESSION, FakeAnyWidget()))
+    assert data["application/vnd.jupyter.widget-view+json"] == {"model_id": "m2"}
+    assert data["text/plain"].startswith("session abc123 ") and "text/html" in data
+    assert metadata["application/vnd.jupyter.widget-view+json"] == {"colab": {"custom": 1}}

@@ -1,121 +1,25 @@
 """`%debug_session` in a real ipykernel (jupyter_client) against a real server process.
 
-The kernel finds the server the way a notebook's kernel does: `JPY_PARENT_PID` names the
-server, whose `jpserver-<pid>.json` in the runtime dir gives its URL and token (no
-JUPYTER_DEBUG_SERVER_* variables are set). Every command runs as a cell and its outputs
-(execute_result, display_data, stream, error) are checked.
+The kernel finds the server the way a notebook's kernel does (kernels.py). Every command
+runs as a cell and its outputs (execute_result, display_data, stream, error) are checked.
 """
 
 from __future__ import annotations
 
-import ast
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 from jupyter_client.manager import KernelManager
 
 from jupyter_debug_server.client import TOKEN_ENV, URL_ENV
 
-from ..support.server_process import ServerProcess, python_targets_server
+from ..support.server_process import ServerProcess
+from .kernels import Kernel
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@dataclass
-class Cell:
-    """What one executed cell produced."""
-
-    status: str
-    result: dict[str, Any] = field(default_factory=dict)  # execute_result's data
-    displays: list[dict[str, Any]] = field(default_factory=list)
-    stdout: str = ""
-    stderr: str = ""
-    errors: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def text(self) -> str:
-        return str(self.result.get("text/plain", ""))
-
-    @property
-    def html(self) -> str:
-        return str(self.result.get("text/html", ""))
-
-    def everything(self) -> str:
-        return repr(self)
-
-
-class Kernel:
-    """A started ipykernel and a blocking client of it."""
-
-    def __init__(self, km: KernelManager) -> None:
-        self.km = km
-        self.kc = km.client()
-        self.kc.start_channels()
-        self.kc.wait_for_ready(timeout=60)
-
-    def __call__(self, code: str, timeout: float = 90) -> Cell:
-        outputs: list[dict[str, Any]] = []
-        reply = self.kc.execute_interactive(code, output_hook=outputs.append,
-                                            timeout=timeout, allow_stdin=False)
-        cell = Cell(reply["content"]["status"])
-        for msg in outputs:
-            kind, content = msg["msg_type"], msg["content"]
-            if kind == "execute_result":
-                cell.result = content["data"]
-            elif kind == "display_data":
-                cell.displays.append(content["data"])
-            elif kind == "stream":
-                setattr(cell, content["name"], getattr(cell, content["name"]) + content["text"])
-            elif kind == "error":
-                cell.errors.append(content)
-        assert "Traceback" not in cell.everything(), cell
-        return cell
-
-    def ok(self, code: str, timeout: float = 90) -> Cell:
-        cell = self(code, timeout)
-        assert cell.status == "ok" and not cell.errors and not cell.stderr, cell
-        return cell
-
-    def refused(self, code: str) -> str:
-        """The one-line UsageError a cell failed with (no traceback, no error output)."""
-        cell = self(code)
-        assert cell.status == "error" and not cell.errors and not cell.result, cell
-        assert cell.stderr.startswith("UsageError: ") and cell.stderr.count("\n") == 1, cell
-        return cell.stderr.removeprefix("UsageError: ").strip()
-
-    def value(self, expression: str) -> Any:
-        """The value of `expression` in the kernel (through repr and literal_eval)."""
-        return ast.literal_eval(self.ok(f"print(repr({expression}))").stdout.strip())
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with python_targets_server(tmp_path_factory.mktemp("magics")) as srv:
-        yield srv
-    assert "Traceback" not in "".join(srv.log)
-
-
-@pytest.fixture(scope="module")
-def kernel(server: ServerProcess) -> Iterator[Kernel]:
-    assert server.proc is not None
-    env = {k: v for k, v in os.environ.items() if k not in (URL_ENV, TOKEN_ENV)}
-    env.update(JPY_PARENT_PID=str(server.proc.pid),
-               JUPYTER_RUNTIME_DIR=str(server.state / "runtime"))
-    km = KernelManager(kernel_name="python3")
-    km.start_kernel(cwd=str(server.root), env=env)
-    kernel = Kernel(km)
-    try:
-        kernel.ok("%load_ext jupyter_debug_server")
-        yield kernel
-    finally:
-        kernel.kc.stop_channels()
-        km.shutdown_kernel(now=True)
 
 
 def test_launch_with_a_breakpoint_then_inspect_step_and_continue(kernel: Kernel,
