@@ -29,18 +29,29 @@ from ui_page import COUNTER_BODY_LINE, COUNTER_FOR_LINE
 from ui_rest import ENDED, Rest
 
 SCREENSHOTS = ARTIFACTS / "screenshots"
-#: docs/notebook.md shows this screenshot (refreshed by every run of this test)
-DOCS_IMAGE = REPO_ROOT / "docs" / "images" / "notebook-widget.png"
+#: docs/notebook.md shows these screenshots (refreshed by every run of this test)
+DOCS_IMAGES = REPO_ROOT / "docs" / "images"
 NOTEBOOK = "widget.ipynb"
 LAUNCH_CELL = ("%load_ext jupyter_debug_server\n"
                f"%debug_session launch -b counter.py:{COUNTER_BODY_LINE} --name nb-widget "
                "counter.py")
 #: keeps the kernel busy for a while; its output marks the end of the cell
 BUSY_CELL = "import time\ntime.sleep(6)\nprint('slept')"
+LIST_CELL = "%debug_session"
 
 
 def session_widget(cell: Locator) -> Locator:
     return cell.locator(".jds-widget[data-view='session']")
+
+
+def screenshot(cell: Locator, name: str) -> None:
+    """A screenshot of `cell` in the test artifacts, copied to docs/images/ (which
+    docs/notebook.md shows) when that folder is there."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOTS / f"{name}.png"
+    cell.screenshot(path=str(shot))
+    if DOCS_IMAGES.is_dir():
+        shutil.copyfile(shot, DOCS_IMAGES / f"{name}.png")
 
 
 def expect_location(widget: Locator, line: int, code: str, why: str) -> None:
@@ -52,8 +63,8 @@ def expect_location(widget: Locator, line: int, code: str, why: str) -> None:
 
 @pytest.mark.timeout(240)  # a kernel start, a launch, three steps: ~15 s here
 def test_widget_renders_steps_and_follows_a_busy_kernel(
-        page: Page, server: LabServer, rest: Rest, request: pytest.FixtureRequest) -> None:
-    put_notebook(server, NOTEBOOK, [LAUNCH_CELL, BUSY_CELL])
+        page: Page, server: LabServer, rest: Rest) -> None:
+    put_notebook(server, NOTEBOOK, [LAUNCH_CELL, BUSY_CELL, LIST_CELL])
     notebook = open_notebook(page, NOTEBOOK)
     try:
         run_cell(notebook, 0)
@@ -87,17 +98,26 @@ def test_widget_renders_steps_and_follows_a_busy_kernel(
         outputs = busy.locator(".jp-OutputArea-output")
         # the update came while the cell still ran: it has printed nothing yet
         assert outputs.count() == 0, "the busy cell ended before the widget's update showed"
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shot = SCREENSHOTS / f"{request.node.name}.png"
-        code_cell(notebook, 0).screenshot(path=str(shot))
-        if DOCS_IMAGE.parent.is_dir():
-            shutil.copyfile(shot, DOCS_IMAGE)
+        screenshot(code_cell(notebook, 0), "notebook-widget")
         expect(outputs, "the busy cell did not finish").to_have_text(
             ["slept"], timeout=KERNEL_TIMEOUT_MS)
 
+        # the list widget shows the session, and follows it as it ends
+        run_cell(notebook, 2)
+        listed = code_cell(notebook, 2).locator(
+            f".jds-widget[data-view='sessions'] tr[data-session-id='{sid}']")
+        expect(listed.locator(".jds-w-state"), "the session list widget does not show the "
+               "stopped session").to_have_text("stopped", timeout=KERNEL_TIMEOUT_MS)
+        expect(listed, "the list does not say where the session stopped").to_contain_text(
+            f"counter.py:{COUNTER_FOR_LINE}")
+        screenshot(code_cell(notebook, 2), "notebook-sessions")
+
         widget.locator("button[data-command='stop']").click()
+        ended = re.compile("^(" + "|".join(ENDED) + ")$")
         expect(widget.locator(".jds-w-state"), "Stop in the widget did not end the session"
-               ).to_have_text(re.compile("^(" + "|".join(ENDED) + ")$"), timeout=KERNEL_TIMEOUT_MS)
+               ).to_have_text(ended, timeout=KERNEL_TIMEOUT_MS)
+        expect(listed.locator(".jds-w-state"), "the session list widget did not follow the "
+               "session's end").to_have_text(ended)
         save_and_close(page, notebook)
     finally:
         rest.stop_all()
