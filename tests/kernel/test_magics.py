@@ -7,6 +7,7 @@ runs as a cell and its outputs (execute_result, display_data, stream, error) are
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from jupyter_client.manager import KernelManager
 
 from jupyter_debug_server.client import TOKEN_ENV, URL_ENV
 
+from ..support.native import SOURCES, marker_line
 from ..support.server_process import ServerProcess
 from .kernels import Kernel
 
@@ -225,3 +227,36 @@ def test_the_packages_load_ext_does_not_import_ipython_at_server_start() -> None
                           timeout=25, check=True)
     assert done.stdout.split() == ["False", "True"]
 
+
+
+def test_a_c_program_under_gdb(kernel: Kernel, server: ServerProcess) -> None:
+    """The same commands on a native session: gdb, a breakpoint in a C function, its
+    locals, an expression in C, a step, the program's output after it ends."""
+    if shutil.which("gcc") is None:
+        pytest.fail("gcc is not installed; run bash scripts/setup.sh test")
+    native = server.root / "native"
+    native.mkdir(exist_ok=True)
+    source = native / "points.c"
+    shutil.copy(SOURCES / "points.c", source)
+    subprocess.run(["gcc", "-g", "-O0", "-o", str(native / "points"), str(source)],
+                   check=True, capture_output=True, timeout=60)
+    line = marker_line(source, "SQUARE-BODY")
+
+    cell = kernel.ok(f"%debug_session launch -d gdb -b native/points.c:{line} "
+                     "native/points one")
+    assert cell.text.endswith(f"stopped at {source}:{line} in square (breakpoint)"), cell
+    assert kernel.value("_['debugger']") == "gdb"
+    stack = kernel.ok("%debug_session stack").text
+    assert " square " in stack and " main " in stack, stack
+    top = kernel.ok("%debug_session vars")
+    assert any(row.split()[:1] == ["n"] and row.split()[-1] == "0"
+               for row in top.text.splitlines()), top
+    assert kernel.ok("%debug_session eval n * 2 + 1").text == "1"
+    assert kernel.ok("%debug_session step").text.endswith(
+        f"stopped at {source}:{line + 1} in square (step)")
+    kernel.ok(f"%debug_session clear native/points.c:{line}")
+    end = kernel.ok("%debug_session continue")
+    # main returns (sum of the squares of 0, 2, 4, 6, 8 + p.x) % 256 = (120 + 3) % 256
+    assert end.text.endswith("exited with code 123"), end
+    logs = kernel.ok("%debug_session logs").text
+    assert "arg[1]=one\n" in logs and "label origin\n" in logs, logs
