@@ -1,7 +1,10 @@
 """Blocking JSON over HTTP(S) to one Jupyter server, directly or through an HTTP proxy.
 
-Owned by the calling thread; one keep-alive connection is reused across requests (the
-magics and MCP issue many small ones) and reopened once if the server closed it.
+Safe to share between threads: the MCP server runs its tools in worker threads, and the
+events coroutines call REST routes from a thread while the caller's own may use the
+client too. Each request takes a kept-alive connection from a small pool (or opens one)
+and gives it back afterwards, so the magics and MCP, which issue many small requests,
+reuse connections; one the server had closed while idle is reopened once.
 
 Small request/response pairs would stall on Nagle's algorithm and delayed ACKs without
 TCP_NODELAY: `http.client` sets it on every socket it connects (CPython ≥ 3.6, checked in
@@ -14,6 +17,7 @@ from __future__ import annotations
 import http.client
 import json
 import ssl
+import threading
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -25,6 +29,10 @@ SESSION_TOKEN_PREFIX = "jds_"
 
 # A stale keep-alive connection fails in one of these ways before the server saw anything.
 _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+#: Idle connections kept for reuse. One caller needs one; MCP's worker threads a few at
+#: once (an agent rarely has more than a handful of tool calls in flight).
+MAX_IDLE = 4
 
 
 def quote_segment(text: str) -> str:
@@ -62,8 +70,27 @@ class Transport:
         self.token = token
         self.timeout = timeout
         self.ssl_context = ssl_context
-        self._conn: http.client.HTTPConnection | None = None
-        self._proxy: Proxy | None = None  # that of the current connection
+        # Idle kept-alive connections, newest last; a request in flight holds its own.
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+        self._proxy: Proxy | None = None  # that of the latest connection
+
+    @property
+    def idle_connections(self) -> tuple[http.client.HTTPConnection, ...]:
+        """The kept-alive connections no request is using now (oldest first)."""
+        with self._lock:
+            return tuple(self._idle)
+
+    def _take(self) -> http.client.HTTPConnection | None:
+        with self._lock:
+            return self._idle.pop() if self._idle else None
+
+    def _give_back(self, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if len(self._idle) < MAX_IDLE:
+                self._idle.append(conn)
+                return
+        conn.close()
 
     def _connect(self) -> http.client.HTTPConnection:
         """A new connection to the server, or to the proxy that tunnels to it (HTTP
@@ -89,10 +116,12 @@ class Transport:
                 f"{self.host} to connect directly)")
 
     def close(self) -> None:
-        """Close the kept-alive connection, if any."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        """Close the idle kept-alive connections (one in use closes when its request ends
+        with an error, or is kept for the next request)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
     def path(self, route: str, query: dict[str, Any] | None = None) -> str:
         """The URL path of `route` (relative to base_url) with the non-None `query` args."""
@@ -108,26 +137,34 @@ class Transport:
         if data is not None:
             headers["Content-Type"] = "application/json"
         for attempt in (1, 2):
-            reused = self._conn is not None
-            if self._conn is None:
-                self._conn = self._connect()
+            conn = self._take()
+            reused = conn is not None
+            if conn is None:
+                conn = self._connect()
             try:
-                self._conn.request(method, path, body=data, headers=headers)
-                response = self._conn.getresponse()
+                conn.request(method, path, body=data, headers=headers)
+                response = conn.getresponse()
                 raw = response.read()
             except _STALE:
-                self.close()
+                conn.close()
                 if reused and attempt == 1:
                     continue  # the server had closed the idle connection: open a new one
                 raise ServerNotFound(
                     f"the server at {self.url} closed the connection during {method} "
                     f"{route}") from None
             except OSError as exc:
-                self.close()
+                conn.close()
                 raise ServerNotFound(f"cannot reach the server at {self.url}{self._via()}: "
                                      f"{exc.strerror or exc}") from None
+            except BaseException:
+                # Interrupted mid-answer (KeyboardInterrupt in a kernel, a bug): the
+                # connection is in an unknown state and must not be reused.
+                conn.close()
+                raise
             if response.will_close:
-                self.close()
+                conn.close()
+            else:
+                self._give_back(conn)
             return decode_response(response.status, response.reason, raw, method, route)
         raise AssertionError("unreachable")
 

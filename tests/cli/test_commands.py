@@ -26,7 +26,7 @@ from jupyter_debug_server.client import (
     discover,
 )
 
-from ..support.server_process import ServerProcess, python_targets_server
+from ..support.server_process import ServerProcess, idle_connections, python_targets_server
 
 TARGETS = Path(__file__).parent.parent / "targets"
 NATIVE = TARGETS / "native"
@@ -409,9 +409,9 @@ def test_client_library_errors_and_discovery(server: ServerProcess,
             client.create_session({"program": "targets/loop.py", "bogus": 1})
         assert caught.value.status == 400 and caught.value.reason == "bad-launch-spec"
         # The kept-alive connection is reused across requests.
-        first = client.transport._conn
+        first = idle_connections(client)
         client.debuggers()
-        assert client.transport._conn is first is not None
+        assert idle_connections(client) == first and len(first) == 1
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(server.state / "runtime"))
     monkeypatch.delenv(URL_ENV, raising=False)
     monkeypatch.delenv(TOKEN_ENV, raising=False)

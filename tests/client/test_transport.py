@@ -9,6 +9,7 @@ name has gone through the proxy.
 
 from __future__ import annotations
 
+import http.client
 import os
 import socket
 import subprocess
@@ -20,8 +21,9 @@ from pathlib import Path
 import pytest
 
 from jupyter_debug_server.client import DebugServerClient, ServerNotFound
+from jupyter_debug_server.client.transport import MAX_IDLE
 
-from ..support.server_process import ServerProcess
+from ..support.server_process import ServerProcess, idle_connections
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -121,8 +123,8 @@ def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _nodelay(client: DebugServerClient) -> int:
-    conn = client.transport._conn
-    assert conn is not None and conn.sock is not None
+    (conn,) = idle_connections(client)
+    assert conn.sock is not None
     return int(conn.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
 
 
@@ -211,3 +213,37 @@ def test_a_proxy_that_refuses_is_named_in_the_error(server: ServerProcess,
         assert refusing.requests == [f"CONNECT {HIDDEN}:{server.port}"]
     finally:
         refusing.close()
+
+
+def test_one_client_is_safe_to_share_between_threads(server: ServerProcess,
+                                                     no_proxy_env: None) -> None:
+    """The MCP server runs tools in worker threads over one client: concurrent requests
+    each get their own connection and their own answer, and only a few stay open."""
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def work(client: DebugServerClient) -> None:
+        try:
+            start.wait(30)
+            for _ in range(15):
+                assert [s["id"] for s in client.sessions()] == known
+                assert {d["name"] for d in client.debuggers()} >= {"debugpy"}
+        except BaseException as exc:  # (reported by the main thread)
+            errors.append(exc)
+
+    with DebugServerClient(f"http://127.0.0.1:{server.port}", server.token) as client:
+        known = [s["id"] for s in client.sessions()]  # (earlier tests' sessions)
+        threads = [threading.Thread(target=work, args=(client,)) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert errors == []
+        idle = idle_connections(client)
+        assert 1 <= len(idle) <= MAX_IDLE
+        assert all(_is_open(conn) for conn in idle)
+    assert idle_connections(client) == ()
+
+
+def _is_open(conn: http.client.HTTPConnection) -> bool:
+    return conn.sock is not None

@@ -23,6 +23,11 @@ _READY = "is running at"
 TARGETS = Path(__file__).resolve().parent.parent / "targets"
 
 
+def idle_connections(client: Any) -> tuple[http.client.HTTPConnection, ...]:
+    """The kept-alive connections a DebugServerClient holds between requests."""
+    return tuple(client.transport.idle_connections)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
