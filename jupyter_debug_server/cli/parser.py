@@ -1,9 +1,9 @@
 """`jupyter debug-server` / `jupyter-debug-server`: the parser and the entry point.
 
 `serve` (serve.py) starts a Jupyter server with the extension. The other commands
-(sessions.py, history.py, tokens.py, forward.py) are thin wrappers over the client library and find
-the server by `--url`/`--token`, `JUPYTER_DEBUG_SERVER_URL`/`JUPYTER_DEBUG_SERVER_TOKEN`,
-or Jupyter's runtime files.
+(sessions.py, history.py, tokens.py, forward.py, mcp.py) are thin wrappers over the client
+library and find the server by `--url`/`--token`,
+`JUPYTER_DEBUG_SERVER_URL`/`JUPYTER_DEBUG_SERVER_TOKEN`, or Jupyter's runtime files.
 """
 
 from __future__ import annotations
@@ -15,18 +15,19 @@ from collections.abc import Callable
 from typing import Any
 
 from ..client import TOKEN_ENV, URL_ENV, DebugServerClient, DebugServerClientError, discover
-from . import forward, history, serve, sessions, tokens
+from . import forward, history, mcp, serve, sessions, tokens
 from .context import run_command
+from .tokens import positive_seconds
 
 #: Adds command groups to the parser: `register(subparsers, common)`. A command that
 #: talks to a server sets `run=<function(Context) -> int>` (it gets a connected client,
 #: and the server's refusals become exit status 1); one that does not sets `func`.
-#: The mcp command plugs in here too.
 COMMAND_GROUPS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
     sessions.register,
     history.register,
     tokens.register,
     forward.register,
+    mcp.register,
 ]
 
 
@@ -37,7 +38,7 @@ def _add_connection_options(parser: argparse.ArgumentParser, default: Any) -> No
                         f"token (jds_…) (default: ${TOKEN_ENV}, else the runtime file's)")
     parser.add_argument("--json", action="store_true", default=default,
                         help="print the server's JSON instead of text")
-    parser.add_argument("--timeout", type=float, default=default, metavar="SECONDS",
+    parser.add_argument("--timeout", type=positive_seconds, default=default, metavar="SECONDS",
                         help="longest wait for one request (default 120)")
 
 

@@ -15,8 +15,9 @@ from functools import partial
 from typing import Any
 
 from ..client import DebugServerClient, Json, render
-from ..client.arguments import parse_breakpoint, parse_env, parse_exceptions
+from ..client.arguments import attach_target, parse_breakpoint, parse_env, parse_exceptions
 from .context import Context, usage
+from .tokens import positive_seconds
 
 # -- debuggers and sessions -------------------------------------------------------------
 
@@ -57,14 +58,10 @@ def run_launch(ctx: Context) -> int:
 
 def run_attach(ctx: Context) -> int:
     o = ctx.options
-    spec: Json
-    if o.pid is not None:
-        if o.core or o.program:
+    spec = attach_target(o.pid, o.core, o.program, o.debugger)
+    if spec is None:
+        if o.pid is not None:
             raise usage(o, "give either --pid, or --core with --program")
-        spec = {"debugger": o.debugger or "debugpy", "request": "attach", "pid": o.pid}
-    elif o.core is not None and o.program is not None:
-        spec = {"debugger": o.debugger or "gdb", "core": o.core, "program": o.program}
-    else:
         raise usage(o, "attach needs --pid N, or --core FILE with --program EXECUTABLE")
     _common_spec(o, spec)
     return _create(ctx, spec)
@@ -296,7 +293,7 @@ def _add_spec_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", help="display name of the session")
     p.add_argument("--wait", action="store_true",
                    help="return once the session has stopped or ended")
-    p.add_argument("--wait-timeout", type=float, default=30, metavar="SECONDS",
+    p.add_argument("--wait-timeout", type=positive_seconds, default=30, metavar="SECONDS",
                    help="how long --wait waits (default 30)")
 
 

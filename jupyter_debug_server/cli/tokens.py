@@ -35,7 +35,8 @@ def run_revoke(ctx: Context) -> int:
     return ctx.emit(record, lambda: f"token {o.token_id} of session {o.session} is revoked")
 
 
-def _ttl(text: str) -> int:
+def ttl_seconds(text: str) -> int:
+    """argparse type of a token's lifetime: whole seconds above 0."""
     try:
         value = int(text)
     except ValueError:
@@ -43,6 +44,17 @@ def _ttl(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"ttl {text!r} is not a whole number of seconds "
                                          "above 0")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type of a timeout or a wait: seconds above 0 (fractions allowed)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
     return value
 
 
@@ -59,7 +71,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = add("token", run_token, "issue a token for one session; prints its secret once")
     p.add_argument("--scope", choices=("control", "observe"), default="control",
                    help="control (default): everything; observe: read only")
-    p.add_argument("--ttl", type=_ttl, metavar="SECONDS",
+    p.add_argument("--ttl", type=ttl_seconds, metavar="SECONDS",
                    help="lifetime (default: the server's token_default_ttl, 1 h)")
     add("tokens", run_tokens, "list a session's tokens (never their secrets)")
     p = add("revoke", run_revoke, "revoke a session token at once")

@@ -1,5 +1,6 @@
 """Launch-spec pieces written as text, parsed the same way by the CLI and the magics:
-`FILE:LINE[:CONDITION]` breakpoints, `KEY=VALUE` environment entries, exception filters.
+`FILE:LINE[:CONDITION]` breakpoints, `KEY=VALUE` environment entries, exception filters;
+and the target of an attach, built the same way by the CLI and the MCP server.
 
 Each parser raises `argparse.ArgumentTypeError` with the sentence to show, so that it can
 be an argparse `type=` (IPython's `magic_arguments` parsers are argparse parsers too).
@@ -55,3 +56,15 @@ def parse_env(item: str) -> tuple[str, str]:
     if match is None:
         raise argparse.ArgumentTypeError(f"environment entry {item!r} is not KEY=VALUE")
     return match["key"], match["value"]
+
+
+def attach_target(pid: int | None, core: str | None, program: str | None,
+                  debugger: str | None) -> Json | None:
+    """The launch spec's target for an attach: a running process (`request: attach`,
+    debugpy unless `debugger` says otherwise), or a core file with the program that
+    dumped it (gdb unless said); None when the arguments are neither."""
+    if pid is not None and core is None and program is None:
+        return {"debugger": debugger or "debugpy", "request": "attach", "pid": pid}
+    if pid is None and core is not None and program is not None:
+        return {"debugger": debugger or "gdb", "core": core, "program": program}
+    return None

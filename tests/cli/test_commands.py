@@ -338,7 +338,8 @@ def test_usage_errors_are_exit_2(cli: Cli) -> None:
     for args in (["break", "abc", "no-line-here"], ["attach", "--core", "x.core"],
                  ["launch"], ["step", "abc", "sideways"], ["launch", "-e", "1=x", "p.py"],
                  ["forward", "abc"], ["forward", "abc", "--stdio", "--port", "1"],
-                 ["forward", "abc", "--port", "70000"]):
+                 ["forward", "abc", "--port", "70000"], ["--timeout", "0", "list"],
+                 ["list", "--timeout", "-1"], ["launch", "--wait-timeout", "nan", "x.py"]):
         done = cli.raw("--url", cli.url, *args)
         assert done.returncode == 2, (args, done.stderr)
         assert done.stderr.startswith("usage: ")

@@ -1,7 +1,8 @@
 """pyproject.toml declares what the package imports at run time, and nothing else
 (issue 13): psutil and pyyaml, which only the tests use, are in the test extra. What only
 the kernel side (`kernel/`, loaded by `%load_ext` in a notebook) imports is in the
-`notebook` extra (issue 17)."""
+`notebook` extra (issue 17), what only the MCP server (`mcp/`) imports in the `mcp` extra
+(issue 18)."""
 
 from __future__ import annotations
 
@@ -24,20 +25,25 @@ PYPROJECT = PACKAGE.parent / "pyproject.toml"
 VENDORED_BY_DEBUGPY = {"pydevd", "_pydevd_bundle", "attach_script"}
 #: Declared but never imported, each for a reason written next to it in pyproject.toml.
 NOT_IMPORTED = {"jupyter-events"}
-#: The folder whose imports may come from the `notebook` extra.
+#: The folders whose imports may come from an extra: the kernel side (`notebook`) and
+#: the MCP server (`mcp`).
 KERNEL_SIDE = PACKAGE / "kernel"
+MCP_SIDE = PACKAGE / "mcp"
 
 
 def _normal(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _imported_distributions(kernel_side: bool = False) -> set[str]:
-    """What the package imports outside `kernel/`, or (`kernel_side`) inside it."""
+def _imported_distributions(folder: Path | None = None) -> set[str]:
+    """What the package imports outside the extras' folders, or inside `folder`."""
     owners = importlib.metadata.packages_distributions()
     found: set[str] = set()
     for path in PACKAGE.rglob("*.py"):
-        if path.is_relative_to(KERNEL_SIDE) != kernel_side:
+        if folder is None:
+            if path.is_relative_to(KERNEL_SIDE) or path.is_relative_to(MCP_SIDE):
+                continue
+        elif not path.is_relative_to(folder):
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
@@ -68,5 +74,9 @@ def _declared(extra: str | None = None) -> set[str]:
 def test_dependencies_are_what_the_package_imports() -> None:
     assert _declared() - NOT_IMPORTED == _imported_distributions()
     assert {"psutil", "pyyaml"} <= _declared("test")
-    assert _imported_distributions(kernel_side=True) - _declared() <= _declared("notebook")
-    assert "ipython" in _imported_distributions(kernel_side=True)
+    assert _imported_distributions(KERNEL_SIDE) - _declared() <= _declared("notebook")
+    assert "ipython" in _imported_distributions(KERNEL_SIDE)
+    assert _imported_distributions(MCP_SIDE) - _declared() == {"mcp", "pydantic"}
+    assert _declared("mcp") == {"mcp", "pydantic"}
+    extras = tomllib.loads(PYPROJECT.read_text())["project"]["optional-dependencies"]
+    assert "jupyter-debug-server[mcp]" in extras["test"]  # tests/mcp/

@@ -132,14 +132,15 @@ class NativeSession:
 
 
 @contextlib.contextmanager
-def targets_server(base: Path) -> Iterator[ServerProcess]:
+def targets_server(base: Path, server_args: list[str] | None = None) -> Iterator[ServerProcess]:
     """A server in its own process whose root holds the Python targets and the native
-    ones compiled (`root/targets`, `root/native`); stopped on exit."""
+    ones compiled (`root/targets`, `root/native`), with Jupyter options `server_args`;
+    stopped on exit."""
     root = (base / "root").resolve()
     shutil.copytree(TARGETS_DIR, root / "targets", ignore=shutil.ignore_patterns("native"))
     (root / "native").mkdir()
     compile_targets(root / "native")
-    server = ServerProcess(root, base / "state")
+    server = ServerProcess(root, base / "state", server_args=server_args)
     try:
         server.start()
         yield server
