@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 #: How to install what this module needs.
 EXTRA_HINT = 'pip install "jupyter-debug-server[mcp]"'
 
+#: Tools whose second call with the same arguments changes nothing more.
+_IDEMPOTENT = frozenset({"set_breakpoints", "stop_session", "pause"})
+
 #: Characters of output one read of the output resource gives.
 RESOURCE_CHARS = 64_000
 
@@ -52,25 +55,21 @@ def build_server(client: DebugServerClient, *, observe: bool = False,
             f"the MCP server needs the MCP SDK, which is not installed ({exc}); install "
             f"it with: {EXTRA_HINT}") from None
     # tools.py imports the SDK and pydantic (the same extra) at its top.
-    from .tools import TOOL_MARK, DebugTools, Kind, output_page  # noqa: PLC0415
+    from .tools import TOOL_MARK, DebugTools, Kind, ToolMark, output_page  # noqa: PLC0415
 
     server: MCPServer = MCPServer(
         name="jupyter-debug-server", instructions=INSTRUCTIONS, log_level="WARNING",
         version=_version())
     tools = DebugTools(client, launch_wait)
     for attribute in vars(DebugTools).values():
-        mark = getattr(attribute, TOOL_MARK, None)
-        if mark is None:
-            continue
-        name, kind = mark
-        if observe and kind is not Kind.READ:
-            continue  # an observer's token would be refused anyway: do not offer them
-        server.add_tool(getattr(tools, attribute.__name__), name=name,
+        mark: ToolMark | None = getattr(attribute, TOOL_MARK, None)
+        if mark is None or (observe and not mark.observer):
+            continue  # (an observer's token would be refused: it is not offered them)
+        server.add_tool(getattr(tools, attribute.__name__), name=mark.name,
                         annotations=ToolAnnotations(
-                            read_only_hint=kind is Kind.READ,
-                            destructive_hint=kind is Kind.DESTRUCTIVE,
-                            idempotent_hint=name in ("set_breakpoints", "stop_session",
-                                                     "pause") or None,
+                            read_only_hint=mark.kind is Kind.READ,
+                            destructive_hint=mark.kind is Kind.DESTRUCTIVE,
+                            idempotent_hint=mark.name in _IDEMPOTENT or None,
                             open_world_hint=False))
 
     @server.resource("jupyter-debug-server://sessions/{session_id}/output{?since}",

@@ -2,7 +2,7 @@
 
 Each tool is a method of `DebugTools` marked with `@tool(kind)`; its signature is the
 tool's JSON schema (the SDK reads the type hints and the `Field` descriptions), its
-docstring the description an agent reads. `kind` gives the tool's annotations and says
+docstring the description an agent reads. Its mark gives the tool's annotations and says
 whether a read-only (`--observe`) server offers it.
 
 The SDK runs these synchronous methods in worker threads; the client they share is
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -36,16 +37,29 @@ class Kind(Enum):
     DESTRUCTIVE = "destructive"  # runs code in the program, or ends it (destructiveHint)
 
 
-#: The attribute `@tool` leaves on a method: (tool name, kind).
+#: The attribute `@tool` leaves on a method: a ToolMark.
 TOOL_MARK = "__mcp_tool__"
 
 
-def tool(kind: Kind, name: str | None = None) -> Callable[[F], F]:
-    """Mark a method of DebugTools as the MCP tool `name` (default: its own name)."""
+@dataclass(frozen=True)
+class ToolMark:
+    """How a method is offered: its tool name, its kind, and whether an observer (who
+    holds one session's observe token) gets it."""
+
+    name: str
+    kind: Kind
+    observer: bool
+
+
+def tool(kind: Kind, name: str | None = None, *, server_wide: bool = False
+         ) -> Callable[[F], F]:
+    """Mark a method of DebugTools as the MCP tool `name` (default: its own name);
+    `server_wide` for one that is about no single session (a session token cannot)."""
 
     def mark(method: F) -> F:
         wrapped = refusals_as_tool_errors(method)
-        setattr(wrapped, TOOL_MARK, (name or method.__name__, kind))
+        setattr(wrapped, TOOL_MARK, ToolMark(name or method.__name__, kind,
+                                             kind is Kind.READ and not server_wide))
         return wrapped
 
     return mark
@@ -126,14 +140,14 @@ class DebugTools:
 
     # -- debuggers and sessions ----------------------------------------------------------
 
-    @tool(Kind.READ)
+    @tool(Kind.READ, server_wide=True)
     def list_debuggers(self) -> Json:
         """List the debuggers of the Jupyter server (debugpy for Python, gdb and lldb for
         native programs): whether each is available, its version, why not, and its
         exception filters (for launch_session's exception_breakpoints)."""
         return capped({"debuggers": self.client.debuggers()}, "")
 
-    @tool(Kind.READ)
+    @tool(Kind.READ, server_wide=True)
     def list_sessions(self) -> Json:
         """List the debug sessions of the Jupyter server, newest first: id, name,
         debugger, state and where each is (people's sessions from JupyterLab too)."""
