@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sys
 from typing import Any
 
@@ -28,20 +29,28 @@ def run_mcp(ctx: Context) -> int:
     if o.observe is not None:
         o.session = o.observe  # (what ctx.on_session expands)
         client, issued = _observer(ctx)
+    # MCP clients close stdin, then send SIGTERM after a grace period: either way the
+    # cleanup below runs (a SIGTERM would otherwise end the process without it).
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
-        server = build_server(client, observe=o.observe is not None, launch_wait=o.wait)
-    except McpUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    try:
+        try:
+            server = build_server(client, observe=o.observe is not None, launch_wait=o.wait)
+        except McpUnavailable as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         server.run("stdio")
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if issued is not None:
             client.close()
             # The token dies with its TTL or its session anyway; end it with the agent.
             with contextlib.suppress(DebugServerClientError):
                 ctx.client.revoke_token(issued["session_id"], issued["id"])
     return 0
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _observer(ctx: Context) -> tuple[DebugServerClient, Json | None]:

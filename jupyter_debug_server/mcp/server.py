@@ -13,7 +13,7 @@ import json
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
-from ..client import DebugServerClient, DebugServerClientError
+from ..client import DebugServerClient
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -55,7 +55,14 @@ def build_server(client: DebugServerClient, *, observe: bool = False,
             f"the MCP server needs the MCP SDK, which is not installed ({exc}); install "
             f"it with: {EXTRA_HINT}") from None
     # tools.py imports the SDK and pydantic (the same extra) at its top.
-    from .tools import TOOL_MARK, DebugTools, Kind, ToolMark, output_page  # noqa: PLC0415
+    from .tools import (  # noqa: PLC0415
+        TOOL_MARK,
+        DebugTools,
+        Kind,
+        ToolMark,
+        output_page,
+        refusals_as,
+    )
 
     server: MCPServer = MCPServer(
         name="jupyter-debug-server", instructions=INSTRUCTIONS, log_level="WARNING",
@@ -74,25 +81,20 @@ def build_server(client: DebugServerClient, *, observe: bool = False,
 
     @server.resource("jupyter-debug-server://sessions/{session_id}/output{?since}",
                      name="session-output", mime_type="text/plain")
+    @refusals_as(ResourceError)
     def session_output(session_id: str, since: int = 0) -> str:
         """What a session's program printed, from the start (or after chunk `since`)."""
-        try:
-            page = client.output(session_id, since, 1000)
-        except DebugServerClientError as exc:
-            raise ResourceError(exc.message) from None
-        text = output_page(page, since, 1000, RESOURCE_CHARS)
+        text = output_page(client.output(session_id, since, 1000), since, 1000,
+                           RESOURCE_CHARS)
         more = (f"\n[more output: read ?since={text['next']}]" if text["more"] else "")
         return str(text["text"]) + more
 
     @server.resource("jupyter-debug-server://sessions/{session_id}/snapshots{?since}",
                      name="session-snapshots", mime_type="application/json")
+    @refusals_as(ResourceError)
     def session_snapshots(session_id: str, since: int = 0) -> str:
         """A session's stop history (one snapshot per stop), 20 stops at a time."""
-        try:
-            page = client.snapshots(session_id, since, 20)
-        except DebugServerClientError as exc:
-            raise ResourceError(exc.message) from None
-        return json.dumps(page)
+        return json.dumps(client.snapshots(session_id, since, 20))
 
     return server
 

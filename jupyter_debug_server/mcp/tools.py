@@ -7,7 +7,7 @@ whether a read-only (`--observe`) server offers it.
 
 The SDK runs these synchronous methods in worker threads; the client they share is
 thread-safe (client/transport.py). A refusal of the server becomes a tool error whose
-text is the server's sentence, never a success (`refusals_as_tool_errors`).
+text is the server's sentence, never a success (`refusals_as`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from .results import capped
 from .stops import StopReporter, compact_variable
 
 F = TypeVar("F", bound=Callable[..., Json])
+C = TypeVar("C", bound=Callable[..., Any])
 
 
 class Kind(Enum):
@@ -57,7 +58,7 @@ def tool(kind: Kind, name: str | None = None, *, server_wide: bool = False
     `server_wide` for one that is about no single session (a session token cannot)."""
 
     def mark(method: F) -> F:
-        wrapped = refusals_as_tool_errors(method)
+        wrapped = refusals_as(ToolError)(method)
         setattr(wrapped, TOOL_MARK, ToolMark(name or method.__name__, kind,
                                              kind is Kind.READ and not server_wide))
         return wrapped
@@ -65,18 +66,22 @@ def tool(kind: Kind, name: str | None = None, *, server_wide: bool = False
     return mark
 
 
-def refusals_as_tool_errors(method: F) -> F:
-    """Raise the server's refusal (its sentence) as a ToolError: the SDK answers it as a
-    tool error with that text (any other exception would reach the agent without it)."""
+def refusals_as(error: type[Exception]) -> Callable[[C], C]:
+    """Raise the server's refusal (its sentence) as `error`: the SDK answers a ToolError
+    as a tool error, a ResourceError as an MCP error, with that text (any other exception
+    would reach the agent without it)."""
 
-    @functools.wraps(method)
-    def call(*args: Any, **kwargs: Any) -> Json:
-        try:
-            return method(*args, **kwargs)
-        except DebugServerClientError as exc:
-            raise ToolError(exc.message) from None
+    def wrap(function: C) -> C:
+        @functools.wraps(function)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return function(*args, **kwargs)
+            except DebugServerClientError as exc:
+                raise error(exc.message) from None
 
-    return call  # type: ignore[return-value]
+        return call  # type: ignore[return-value]
+
+    return wrap
 
 
 # -- argument types: their Field descriptions are what the agent reads ------------------

@@ -5,6 +5,8 @@ SDK or the arguments missing."""
 
 from __future__ import annotations
 
+import json
+import signal
 import subprocess
 import sys
 import time
@@ -12,6 +14,8 @@ from pathlib import Path
 
 import anyio
 import pytest
+from mcp.shared.exceptions import MCPError
+from mcp.types import LATEST_PROTOCOL_VERSION
 
 from jupyter_debug_server.client import DebugServerClient, DebugServerClientError
 
@@ -82,6 +86,37 @@ def test_an_observer_reads_and_cannot_step_or_evaluate(server: ServerProcess,
         client.terminate(sid)
 
 
+def test_the_observe_token_is_revoked_when_the_client_sends_sigterm(
+        server: ServerProcess, tmp_path: Path) -> None:
+    """MCP clients close stdin, then send SIGTERM after a grace period."""
+    with _client(server) as client:
+        sid = client.create_session({"debugger": "debugpy", "program": "targets/loop.py",
+                                     "stop_on_entry": True})["id"]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_debug_server.cli", "mcp", "--observe", sid,
+             "--url", client.url, "--token", server.token],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(json.dumps({
+                "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                    "protocolVersion": LATEST_PROTOCOL_VERSION, "capabilities": {},
+                    "clientInfo": {"name": "test", "version": "0"}}}) + "\n")
+            proc.stdin.flush()
+            assert json.loads(proc.stdout.readline())["id"] == 1  # serving: token issued
+            assert [(t["scope"], t["active"]) for t in client.tokens(sid)] == [
+                ("observe", True)]
+            proc.send_signal(signal.SIGTERM)
+            _, errors = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert (proc.returncode, errors) == (128 + signal.SIGTERM, "")
+        assert [t["active"] for t in client.tokens(sid)] == [False]
+        client.terminate(sid)
+
+
 def test_a_program_that_never_stops_is_pending_within_the_wait(server: ServerProcess,
                                                                 stderr: Path) -> None:
     async def scenario() -> None:
@@ -138,6 +173,9 @@ def test_resources_give_a_sessions_output_and_stop_history(server: ServerProcess
                 assert '"reason": "breakpoint"' in getattr(history, "text", "")
                 later = (await agent.read_resource(f"{base}/snapshots?since=1")).contents[0]
                 assert '"items": []' in getattr(later, "text", "")
+                with pytest.raises(MCPError) as caught:
+                    await agent.read_resource("jupyter-debug-server://sessions/nosuch/output")
+                assert caught.value.error.message == "no debug session with id 'nosuch'"
 
     anyio.run(scenario)
 
