@@ -1,10 +1,12 @@
-"""Keep what a tool answers small enough for an agent's context window.
+"""Keep what a tool answers small enough for an agent's context window, and page output.
 
 A debugger can hand back a 10 MiB string, a list of a million items or a structure nested
 a hundred levels deep; an agent that receives one loses its context. Every tool result
 goes through `capped`: long strings, long lists or objects and deep nesting are cut, each
 cut marked where it happened, and the result says `truncated: true` with a `note` on how
-to read the rest (the paging arguments of the tool that gives it).
+to read the rest (the paging arguments of the tool that gives it). Output is paged by
+`output_page`, which cuts after whole chunks so that its cursor skips nothing (only a
+single chunk longer than a page is cut, and the answer says so).
 
 Pure functions on JSON values; no I/O.
 """
@@ -86,3 +88,37 @@ def capped(result: Json, how_to_page: str, *, budget: int = MAX_CHARS) -> Json:
     value["note"] = (f"Cut to fit: strings at {limits.string} characters, lists at "
                      f"{limits.items} items, {limits.depth} levels deep. {how_to_page}")
     return value
+
+
+#: Characters of output in one answer of the output tool.
+OUTPUT_CHARS = 16_000
+
+
+def output_page(page: Json, since: int, limit: int, budget: int = OUTPUT_CHARS) -> Json:
+    """A page of output as text, cut after a whole chunk so that `next` resumes right
+    after the last chunk given (a first chunk longer than `budget` is cut itself)."""
+    items = page["items"]
+    parts: list[str] = []
+    used = 0
+    cursor = since
+    note = None
+    for item in items:
+        text = str(item["output"])
+        if used + len(text) > budget:
+            if not parts:  # one huge chunk: its start, and move past it
+                parts.append(text[:budget])
+                cursor = int(item["seq"])
+                note = f"a chunk of {len(text)} characters was cut to {budget}"
+            break
+        parts.append(text)
+        used += len(text)
+        cursor = int(item["seq"])
+    out: Json = {"text": "".join(parts), "next": cursor, "state": page.get("state"),
+                 # a full page, or one cut short, may have more after it
+                 "more": len(items) >= limit or cursor < int(page["next"])}
+    if note:
+        out["note"] = note
+    if page.get("truncated"):
+        out["retention_note"] = ("the oldest output was dropped by the server's retention "
+                                 "(c.DebugServerApp.output_retention_chars)")
+    return out

@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 from ..client import DebugServerClient
+from .results import output_page
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -55,14 +56,7 @@ def build_server(client: DebugServerClient, *, observe: bool = False,
             f"the MCP server needs the MCP SDK, which is not installed ({exc}); install "
             f"it with: {EXTRA_HINT}") from None
     # tools.py imports the SDK and pydantic (the same extra) at its top.
-    from .tools import (  # noqa: PLC0415
-        TOOL_MARK,
-        DebugTools,
-        Kind,
-        ToolMark,
-        output_page,
-        refusals_as,
-    )
+    from .tools import TOOL_MARK, DebugTools, Kind, ToolMark, refusals_as  # noqa: PLC0415
 
     server: MCPServer = MCPServer(
         name="jupyter-debug-server", instructions=INSTRUCTIONS, log_level="WARNING",

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from ..client import DebugServerClient, DebugServerClientError, Json, render
 from ..client.arguments import attach_target
-from .results import capped
+from .results import capped, output_page
 from .stops import StopReporter, compact_variable
 
 F = TypeVar("F", bound=Callable[..., Json])
@@ -398,35 +398,3 @@ class DebugTools:
 
 #: How a stop's answer pages what it cut.
 _STOP_PAGING = ("variables(session_id, …) and output(session_id, since=…) give the rest.")
-#: Characters of output in one answer of the output tool.
-OUTPUT_CHARS = 16_000
-
-
-def output_page(page: Json, since: int, limit: int, budget: int = OUTPUT_CHARS) -> Json:
-    """A page of output as text, cut after a whole chunk so that `next` resumes right
-    after the last chunk given (a first chunk longer than `budget` is cut itself)."""
-    items = page["items"]
-    parts: list[str] = []
-    used = 0
-    cursor = since
-    note = None
-    for item in items:
-        text = str(item["output"])
-        if used + len(text) > budget:
-            if not parts:  # one huge chunk: its start, and move past it
-                parts.append(text[:budget])
-                cursor = int(item["seq"])
-                note = f"a chunk of {len(text)} characters was cut to {budget}"
-            break
-        parts.append(text)
-        used += len(text)
-        cursor = int(item["seq"])
-    out: Json = {"text": "".join(parts), "next": cursor, "state": page.get("state"),
-                 # a full page, or one cut short, may have more after it
-                 "more": len(items) >= limit or cursor < int(page["next"])}
-    if note:
-        out["note"] = note
-    if page.get("truncated"):
-        out["retention_note"] = ("the oldest output was dropped by the server's retention "
-                                 "(c.DebugServerApp.output_retention_chars)")
-    return out

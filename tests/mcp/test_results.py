@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_debug_server.mcp.results import MAX_CHARS, capped
+from jupyter_debug_server.mcp.results import MAX_CHARS, capped, output_page
 from jupyter_debug_server.mcp.stops import source_excerpt, top_locals
-from jupyter_debug_server.mcp.tools import output_page
 
 pytestmark = pytest.mark.timeout(30)
 
