@@ -187,9 +187,9 @@ class Hub:
         venv = self.venv
         spawner = self.options.spawner
         lines = [
-            f"c.JupyterHub.ip = '127.0.0.1'",
+            "c.JupyterHub.ip = '127.0.0.1'",
             f"c.JupyterHub.port = {self.port}",
-            f"c.JupyterHub.hub_ip = '127.0.0.1'",
+            "c.JupyterHub.hub_ip = '127.0.0.1'",
             f"c.JupyterHub.hub_port = {free_port()}",
             f"c.ConfigurableHTTPProxy.api_url = 'http://127.0.0.1:{free_port()}'",
             f"c.ConfigurableHTTPProxy.command = [{str(PROXY)!r}]",

@@ -99,7 +99,8 @@ async def _bob_elsewhere(alice: UserServer, bob: UserServer,
     results.append(("bob's hub token: GET /user/bob/api/debug/sessions (lists none of hers)",
                     status, 200))
     for route in (f"sessions/{sid}", f"sessions/{sid}/tokens"):
-        results.append((f"bob's hub token: GET /user/bob/api/debug/{route.replace(sid, '<her id>')}",
+        shown = route.replace(sid, "<her id>")
+        results.append((f"bob's hub token: GET /user/bob/api/debug/{shown}",
                         (await bob.call("GET", route))[0], 404))
     results.append(("no credentials: GET /user/alice/api/debug/sessions",
                     (await alice.call("GET", "sessions", headers={}))[0], 403))
