@@ -175,11 +175,12 @@ class DebugAPIHandler(APIHandler):
             reason = "internal-error"
         else:
             message, reason = self._reason, None
-        headers = self.request.headers
-        if self._body is None and (headers.get("Content-Length", "0") != "0"
-                                   or "Transfer-Encoding" in headers):
-            # Refused before its body was read (403, 413): tornado drops the connection
-            # after this answer, so tell a keep-alive client not to send on it again.
+        if self._body is None:
+            # Refused before the request was read to its end (in `prepare`, or a WebSocket
+            # upgrade): tornado drops the connection after this answer, with or without a
+            # body, so tell a keep-alive client not to send on it again. A proxy that pools
+            # connections (JupyterHub's configurable-http-proxy) otherwise sends the next
+            # request, another user's too, into the dropped one and answers it 503.
             self.set_header("Connection", "close")
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"message": message, "reason": reason}))

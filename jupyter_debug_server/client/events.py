@@ -79,6 +79,15 @@ class EventStream:
         """Close the stream (never ends the session)."""
         self.connection.close()
 
+    async def aclose(self) -> None:
+        """Close the stream and wait for the end of the closing handshake (at most the
+        client's close timeout). A process that exits right after `close()` drops the
+        connection with the server's last frames unread, which resets it; a proxy in
+        between (JupyterHub's configurable-http-proxy) logs every such reset as an error.
+        """
+        self.connection.close()
+        await asyncio.shield(self.connection.closed)
+
     async def snapshots(self) -> AsyncIterator[Json]:
         """Each snapshot frame's snapshot, live, until the session ends or the stream
         closes (open it with `only="snapshot"` to be sent nothing else)."""
@@ -107,7 +116,7 @@ async def wait_settled(client: SessionClient, session_id: str, timeout: float) -
     except asyncio.TimeoutError:
         return latest[-1] if latest else await asyncio.to_thread(client.session, session_id)
     finally:
-        stream.close()
+        await stream.aclose()
     if model is not None:
         return model
     # The server closed the stream (it is shutting down): answer with what it says now.
@@ -150,7 +159,7 @@ async def follow_output(client: SessionClient, session_id: str,
         try:
             final = await _follow_stream(stream, drain)
         finally:
-            stream.close()
+            await stream.aclose()
         if final is not None:
             return final
         # The stream closed before the end (a slow-client cut-off): look again, reconnect.
@@ -234,5 +243,5 @@ async def follow_snapshots(client: SessionClient, session_id: str,
                     await history()  # (nothing is left, unless the stream fell behind)
                     return dict(frame["session"])
         finally:
-            stream.close()
+            await stream.aclose()
         # The stream closed before the end (a slow-client cut-off): look again, reconnect.

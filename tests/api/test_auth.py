@@ -269,3 +269,34 @@ class TestAuthorizer:
         finally:
             await manager.terminate(sid, "someone")
         assert session.state == "terminated"
+
+
+async def _raw_head(server: Server, path: str, *headers: str) -> bytes:
+    """A keep-alive GET by hand: the answer's head."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        lines = [f"GET {server.url(path).split(str(server.port), 1)[1]} HTTP/1.1",
+                 f"Host: 127.0.0.1:{server.port}", "Connection: keep-alive", *headers]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        return await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+    finally:
+        writer.close()
+
+
+async def test_a_refusal_that_drops_the_connection_says_so(
+        server: Server, http_server_client: Any) -> None:
+    """tornado drops the connection after an answer given before the request was read to
+    its end (our auth refusals, in `prepare`, and refused WebSocket upgrades). A keep-alive
+    client must be told, or a pooling proxy (JupyterHub's configurable-http-proxy) sends
+    the next request, maybe another user's, into the dropped connection (tests/hub/)."""
+    upgrade = ("Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13",
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==")
+    for path, headers in (
+            ("api/debug/sessions", ()),
+            (f"api/debug/sessions/{UNKNOWN_ID}", ("Authorization: Bearer jds_unknown",)),
+            (f"api/debug/sessions/{UNKNOWN_ID}/dap", upgrade),
+            (f"api/debug/sessions/{UNKNOWN_ID}/dap",
+             (*upgrade, "Authorization: Bearer jds_unknown"))):
+        head = await _raw_head(server, path, *headers)
+        assert head.startswith(b"HTTP/1.1 403"), head
+        assert b"\r\nConnection: close\r\n" in head, (path, head)

@@ -32,8 +32,10 @@ REPO = Path(__file__).resolve().parents[2]
 PROXY = REPO / "tests" / "hub" / "proxy" / "node_modules" / ".bin" / "configurable-http-proxy"
 _RUNNING = re.compile(r"JupyterHub is now running at (?P<url>\S+)")
 # Log lines that mean something broke: a traceback anywhere (hub, proxy or a single-user
-# server), and ERROR/CRITICAL records in the hub's and jupyter_server's log format.
-_BAD = re.compile(r"Traceback \(most recent call last\)|^\[(E|C) \d{4}-")
+# server), ERROR/CRITICAL records in the hub's and jupyter_server's log format, and the
+# proxy's errors (its level is colored on a terminal).
+_BAD = re.compile(r"Traceback \(most recent call last\)|^\[(E|C) \d{4}-"
+                  r"|\[ConfigProxy\] (\x1b\[\d+m)?error")
 
 
 def free_port() -> int:
