@@ -149,8 +149,12 @@ class Hub:
         for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR",
                      "VIRTUAL_ENV", "PYTHONPATH", "JUPYTERHUB_API_TOKEN", "JUPYTER_TOKEN"):
             env.pop(name, None)
+        # setpriv execs the hub with a parent-death signal: a killed test run leaves no hub
+        # behind (on SIGTERM the hub stops the servers it spawned).
+        die_with_us = ["setpriv", "--pdeathsig", "TERM", "--"] if shutil.which("setpriv") else []
         self.proc = subprocess.Popen(
-            [str(self.venv / "bin" / "jupyterhub"), "-f", str(config)], cwd=self.workdir,
+            [*die_with_us, str(self.venv / "bin" / "jupyterhub"), "-f", str(config)],
+            cwd=self.workdir,
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, start_new_session=True)
         threading.Thread(target=self._read, daemon=True, name="hub-log").start()

@@ -93,6 +93,16 @@ async def test_forward_on_stdio_and_on_a_port_through_the_proxy(alice: UserServe
         stop = await other.wait_event("stopped", after=mark)
         assert stop["body"]["reason"] == "step", stop
         other.channel.close()
+        # The forwards end as an IDE ends them, never killed (a killed forward resets its
+        # tunnel's connection, which the proxy logs as an error): the port's forward on
+        # the session's end, the stdio one when its IDE closes stdin after that end.
+        status, _ = await alice.call("DELETE", f"sessions/{sid}")
+        assert status == 200
+        await ide.wait_event("terminated")
+        assert await port.wait() == 0, "".join(port.stderr)
+        assert stdio.proc.stdin is not None
+        stdio.proc.stdin.close()
+        assert await stdio.wait() == 0, "".join(stdio.stderr)
     finally:
         await stdio.stop()
         await port.stop()

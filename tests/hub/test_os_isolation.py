@@ -21,7 +21,7 @@ import psutil
 import pytest
 
 from ..support.forward import ForwardProcess
-from ..support.os_users import system_python
+from ..support.os_users import os_user, system_python
 from .client import Report, UserServer
 from .conftest import RUNNING, seed_home
 from .hub import Hub, HubOptions, running_hub
@@ -37,18 +37,6 @@ pytestmark = [
 ]
 
 
-def os_user(name: str) -> pwd.struct_passwd:
-    """The OS user `name`, created with useradd on first use; its home is 0700."""
-    try:
-        user = pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(["useradd", "--create-home", "--user-group", "--shell",
-                        "/usr/sbin/nologin", name], check=True, capture_output=True)
-        user = pwd.getpwnam(name)
-    os.chmod(user.pw_dir, 0o700)
-    return user
-
-
 def as_user(user: pwd.struct_passwd) -> dict[str, Any]:
     """create_subprocess_exec's arguments that run a process as `user` alone."""
     return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": [],
@@ -58,7 +46,7 @@ def as_user(user: pwd.struct_passwd) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def os_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     """A hub with LocalProcessSpawner whose servers run as jds-alice and jds-bob."""
-    users = [os_user(ALICE), os_user(BOB)]
+    users = [os_user(ALICE, home=True), os_user(BOB, home=True)]
     with running_hub(HubOptions(users=(ALICE, BOB), spawner="localprocess"),
                      tmp_path_factory.mktemp("os-hub")) as hub:
         for user in users:
@@ -147,6 +135,9 @@ async def test_bob_reaches_none_of_alices_channels_ports_files_or_targets(
         assert "joined session" not in "".join(forward.stderr)
         _, after = await alice.call("GET", f"sessions/{sid}")
         assert after["state"] == "stopped" and after["stopped"] == model["stopped"], after
+        # Her forward ends with her session (see test_alice.py: not killed).
+        await alice.call("DELETE", f"sessions/{sid}")
+        assert await forward.wait() == 0, "".join(forward.stderr)
     finally:
         await forward.stop()
         await alice.call("DELETE", f"sessions/{sid}")

@@ -24,10 +24,10 @@ from jupyter_debug_server.runner.debuggers import attachable
 from ..support.dap_client import start_worker
 from ..support.debuggers import WORKERS
 from ..support.native import SOURCES
+from ..support.os_users import OTHER_USER, os_user
 
 pytestmark = pytest.mark.timeout(120)
 TARGETS = Path(__file__).parent.parent / "targets"
-OTHER_USER = "jds-intruder"
 
 
 @asynccontextmanager
@@ -52,12 +52,7 @@ def foreign_pid() -> Iterator[tuple[int, str]]:
     if os.geteuid() != 0:
         yield 1, pwd.getpwuid(os.stat("/proc/1").st_uid).pw_name
         return
-    try:
-        user = pwd.getpwnam(OTHER_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
-                        "/usr/sbin/nologin", OTHER_USER], check=True, capture_output=True)
-        user = pwd.getpwnam(OTHER_USER)
+    user = os_user(OTHER_USER)
     proc = subprocess.Popen(["sleep", "600"], user=user.pw_uid, group=user.pw_gid)
     try:
         yield proc.pid, OTHER_USER
