@@ -190,3 +190,13 @@ async def test_an_expired_session_token_stops_working_through_the_proxy(
         assert await alice.refused_socket(f"sessions/{sid}/events", bearer) == 403
     finally:
         await alice.call("DELETE", f"sessions/{sid}")
+
+
+async def test_her_server_runs_the_suites_configuration(alice: UserServer) -> None:
+    """The single-user config of hub.py is the one in force: the debug API is there and
+    jupyter_server_terminals is off (so a 403 elsewhere in the suite is never a missing
+    extension's)."""
+    status, debuggers = await alice.call("GET", "debuggers")
+    assert status == 200 and "debugpy" in [d["name"] for d in debuggers], debuggers
+    status, _ = await alice.fetch("GET", "api/terminals", alice.token_header)
+    assert status == 404
