@@ -7,30 +7,16 @@ This suite runs in a pytest process of its own (scripts/test.sh): `pytest tests/
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from .client import Report, UserServer
-from .hub import REPO, Hub, HubOptions, running_hub
+from .hub import REPO, RUNNING, Hub, HubOptions, running_hub, seed_home
 
-TARGETS = REPO / "tests" / "targets"
-#: Hubs running now; the log gate reads each of them around every test.
-RUNNING: list[Hub] = []
 # What the hub logs on purpose when the suite stops it.
 _EXPECTED = ("Received signal SIGTERM",)
-
-
-def seed_home(home: Path, uid: int = -1, gid: int = -1) -> None:
-    """Put the test programs into a user's home (their server's root_dir)."""
-    home.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(TARGETS, home / "targets", dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    if uid >= 0:
-        for path in [home, *home.rglob("*")]:
-            os.chown(path, uid, gid)
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,7 @@ import psutil
 
 REPO = Path(__file__).resolve().parents[2]
 PROXY = REPO / "tests" / "hub" / "proxy" / "node_modules" / ".bin" / "configurable-http-proxy"
+TARGETS = REPO / "tests" / "targets"
 _RUNNING = re.compile(r"JupyterHub is now running at (?P<url>\S+)")
 # Log lines that mean something broke: a traceback anywhere (hub, proxy or a single-user
 # server), ERROR/CRITICAL records in the hub's and jupyter_server's log format, and the
@@ -303,6 +304,20 @@ def hub_host_port(url: str) -> tuple[str, int]:
     """Host and port of an http URL."""
     parts = urlsplit(url)
     return parts.hostname or "127.0.0.1", int(parts.port or 80)
+
+
+#: Hubs running now (conftest.py's log gate reads each of them around every test).
+RUNNING: list[Hub] = []
+
+
+def seed_home(home: Path, uid: int = -1, gid: int = -1) -> None:
+    """Put the test programs into a user's home (their server's root_dir)."""
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(TARGETS, home / "targets", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    if uid >= 0:
+        for path in [home, *home.rglob("*")]:
+            os.chown(path, uid, gid)
 
 
 @contextlib.contextmanager

@@ -23,8 +23,7 @@ import pytest
 from ..support.forward import ForwardProcess
 from ..support.os_users import os_user, system_python
 from .client import Report, UserServer
-from .conftest import RUNNING, seed_home
-from .hub import Hub, HubOptions, running_hub
+from .hub import RUNNING, Hub, HubOptions, running_hub, seed_home
 
 ALICE, BOB = "jds-alice", "jds-bob"
 PROBE = Path(__file__).with_name("probe.py")
