@@ -107,6 +107,8 @@ class Report:
     """Each cross-user attempt and what it got, for build/hub/report and the closing note."""
 
     rows: list[tuple[str, str, str]] = field(default_factory=list)
+    #: WebSocket peer resets the proxy logged during the tests (hub.py: PEER_RESET).
+    peer_resets: int = 0
 
     def add(self, attempt: str, status: object, expected: str) -> None:
         self.rows.append((attempt, str(status), expected))
@@ -118,4 +120,6 @@ class Report:
         width = max(len(a) for a, _, _ in self.rows)
         lines = [f"{'attempt':<{width}}  status  expected", "-" * (width + 20)]
         lines += [f"{a:<{width}}  {s:<6}  {e}" for a, s, e in self.rows]
+        lines.append(f"\nWebSocket peer resets logged by the proxy: {self.peer_resets} "
+                     "(counted, not failed on: see PEER_RESET in tests/hub/hub.py)")
         path.write_text("\n".join(lines) + "\n")

@@ -43,7 +43,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
 
 
 @pytest.fixture(autouse=True)
-def hub_log_gate() -> Iterator[None]:
+def hub_log_gate(report: Report) -> Iterator[None]:
     """Fail a test during which the hub, the proxy or a single-user server logged a
     traceback or an ERROR (the conftest above gates this process's own log)."""
     marks = [(hub, hub.log.mark()) for hub in RUNNING]
@@ -53,6 +53,7 @@ def hub_log_gate() -> Iterator[None]:
     for hub, mark in marks:  # pytest shows this with a failed test's captured output
         print(f"--- the log of the hub at {hub.url} during the test ---")
         print("".join(hub.log.lines[mark:]))
+    report.peer_resets += sum(hub.log.peer_resets_since(mark) for hub, mark in marks)
     bad = [line for hub, mark in marks for line in hub.log.bad_since(mark, _EXPECTED)]
     if bad:
         pytest.fail("the hub logged errors:\n" + "".join(bad))

@@ -37,6 +37,15 @@ _RUNNING = re.compile(r"JupyterHub is now running at (?P<url>\S+)")
 # proxy's errors (its level is colored on a terminal).
 _BAD = re.compile(r"Traceback \(most recent call last\)|^\[(E|C) \d{4}-"
                   r"|\[ConfigProxy\] (\x1b\[\d+m)?error")
+# The proxy logs a peer that reset a proxied WebSocket as an uncaught exception (an open
+# upstream issue, jupyterhub/jupyterhub#3355): two lines, no request named. The suite's
+# own clients close their sockets cleanly (test_alice.py's CLI test fails on a reset);
+# under load on the machine one was still seen twice in about 40 runs, both right after a
+# forward's IDE left during a step, so these two lines are counted in build/hub/report,
+# not failed on. A
+# reset that costs a request is logged with its status (`503 GET … read ECONNRESET`) and
+# still fails the test.
+PEER_RESET = ("Uncaught Exception: read ECONNRESET", "Error: read ECONNRESET")
 
 
 def free_port() -> int:
@@ -96,11 +105,17 @@ class HubLog:
             return len(self.lines)
 
     def bad_since(self, mark: int, allowed: tuple[str, ...] = ()) -> list[str]:
-        """Lines after `mark` that show a traceback or an ERROR, except `allowed` ones."""
+        """Lines after `mark` that show a traceback or an ERROR, except `allowed` ones and
+        the proxy's peer resets (see PEER_RESET)."""
         with self.changed:
             lines = self.lines[mark:]
-        return [line for line in lines
-                if _BAD.search(line) and not any(a in line for a in allowed)]
+        return [line for line in lines if _BAD.search(line)
+                and not any(a in line for a in (*allowed, *PEER_RESET))]
+
+    def peer_resets_since(self, mark: int) -> int:
+        """How many peer resets the proxy logged after `mark` (see PEER_RESET)."""
+        with self.changed:
+            return sum(PEER_RESET[0] in line for line in self.lines[mark:])
 
 
 @dataclass

@@ -111,6 +111,7 @@ async def test_forward_on_stdio_and_on_a_port_through_the_proxy(alice: UserServe
 
 async def test_the_cli_with_the_url_of_her_server_behind_the_hub(alice: UserServer) -> None:
     url = ["--url", alice.url_base]
+    mark = alice.hub.log.mark()
     code, out, err = await run_cli(*url, "launch", "--stop-on-entry", "--json",
                                    "targets/loop.py", token=alice.token)
     assert code == 0, err
@@ -136,6 +137,9 @@ async def test_the_cli_with_the_url_of_her_server_behind_the_hub(alice: UserServ
     finally:
         code, out, err = await run_cli(*url, "stop", sid, token=alice.token)
         assert code == 0, err
+    # Every command closed its sockets cleanly (`launch --wait` ends its event stream
+    # with a closing handshake): the proxy saw no peer reset.
+    assert alice.hub.log.peer_resets_since(mark) == 0
 
 
 async def test_a_session_token_opens_only_its_session_through_the_proxy(
