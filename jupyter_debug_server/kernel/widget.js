@@ -23,6 +23,18 @@ function where(path, line, name) {
 
 const ACTIVE = new Set(["starting", "running", "stopped"]);
 
+// Call `render` now and whenever one of `traits` changes; the function that stops it.
+function follow(model, traits, render) {
+  for (const name of traits) model.on(`change:${name}`, render);
+  render();
+  return () => { for (const name of traits) model.off(`change:${name}`, render); };
+}
+
+// One clean-up function for two (a view's traits and its output pane).
+function both(first, second) {
+  return () => { first(); second(); };
+}
+
 // The output tail: text appended from messages, cut to the last `limit` lines.
 function outputPane(model, root) {
   const pre = el("pre", "jds-w-output");
@@ -161,26 +173,13 @@ function renderSession(model, root) {
       timeline.append(chip);
     }
   };
-  const names = ["session", "location", "stack", "variables", "watches", "snapshots", "busy", "error", "following"];
-  for (const name of names) model.on(`change:${name}`, render);
-  render();
-  const stopOutput = outputPane(model, root);
-  return () => {
-    for (const name of names) model.off(`change:${name}`, render);
-    stopOutput();
-  };
+  const traits = ["session", "location", "stack", "variables", "watches", "snapshots", "busy", "error", "following"];
+  return both(follow(model, traits, render), outputPane(model, root));
 }
 
 function renderOutput(model, root) {
   const update = header(model, root);
-  const names = ["session", "error", "following"];
-  for (const name of names) model.on(`change:${name}`, update);
-  update();
-  const stopOutput = outputPane(model, root);
-  return () => {
-    for (const name of names) model.off(`change:${name}`, update);
-    stopOutput();
-  };
+  return both(follow(model, ["session", "error", "following"], update), outputPane(model, root));
 }
 
 function renderSessions(model, root) {
@@ -206,9 +205,7 @@ function renderSessions(model, root) {
     error.textContent = model.get("error") || "";
     error.hidden = !model.get("error");
   };
-  for (const name of ["sessions", "error"]) model.on(`change:${name}`, render);
-  render();
-  return () => { for (const name of ["sessions", "error"]) model.off(`change:${name}`, render); };
+  return follow(model, ["sessions", "error"], render);
 }
 
 export default {
